@@ -1,0 +1,3 @@
+from ttscli.cli import main
+
+main()

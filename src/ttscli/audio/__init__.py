@@ -1,0 +1,1 @@
+"""Audio: DSP in torch and the sinks that consume chunk streams."""

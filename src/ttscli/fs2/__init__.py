@@ -1,0 +1,1 @@
+"""FastSpeech 2 / 2s: configuration, modules, model, vocoders and the synthesis engine."""

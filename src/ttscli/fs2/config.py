@@ -1,0 +1,154 @@
+"""FastSpeech 2 / 2s configuration, stored as ``config.json`` beside the weights.
+
+Defaults follow the paper's LJSpeech setup (Ren et al., 2021, appendix A) so that a
+config written by hand needs only what differs from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ttscli.audio.dsp import MelSpec
+from ttscli.text.symbols import SYMBOLS
+
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Waveform and mel parameters; also what a vocoder must agree with."""
+
+    sample_rate: int = 22050
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    n_mels: int = 80
+    f_min: float = 0.0
+    f_max: float = 8000.0
+
+    def mel_spec(self) -> MelSpec:
+        return MelSpec(
+            self.sample_rate,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.n_mels,
+            self.f_min,
+            self.f_max,
+        )
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """A stack of feed-forward Transformer blocks (self-attention + 1-D conv FFN)."""
+
+    layers: int = 4
+    hidden: int = 256
+    heads: int = 2
+    conv_filter: int = 1024
+    conv_kernels: tuple[int, int] = (9, 1)
+    dropout: float = 0.2
+
+
+@dataclass(frozen=True)
+class VarianceConfig:
+    """Variance adaptor: duration, pitch and energy predictors and their embeddings."""
+
+    predictor_filter: int = 256
+    predictor_kernel: int = 3
+    predictor_dropout: float = 0.5
+    n_bins: int = 256
+    pitch_mode: Literal["frame", "cwt"] = "frame"
+    """``frame``: predict normalised log-F0 per frame; ``cwt``: predict the paper's CWT
+    pitch spectrogram plus utterance mean/std and recompose it with the iCWT."""
+    cwt_scales: int = 10
+
+
+@dataclass(frozen=True)
+class PostNetConfig:
+    """Tacotron 2 style residual post-net refining the decoder's mel."""
+
+    layers: int = 5
+    channels: int = 512
+    kernel: int = 5
+    dropout: float = 0.5
+
+
+@dataclass(frozen=True)
+class WaveDecoderConfig:
+    """FastSpeech 2s waveform decoder: transposed-conv upsampling, then non-causal
+    gated dilated convolutions (WaveNet-style residual blocks)."""
+
+    upsample_rates: tuple[int, ...] = (8, 8, 4)
+    upsample_kernels: tuple[int, ...] = (16, 16, 8)
+    upsample_channels: int = 64
+    layers: int = 30
+    dilation_cycle: int = 10
+    kernel: int = 3
+    residual_channels: int = 64
+    gate_channels: int = 128
+    skip_channels: int = 64
+
+
+@dataclass(frozen=True)
+class FS2Config:
+    """Everything needed to rebuild a FastSpeech 2 / 2s model and feed it correctly."""
+
+    version: int = CONFIG_VERSION
+    symbols: tuple[str, ...] = SYMBOLS
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    encoder: TransformerConfig = field(default_factory=TransformerConfig)
+    decoder: TransformerConfig = field(default_factory=lambda: TransformerConfig(layers=6))
+    variance: VarianceConfig = field(default_factory=VarianceConfig)
+    postnet: PostNetConfig | None = field(default_factory=PostNetConfig)
+    wave_decoder: WaveDecoderConfig | None = None
+    """Present when the checkpoint includes the FastSpeech 2s waveform decoder."""
+
+    def validate(self) -> None:
+        """Catch configs that would build a model that cannot run."""
+        if self.version != CONFIG_VERSION:
+            raise ValueError(f"version: {self.version} is not supported (expected 1)")
+        if len(set(self.symbols)) != len(self.symbols) or not self.symbols:
+            raise ValueError("symbols: must be a non-empty list without repeats")
+        for name, stack in (("encoder", self.encoder), ("decoder", self.decoder)):
+            if stack.hidden % stack.heads:
+                raise ValueError(f"{name}.hidden must be divisible by {name}.heads")
+        if self.encoder.hidden != self.decoder.hidden:
+            raise ValueError("encoder.hidden and decoder.hidden must be equal")
+        wave = self.wave_decoder
+        if wave is not None:
+            total = 1
+            for rate in wave.upsample_rates:
+                total *= rate
+            if total != self.audio.hop_length:
+                raise ValueError(
+                    f"wave_decoder.upsample_rates multiply to {total}, "
+                    f"audio.hop_length is {self.audio.hop_length}"
+                )
+            if len(wave.upsample_kernels) != len(wave.upsample_rates):
+                raise ValueError("wave_decoder.upsample_kernels must match upsample_rates")
+
+
+@dataclass(frozen=True)
+class ProsodyStats:
+    """Corpus statistics of log-F0 (voiced frames) and frame energy.
+
+    The model predicts z-scores; these turn them back into Hz and STFT-norm units, set
+    the 256 quantisation bins, and make ``--pitch``/``--energy`` scale real quantities.
+    """
+
+    log_f0_mean: float
+    log_f0_std: float
+    log_f0_min: float
+    log_f0_max: float
+    energy_mean: float
+    energy_std: float
+    energy_min: float
+    energy_max: float
+
+    def validate(self) -> None:
+        if not (self.log_f0_std > 0 and self.energy_std > 0):
+            raise ValueError("log_f0_std and energy_std must be positive")
+        if not (self.log_f0_min < self.log_f0_max and self.energy_min < self.energy_max):
+            raise ValueError("each *_min must be below its *_max")

@@ -1,0 +1,168 @@
+"""FastSpeech 2 engine: text in, audio chunks out, on the CPU or CUDA.
+
+Streaming (sentence by sentence) and batch synthesis are one code path: ``stream``
+simply calls ``synthesize`` with one sentence at a time, so the first sentence plays
+while later ones are still being computed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ttscli.errors import UserError
+from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
+from ttscli.fs2.model import Controls, FastSpeech2
+from ttscli.fs2.vocoders import NeuralVocoder, Vocoder, resolve_vocoder
+from ttscli.torch_device import resolve_device
+
+ASSETS_DIR = Path(__file__).parent / "assets"
+SILENT_LOG_MEL = math.log(1e-5)
+
+ModelKind = Literal["fs2", "fs2s"]
+DEFAULT_CONTROLS = Controls()
+
+
+@dataclass
+class Synthesis:
+    """One synthesised utterance, with the prosody that produced it."""
+
+    phonemes: tuple[str, ...]
+    audio: np.ndarray  # float32 mono in [-1, 1]
+    mel: np.ndarray  # (frames, n_mels) log-mel
+    pitch_hz: np.ndarray  # (frames,)
+    energy: np.ndarray  # (frames,) STFT-frame L2 norm
+    sample_rate: int
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+def bundled_checkpoint() -> Path:
+    """The voice shipped inside the package, or a clear error when this build has none."""
+    if not (ASSETS_DIR / CONFIG_FILE).is_file():
+        raise UserError("no bundled FastSpeech 2 voice in this install; pass --checkpoint DIR")
+    return ASSETS_DIR
+
+
+def check_controls(controls: Controls) -> None:
+    """Scales outside 0.1-10 are typos or would produce unusable audio."""
+    for name in ("pitch", "energy", "duration"):
+        value = getattr(controls, name)
+        if not math.isfinite(value) or not 0.1 <= value <= 10.0:
+            raise UserError(f"--{name} {value}: must be a number between 0.1 and 10")
+
+
+class FS2Engine:
+    """A loaded FastSpeech 2 / 2s model with its vocoder, on one device."""
+
+    def __init__(
+        self, model: FastSpeech2, vocoder: Vocoder | None, device: torch.device, kind: ModelKind
+    ) -> None:
+        self.model = model.to(device)
+        self.vocoder = vocoder
+        if isinstance(vocoder, NeuralVocoder):
+            vocoder.module.to(device)
+        self.device = device
+        self.kind = kind
+        self.config = model.config
+        self.sample_rate = model.config.audio.sample_rate
+        self._symbol_ids = {s: i for i, s in enumerate(model.config.symbols)}
+
+    @classmethod
+    def load(
+        cls,
+        checkpoint: Path | None = None,
+        kind: ModelKind = "fs2",
+        vocoder: str = "auto",
+        device: str = "auto",
+    ) -> FS2Engine:
+        directory = checkpoint if checkpoint is not None else bundled_checkpoint()
+        torch_device = resolve_device(device)
+        model = load_checkpoint(directory)
+        if kind == "fs2s":
+            if model.wave_decoder is None:
+                raise UserError(
+                    f"checkpoint {directory}: has no FastSpeech 2s waveform decoder "
+                    "(use --model fs2)"
+                )
+            return cls(model, None, torch_device, kind)
+        return cls(
+            model, resolve_vocoder(vocoder, directory, model.config.audio), torch_device, kind
+        )
+
+    @property
+    def vocoder_name(self) -> str:
+        return "fs2s waveform decoder" if self.vocoder is None else self.vocoder.name
+
+    def phoneme_ids(self, phonemes: Sequence[str]) -> list[int]:
+        try:
+            return [self._symbol_ids[p] for p in phonemes]
+        except KeyError as exc:
+            raise UserError(f"phoneme {exc.args[0]} is not in this checkpoint's symbols") from None
+
+    @torch.inference_mode()
+    def synthesize(
+        self, utterances: Sequence[Sequence[str]], controls: Controls = DEFAULT_CONTROLS
+    ) -> list[Synthesis]:
+        """Synthesise a mini-batch of phoneme sequences in one pass on the device."""
+        check_controls(controls)
+        ids = [self.phoneme_ids(u) for u in utterances]
+        lengths = torch.tensor([len(i) for i in ids], device=self.device)
+        batch = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long, device=self.device)
+        for row, seq in enumerate(ids):
+            batch[row, : len(seq)] = torch.tensor(seq, device=self.device)
+        out = self.model(batch, lengths, controls)
+        hop = self.config.audio.hop_length
+        if self.vocoder is None:
+            assert self.model.wave_decoder is not None
+            waves = self.model.wave_decoder(out.decoder_hidden)
+        else:
+            mel = out.mel.masked_fill(out.frame_mask.unsqueeze(-1), SILENT_LOG_MEL)
+            waves = self.vocoder(mel.transpose(1, 2))
+        stats = self.model.variance_adaptor.stats
+        results = []
+        for row, phonemes in enumerate(utterances):
+            frames = int(out.frame_lengths[row])
+            audio = waves[row, : frames * hop].float().clamp(-1, 1).cpu().numpy()
+            pitch = out.pitch[row, :frames].float() * stats.log_f0_std + stats.log_f0_mean
+            energy = out.energy[row, :frames].float() * stats.energy_std + stats.energy_mean
+            results.append(
+                Synthesis(
+                    phonemes=tuple(phonemes),
+                    audio=np.ascontiguousarray(audio, dtype=np.float32),
+                    mel=out.mel[row, :frames].float().cpu().numpy(),
+                    pitch_hz=torch.exp(pitch).cpu().numpy(),
+                    energy=energy.clamp(min=0).cpu().numpy(),
+                    sample_rate=self.sample_rate,
+                )
+            )
+        return results
+
+    def stream_syntheses(
+        self, text: str, controls: Controls = DEFAULT_CONTROLS
+    ) -> Iterator[Synthesis]:
+        """One Synthesis per sentence, computed only when the consumer asks for it."""
+        from ttscli.text.frontend import text_to_utterances
+
+        check_controls(controls)
+        for utterance in text_to_utterances(text):
+            yield self.synthesize([utterance.phonemes], controls)[0]
+
+    def stream(self, text: str, controls: Controls = DEFAULT_CONTROLS) -> Iterator[np.ndarray]:
+        """Audio chunks, one per sentence (the engine interface shared with Kyutai)."""
+        for synthesis in self.stream_syntheses(text, controls):
+            yield synthesis.audio
+
+    def prepare(self, text: str) -> tuple[str, ...]:
+        """Phonemes for one batch line (the whole line as one sequence)."""
+        from ttscli.text.frontend import text_to_phonemes
+
+        return text_to_phonemes(text)

@@ -1,0 +1,207 @@
+"""HiFi-GAN generator (Kong et al., 2020), able to load the public generator checkpoints.
+
+Weight normalisation only matters for training, so it is folded into plain weights on
+load; that keeps inference fast and lets the same module read both the classic
+``weight_g``/``weight_v`` names and torch's newer parametrization names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ttscli.errors import UserError
+
+LRELU_SLOPE = 0.1
+
+
+@dataclass(frozen=True)
+class HiFiGANConfig:
+    """The generator fields of a HiFi-GAN ``config.json`` (V1 defaults)."""
+
+    n_mels: int = 80
+    resblock: str = "1"
+    upsample_rates: tuple[int, ...] = (8, 8, 2, 2)
+    upsample_kernel_sizes: tuple[int, ...] = (16, 16, 4, 4)
+    upsample_initial_channel: int = 512
+    resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
+    resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
+    sample_rate: int = 22050
+
+    @property
+    def hop_length(self) -> int:
+        hop = 1
+        for rate in self.upsample_rates:
+            hop *= rate
+        return hop
+
+
+def _padding(kernel: int, dilation: int) -> int:
+    return (kernel * dilation - dilation) // 2
+
+
+class ResBlock1(nn.Module):
+    """Three dilated convs, each followed by an undilated one, with residuals."""
+
+    def __init__(self, channels: int, kernel: int, dilations: tuple[int, ...]) -> None:
+        super().__init__()
+        self.convs1 = nn.ModuleList(
+            nn.Conv1d(channels, channels, kernel, dilation=d, padding=_padding(kernel, d))
+            for d in dilations
+        )
+        self.convs2 = nn.ModuleList(
+            nn.Conv1d(channels, channels, kernel, padding=_padding(kernel, 1)) for _ in dilations
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for c1, c2 in zip(self.convs1, self.convs2, strict=True):
+            h = c1(F.leaky_relu(x, LRELU_SLOPE))
+            x = x + c2(F.leaky_relu(h, LRELU_SLOPE))
+        return x
+
+
+class ResBlock2(nn.Module):
+    """The lighter block of HiFi-GAN V3: dilated convs with residuals."""
+
+    def __init__(self, channels: int, kernel: int, dilations: tuple[int, ...]) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv1d(channels, channels, kernel, dilation=d, padding=_padding(kernel, d))
+            for d in dilations
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = x + conv(F.leaky_relu(x, LRELU_SLOPE))
+        return x
+
+
+class HiFiGANGenerator(nn.Module):
+    """Log-mel (batch, n_mels, frames) -> waveform (batch, frames * hop)."""
+
+    def __init__(self, config: HiFiGANConfig) -> None:
+        super().__init__()
+        self.config = config
+        c0 = config.upsample_initial_channel
+        self.conv_pre = nn.Conv1d(config.n_mels, c0, 7, padding=3)
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose1d(c0 // 2**i, c0 // 2 ** (i + 1), k, u, padding=(k - u) // 2)
+            for i, (u, k) in enumerate(
+                zip(config.upsample_rates, config.upsample_kernel_sizes, strict=True)
+            )
+        )
+        block = ResBlock1 if config.resblock == "1" else ResBlock2
+        self.resblocks = nn.ModuleList(
+            block(c0 // 2 ** (i + 1), k, tuple(d))
+            for i in range(len(self.ups))
+            for k, d in zip(
+                config.resblock_kernel_sizes, config.resblock_dilation_sizes, strict=True
+            )
+        )
+        self.conv_post = nn.Conv1d(c0 // 2 ** len(self.ups), 1, 7, padding=3)
+        self.kernels_per_level = len(config.resblock_kernel_sizes)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = self.conv_pre(mel)
+        for i, up in enumerate(self.ups):
+            x = up(F.leaky_relu(x, LRELU_SLOPE))
+            level = self.resblocks[i * self.kernels_per_level : (i + 1) * self.kernels_per_level]
+            x = sum(block(x) for block in level) / self.kernels_per_level
+        x = self.conv_post(F.leaky_relu(x))
+        return torch.tanh(x).squeeze(1)
+
+
+def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Replace (g, v) weight-norm pairs by the plain weight g * v / ||v||."""
+    folded: dict[str, torch.Tensor] = {}
+    pairs = {
+        "weight_g": "weight_v",
+        "parametrizations.weight.original0": "parametrizations.weight.original1",
+    }
+    for name, tensor in state.items():
+        for g_suffix, v_suffix in pairs.items():
+            if name.endswith(g_suffix):
+                prefix = name[: -len(g_suffix)]
+                v = state[prefix + v_suffix].float()
+                norm = torch.linalg.vector_norm(v, dim=tuple(range(1, v.dim())), keepdim=True)
+                folded[prefix + "weight"] = tensor.float() * v / norm
+                break
+        else:
+            if not any(name.endswith(v) for v in pairs.values()):
+                folded[name] = tensor
+    return folded
+
+
+def infer_config(state: dict[str, torch.Tensor], sample_rate: int) -> HiFiGANConfig:
+    """Recover the generator shape from tensor shapes, for checkpoints shipped without
+    their ``config.json``. Dilations cannot be seen in weights; the published variants'
+    are used (V1/V2 for type 1 blocks, V3 for type 2)."""
+    pre = state["conv_pre.weight"]
+    n_ups = len({k.split(".")[1] for k in state if k.startswith("ups.")})
+    kernels = [int(state[f"ups.{i}.weight"].shape[2]) for i in range(n_ups)]
+    n_blocks = len({k.split(".")[1] for k in state if k.startswith("resblocks.")})
+    per_level = n_blocks // max(n_ups, 1)
+    type1 = any(".convs1." in k for k in state)
+    conv = "convs1" if type1 else "convs"
+    block_kernels = [
+        int(state[f"resblocks.{j}.{conv}.0.weight"].shape[2]) for j in range(per_level)
+    ]
+    if type1:
+        dilations = tuple((1, 3, 5) for _ in range(per_level))
+    else:
+        dilations = ((1, 2), (2, 6), (3, 12))[:per_level]
+    return HiFiGANConfig(
+        n_mels=int(pre.shape[1]),
+        resblock="1" if type1 else "2",
+        upsample_rates=tuple(k // 2 for k in kernels),
+        upsample_kernel_sizes=tuple(kernels),
+        upsample_initial_channel=int(pre.shape[0]),
+        resblock_kernel_sizes=tuple(block_kernels),
+        resblock_dilation_sizes=dilations,
+        sample_rate=sample_rate,
+    )
+
+
+def load_public_generator(path: Path, sample_rate: int) -> HiFiGANGenerator:
+    """Load a HiFi-GAN generator checkpoint (``{"generator": state_dict}``) safely.
+
+    ``weights_only=True`` refuses anything but tensors and plain containers, so a
+    malicious file cannot run code. A ``config.json`` beside the file wins over shape
+    inference, as the original repository ships one with every checkpoint.
+    """
+    from ttscli.dataclass_json import ConfigMismatch, from_dict
+    from ttscli.fs2.checkpoint import apply_weights, read_json
+
+    try:
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"vocoder {path}: file not found") from None
+    except Exception as exc:  # torch raises many types for a bad or unsafe file
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"vocoder {path}: not a loadable generator checkpoint ({first_line})"
+        ) from None
+    state = raw.get("generator", raw) if isinstance(raw, dict) else None
+    if not isinstance(state, dict) or not any(str(k).startswith("conv_pre.") for k in state):
+        raise UserError(f"vocoder {path}: no HiFi-GAN generator weights in this file")
+    state = fold_weight_norm(state)
+    config_path = path.parent / "config.json"
+    if config_path.is_file():
+        data = read_json(config_path)
+        fields = {k: data[k] for k in HiFiGANConfig.__dataclass_fields__ if k in data}
+        if "sampling_rate" in data:
+            fields["sample_rate"] = data["sampling_rate"]
+        fields.setdefault("n_mels", data.get("num_mels", 80))
+        try:
+            config = from_dict(HiFiGANConfig, fields)
+        except ConfigMismatch as exc:
+            raise UserError(f"{config_path}: {exc}") from None
+    else:
+        config = infer_config(state, sample_rate)
+    generator = HiFiGANGenerator(config)
+    apply_weights(generator, state, path)
+    return generator.eval()

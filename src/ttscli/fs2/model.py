@@ -1,0 +1,252 @@
+"""FastSpeech 2 and 2s (Ren et al., 2021): encoder, variance adaptor, decoders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ttscli.fs2 import cwt
+from ttscli.fs2.config import FS2Config, ProsodyStats, WaveDecoderConfig
+from ttscli.fs2.modules import FFTStack, PostNet, VariancePredictor, padding_mask, regulate_length
+
+
+@dataclass(frozen=True)
+class Controls:
+    """User prosody scales: F0 in Hz, frame energy, and phoneme durations multiply."""
+
+    pitch: float = 1.0
+    energy: float = 1.0
+    duration: float = 1.0
+
+
+@dataclass
+class FS2Output:
+    """Everything a caller (inference, plotting, training losses) may need."""
+
+    mel: torch.Tensor  # (batch, frames, n_mels), after the post-net when there is one
+    mel_before_postnet: torch.Tensor
+    frame_lengths: torch.Tensor  # (batch,)
+    log_duration: torch.Tensor  # (batch, phonemes), predicted log(d + 1)
+    durations: torch.Tensor  # (batch, phonemes), frames actually used
+    pitch: torch.Tensor  # (batch, frames), normalised log-F0 used (z-score)
+    pitch_prediction: torch.Tensor  # frame z-scores, or CWT spectrogram in cwt mode
+    pitch_mean_std: torch.Tensor | None  # (batch, 2) utterance mean/std, cwt mode only
+    energy: torch.Tensor  # (batch, frames), normalised energy used
+    energy_prediction: torch.Tensor
+    decoder_hidden: torch.Tensor  # (batch, frames, hidden), input of the FS2s waveform decoder
+    phoneme_mask: torch.Tensor
+    frame_mask: torch.Tensor
+
+
+class VarianceAdaptor(nn.Module):
+    """Adds duration, pitch and energy information to the phoneme hidden sequence.
+
+    Pitch and energy are predicted per frame (after length regulation), quantised into
+    ``n_bins`` bins (pitch uniformly in log-F0, energy uniformly) and embedded, as in the
+    paper. Both are handled as z-scores; ``ProsodyStats`` convert user scales in Hz and
+    energy units into z-score shifts.
+    """
+
+    def __init__(self, config: FS2Config, stats: ProsodyStats) -> None:
+        super().__init__()
+        v = config.variance
+        hidden = config.encoder.hidden
+
+        def predictor(outputs: int = 1) -> VariancePredictor:
+            return VariancePredictor(
+                hidden, v.predictor_filter, v.predictor_kernel, v.predictor_dropout, outputs
+            )
+
+        self.pitch_mode = v.pitch_mode
+        self.duration_predictor = predictor()
+        self.pitch_predictor = predictor(v.cwt_scales if v.pitch_mode == "cwt" else 1)
+        self.pitch_stats_predictor = nn.Linear(hidden, 2) if v.pitch_mode == "cwt" else None
+        self.energy_predictor = predictor()
+        self.pitch_embedding = nn.Embedding(v.n_bins, hidden)
+        self.energy_embedding = nn.Embedding(v.n_bins, hidden)
+        self.cwt_scales = v.cwt_scales
+        self.stats = stats
+        pitch_lo = (stats.log_f0_min - stats.log_f0_mean) / stats.log_f0_std
+        pitch_hi = (stats.log_f0_max - stats.log_f0_mean) / stats.log_f0_std
+        energy_lo = (stats.energy_min - stats.energy_mean) / stats.energy_std
+        energy_hi = (stats.energy_max - stats.energy_mean) / stats.energy_std
+        self.register_buffer(
+            "pitch_bins", torch.linspace(pitch_lo, pitch_hi, v.n_bins - 1), persistent=False
+        )
+        self.register_buffer(
+            "energy_bins", torch.linspace(energy_lo, energy_hi, v.n_bins - 1), persistent=False
+        )
+
+    def _predict_pitch(
+        self, x: torch.Tensor, frame_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        prediction = self.pitch_predictor(x, frame_mask)
+        if self.pitch_stats_predictor is None:
+            return prediction, prediction, None
+        keep = (~frame_mask).unsqueeze(-1).to(x.dtype)
+        pooled = (x * keep).sum(1) / keep.sum(1).clamp(min=1)
+        mean_std = self.pitch_stats_predictor(pooled)
+        contour = cwt.icwt(prediction) * F.softplus(mean_std[:, 1:2]) + mean_std[:, 0:1]
+        return contour.masked_fill(frame_mask, 0.0), prediction, mean_std
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        phoneme_mask: torch.Tensor,
+        controls: Controls,
+        durations: torch.Tensor | None = None,
+        pitch: torch.Tensor | None = None,
+        energy: torch.Tensor | None = None,
+        max_frames: int | None = None,
+    ) -> dict[str, torch.Tensor | None]:
+        log_duration = self.duration_predictor(x, phoneme_mask)
+        if durations is None:
+            frames = (torch.exp(log_duration) - 1).clamp(min=0) * controls.duration
+            durations = torch.round(frames).long().masked_fill(phoneme_mask, 0)
+            # Never let a whole utterance vanish: keep at least one frame per utterance.
+            empty = durations.sum(1) == 0
+            durations[empty, 0] = 1
+        x, frame_lengths = regulate_length(x, durations, max_frames)
+        frame_mask = padding_mask(frame_lengths, x.shape[1])
+
+        pitch_used, pitch_prediction, pitch_mean_std = self._predict_pitch(x, frame_mask)
+        if pitch is None:
+            shift = torch.log(torch.tensor(controls.pitch)) / self.stats.log_f0_std
+            pitch = pitch_used + float(shift)
+        x = x + self.pitch_embedding(torch.bucketize(pitch, self.pitch_bins))
+
+        energy_prediction = self.energy_predictor(x, frame_mask)
+        if energy is None:
+            s = self.stats
+            scaled = (energy_prediction * s.energy_std + s.energy_mean) * controls.energy
+            energy = (scaled - s.energy_mean) / s.energy_std
+        x = x + self.energy_embedding(torch.bucketize(energy, self.energy_bins))
+        return {
+            "x": x,
+            "frame_lengths": frame_lengths,
+            "frame_mask": frame_mask,
+            "log_duration": log_duration,
+            "durations": durations,
+            "pitch": pitch.masked_fill(frame_mask, 0.0),
+            "pitch_prediction": pitch_prediction,
+            "pitch_mean_std": pitch_mean_std,
+            "energy": energy.masked_fill(frame_mask, 0.0),
+            "energy_prediction": energy_prediction,
+        }
+
+
+class WaveDecoder(nn.Module):
+    """FastSpeech 2s waveform decoder.
+
+    Transposed convolutions upsample the mel decoder's hidden states to the sample rate,
+    then non-causal WaveNet-style residual layers (gated tanh x sigmoid, dilations
+    cycling 1, 2, 4, ...) with skip connections produce the waveform in [-1, 1].
+    """
+
+    def __init__(self, hidden: int, config: WaveDecoderConfig) -> None:
+        super().__init__()
+        c = config.upsample_channels
+        self.pre = nn.Conv1d(hidden, c, 7, padding=3)
+        self.upsamplers = nn.ModuleList(
+            nn.ConvTranspose1d(c, c, k, stride=r, padding=(k - r) // 2)
+            for r, k in zip(config.upsample_rates, config.upsample_kernels, strict=True)
+        )
+        self.input = nn.Conv1d(c, config.residual_channels, 1)
+        self.dilated = nn.ModuleList()
+        self.residual = nn.ModuleList()
+        self.skip = nn.ModuleList()
+        for i in range(config.layers):
+            dilation = 2 ** (i % config.dilation_cycle)
+            pad = dilation * (config.kernel - 1) // 2
+            self.dilated.append(
+                nn.Conv1d(
+                    config.residual_channels,
+                    2 * config.gate_channels,
+                    config.kernel,
+                    padding=pad,
+                    dilation=dilation,
+                )
+            )
+            self.residual.append(nn.Conv1d(config.gate_channels, config.residual_channels, 1))
+            self.skip.append(nn.Conv1d(config.gate_channels, config.skip_channels, 1))
+        self.post1 = nn.Conv1d(config.skip_channels, config.skip_channels, 1)
+        self.post2 = nn.Conv1d(config.skip_channels, 1, 1)
+        self.hop = 1
+        for rate in config.upsample_rates:
+            self.hop *= rate
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, hidden) -> (batch, frames * hop) waveform."""
+        h = self.pre(hidden.transpose(1, 2))
+        for up in self.upsamplers:
+            h = F.leaky_relu(up(F.leaky_relu(h, 0.1)), 0.1)
+        h = h[..., : hidden.shape[1] * self.hop]
+        h = self.input(h)
+        skips = torch.zeros((), device=h.device, dtype=h.dtype)
+        for dilated, residual, skip in zip(self.dilated, self.residual, self.skip, strict=True):
+            a, b = dilated(h).chunk(2, dim=1)
+            gated = torch.tanh(a) * torch.sigmoid(b)
+            h = (h + residual(gated)) * 0.7071067811865476
+            skips = skips + skip(gated)
+        out = self.post2(F.relu(self.post1(F.relu(skips))))
+        return torch.tanh(out).squeeze(1)
+
+
+class FastSpeech2(nn.Module):
+    """Phonemes -> mel-spectrogram (and, with a waveform decoder, waveform: FS2s)."""
+
+    def __init__(self, config: FS2Config, stats: ProsodyStats) -> None:
+        super().__init__()
+        config.validate()
+        stats.validate()
+        self.config = config
+        hidden = config.encoder.hidden
+        self.embedding = nn.Embedding(len(config.symbols), hidden, padding_idx=0)
+        self.encoder = FFTStack(config.encoder)
+        self.variance_adaptor = VarianceAdaptor(config, stats)
+        self.decoder = FFTStack(config.decoder)
+        self.mel_linear = nn.Linear(hidden, config.audio.n_mels)
+        self.postnet = (
+            PostNet(config.audio.n_mels, config.postnet) if config.postnet is not None else None
+        )
+        self.wave_decoder = (
+            WaveDecoder(hidden, config.wave_decoder) if config.wave_decoder is not None else None
+        )
+
+    def forward(
+        self,
+        phonemes: torch.Tensor,
+        phoneme_lengths: torch.Tensor,
+        controls: Controls | None = None,
+        durations: torch.Tensor | None = None,
+        pitch: torch.Tensor | None = None,
+        energy: torch.Tensor | None = None,
+        max_frames: int | None = None,
+    ) -> FS2Output:
+        """Predict prosody (or use the given targets, for training) and decode mels."""
+        controls = controls or Controls()
+        phoneme_mask = padding_mask(phoneme_lengths, phonemes.shape[1])
+        x = self.encoder(self.embedding(phonemes), phoneme_mask)
+        va = self.variance_adaptor(x, phoneme_mask, controls, durations, pitch, energy, max_frames)
+        frame_mask = va["frame_mask"]
+        hidden = self.decoder(va["x"], frame_mask)
+        mel_before = self.mel_linear(hidden).masked_fill(frame_mask.unsqueeze(-1), 0.0)
+        mel = mel_before if self.postnet is None else self.postnet(mel_before)
+        return FS2Output(
+            mel=mel.masked_fill(frame_mask.unsqueeze(-1), 0.0),
+            mel_before_postnet=mel_before,
+            frame_lengths=va["frame_lengths"],
+            log_duration=va["log_duration"],
+            durations=va["durations"],
+            pitch=va["pitch"],
+            pitch_prediction=va["pitch_prediction"],
+            pitch_mean_std=va["pitch_mean_std"],
+            energy=va["energy"],
+            energy_prediction=va["energy_prediction"],
+            decoder_hidden=hidden,
+            phoneme_mask=phoneme_mask,
+            frame_mask=frame_mask,
+        )

@@ -1,0 +1,145 @@
+"""Building blocks of FastSpeech 2: FFT blocks, variance predictor, length regulator."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ttscli.fs2.config import PostNetConfig, TransformerConfig
+
+
+def sinusoid_positions(length: int, channels: int, device: torch.device) -> torch.Tensor:
+    """Sinusoidal position table (length, channels), computed on the fly so that any
+    utterance length works without a stored maximum."""
+    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    div = torch.exp(
+        torch.arange(0, channels, 2, device=device, dtype=torch.float32)
+        * (-math.log(10000.0) / channels)
+    )
+    table = torch.zeros(length, channels, device=device)
+    table[:, 0::2] = torch.sin(position * div)
+    table[:, 1::2] = torch.cos(position * div[: channels // 2])
+    return table
+
+
+def padding_mask(lengths: torch.Tensor, max_length: int | None = None) -> torch.Tensor:
+    """True where a position is padding, (batch, max_length)."""
+    max_length = int(lengths.max()) if max_length is None else max_length
+    steps = torch.arange(max_length, device=lengths.device)
+    return steps[None, :] >= lengths[:, None]
+
+
+class FFTBlock(nn.Module):
+    """Feed-forward Transformer block: self-attention and a two-layer 1-D conv network,
+    each with residual connection and layer norm (post-norm, as in the paper)."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(
+            config.hidden, config.heads, dropout=config.dropout, batch_first=True
+        )
+        self.attention_norm = nn.LayerNorm(config.hidden)
+        k1, k2 = config.conv_kernels
+        self.conv1 = nn.Conv1d(config.hidden, config.conv_filter, k1, padding=(k1 - 1) // 2)
+        self.conv2 = nn.Conv1d(config.conv_filter, config.hidden, k2, padding=(k2 - 1) // 2)
+        self.conv_norm = nn.LayerNorm(config.hidden)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        keep = (~mask).unsqueeze(-1).to(x.dtype)
+        attended, _ = self.attention(x, x, x, key_padding_mask=mask, need_weights=False)
+        x = self.attention_norm(x + self.dropout(attended)) * keep
+        hidden = self.conv2(F.relu(self.conv1(x.transpose(1, 2)))).transpose(1, 2)
+        return self.conv_norm(x + self.dropout(hidden)) * keep
+
+
+class FFTStack(nn.Module):
+    """Positional encoding followed by ``layers`` FFT blocks."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(FFTBlock(config) for _ in range(config.layers))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x + sinusoid_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)[None]
+        for block in self.blocks:
+            x = block(x, mask)
+        return x
+
+
+class VariancePredictor(nn.Module):
+    """Two conv layers (ReLU, layer norm, dropout) and a linear projection, as the
+    paper specifies for the duration, pitch and energy predictors alike."""
+
+    def __init__(
+        self, hidden: int, filter_size: int, kernel: int, dropout: float, outputs: int = 1
+    ) -> None:
+        super().__init__()
+        pad = (kernel - 1) // 2
+        self.conv1 = nn.Conv1d(hidden, filter_size, kernel, padding=pad)
+        self.norm1 = nn.LayerNorm(filter_size)
+        self.conv2 = nn.Conv1d(filter_size, filter_size, kernel, padding=pad)
+        self.norm2 = nn.LayerNorm(filter_size)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(filter_size, outputs)
+        self.outputs = outputs
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.conv1(x.transpose(1, 2))).transpose(1, 2)
+        h = self.dropout(self.norm1(h))
+        h = F.relu(self.conv2(h.transpose(1, 2))).transpose(1, 2)
+        h = self.dropout(self.norm2(h))
+        out = self.linear(h).masked_fill(mask.unsqueeze(-1), 0.0)
+        return out.squeeze(-1) if self.outputs == 1 else out
+
+
+def regulate_length(
+    x: torch.Tensor, durations: torch.Tensor, max_frames: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Repeat each phoneme's hidden state ``durations`` times (frames).
+
+    Returns the expanded sequence (batch, frames, channels) and frame lengths.
+    """
+    durations = durations.long().clamp(min=0)
+    frame_lengths = durations.sum(dim=1)
+    total = int(frame_lengths.max()) if max_frames is None else max_frames
+    total = max(total, 1)
+    # Index of the source phoneme for every output frame, via cumulative durations.
+    ends = torch.cumsum(durations, dim=1)
+    frames = torch.arange(total, device=x.device)
+    index = torch.searchsorted(ends, frames.expand(x.shape[0], total).contiguous(), right=True)
+    index = index.clamp(max=x.shape[1] - 1)
+    expanded = torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[2]))
+    valid = frames[None, :] < frame_lengths[:, None]
+    return expanded * valid.unsqueeze(-1).to(x.dtype), frame_lengths
+
+
+class PostNet(nn.Module):
+    """Five 1-D convs with tanh predicting a residual on the mel (Tacotron 2)."""
+
+    def __init__(self, n_mels: int, config: PostNetConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(config.layers):
+            c_in = n_mels if i == 0 else config.channels
+            c_out = n_mels if i == config.layers - 1 else config.channels
+            layers.append(
+                nn.Sequential(
+                    nn.Conv1d(c_in, c_out, config.kernel, padding=(config.kernel - 1) // 2),
+                    nn.BatchNorm1d(c_out),
+                )
+            )
+        self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        h = mel.transpose(1, 2)
+        for i, layer in enumerate(self.layers):
+            h = layer(h)
+            if i < len(self.layers) - 1:
+                h = torch.tanh(h)
+            h = self.dropout(h)
+        return mel + h.transpose(1, 2)

@@ -1,0 +1,37 @@
+"""Choosing and opening the sink for ``--out`` (nothing, ``-``, a file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ttscli.audio.formats import format_for
+from ttscli.audio.sinks import FileSink, Sink, StdoutSink
+from ttscli.errors import UserError
+
+
+def is_batch_dir(out: str | None) -> bool:
+    """A batch writes to a folder: an existing folder, or a name without extension."""
+    if out is None or out == "-":
+        return False
+    path = Path(out)
+    return path.is_dir() or out.endswith(("/", "\\")) or not path.suffix
+
+
+def check_single_output(out: str | None) -> None:
+    """Validate ``--out`` for one utterance before any model is loaded."""
+    if out is None or out == "-":
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise UserError(f"--out {out}: is a folder; folders are for batches (--in LINES.txt)")
+    format_for(path)
+
+
+def open_sink(out: str | None, sample_rate: int, output_device: str | None) -> Sink:
+    if out == "-":
+        return StdoutSink()
+    if out is not None:
+        return FileSink(Path(out), sample_rate)
+    from ttscli.audio.soundcard import SoundCardSink
+
+    return SoundCardSink(sample_rate, output_device)

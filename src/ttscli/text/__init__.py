@@ -1,0 +1,1 @@
+"""English text front-end: normalisation, sentences, offline g2p, phoneme symbols."""

@@ -1,0 +1,78 @@
+"""Shared fixtures: a tiny FS2 checkpoint and an ALSA sound card that writes to a file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fs2_fixture import make_tiny_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("fs2") / "tiny")
+
+
+@dataclass
+class AlsaCapture:
+    """An ALSA configuration whose devices write what PortAudio plays into raw files."""
+
+    home: Path
+    default_raw: Path
+    second_raw: Path
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["HOME"] = str(self.home)
+        env.pop("ALSA_CONFIG_PATH", None)
+        return env
+
+    @staticmethod
+    def read(raw: Path) -> np.ndarray:
+        """Samples as float in [-1, 1] (the capture devices store S16_LE mono)."""
+        return np.frombuffer(raw.read_bytes(), dtype="<i2").astype(np.float32) / 32768.0
+
+
+@pytest.fixture
+def alsa_capture(tmp_path: Path) -> AlsaCapture:
+    home = tmp_path / "home"
+    home.mkdir()
+    default_raw = tmp_path / "default.raw"
+    second_raw = tmp_path / "second.raw"
+
+    def device(raw: Path, extra_slave: str = "", extra: str = "") -> str:
+        file_pcm = f'{{ type file; slave.pcm "null"; file "{raw}"; format "raw" }}'
+        slave = f"{{ pcm {file_pcm} format S16_LE; channels 1; {extra_slave} }}"
+        return f"{{ type plug; slave {slave} {extra} }}"
+
+    hint = 'hint { show on; description "ttscli test second device" }'
+    (home / ".asoundrc").write_text(
+        f"pcm.!default {device(default_raw)}\n"
+        f"pcm.ttscli_second {device(second_raw, 'rate 44100;', hint)}\n"
+    )
+    return AlsaCapture(home, default_raw, second_raw)
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the real ``ttscli`` entry point in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "ttscli", *args],
+        env=env if env is not None else dict(os.environ),
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,249 @@
+"""Model-level behaviour: shapes, prosody controls, CWT, checkpoints, vocoders."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.fs2_fixture import FRAMES_PER_PHONEME, make_tiny_checkpoint, make_tiny_model
+from ttscli.errors import UserError
+from ttscli.fs2 import cwt
+from ttscli.fs2.checkpoint import load_checkpoint
+from ttscli.fs2.engine import FS2Engine
+from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator
+from ttscli.fs2.model import Controls
+from ttscli.fs2.vocoders import resolve_vocoder
+
+HELLO = ("HH", "AH0", "L", "OW1", "sp", "W", "ER1", "L", "D", ".")
+
+
+def engine(checkpoint: Path, kind: str = "fs2") -> FS2Engine:
+    return FS2Engine.load(checkpoint, kind=kind, vocoder="griffin-lim", device="cpu")
+
+
+def test_audio_length_follows_predicted_durations(tiny_checkpoint: Path) -> None:
+    result = engine(tiny_checkpoint).synthesize([HELLO])[0]
+    assert len(result.audio) == len(HELLO) * FRAMES_PER_PHONEME * 256
+    assert result.audio.dtype == np.float32 and np.abs(result.audio).max() <= 1.0
+
+
+def test_batch_gives_each_utterance_its_own_length(tiny_checkpoint: Path) -> None:
+    short = ("HH", "AY1", ".")
+    results = engine(tiny_checkpoint).synthesize([HELLO, short])
+    assert [len(r.audio) for r in results] == [
+        len(HELLO) * FRAMES_PER_PHONEME * 256,
+        len(short) * FRAMES_PER_PHONEME * 256,
+    ]
+
+
+@pytest.mark.parametrize("kind", ["fs2", "fs2s"])
+def test_duration_scale_stretches_audio(tiny_checkpoint: Path, kind: str) -> None:
+    fs2 = engine(tiny_checkpoint, kind)
+    normal = fs2.synthesize([HELLO])[0]
+    slow = fs2.synthesize([HELLO], Controls(duration=2.0))[0]
+    fast = fs2.synthesize([HELLO], Controls(duration=0.5))[0]
+    assert len(slow.audio) / len(normal.audio) == pytest.approx(2.0, rel=0.1)
+    assert len(fast.audio) / len(normal.audio) == pytest.approx(0.5, rel=0.1)
+
+
+def test_pitch_scale_multiplies_f0_fed_to_the_decoder(tiny_checkpoint: Path) -> None:
+    fs2 = engine(tiny_checkpoint)
+    base = fs2.synthesize([HELLO])[0].pitch_hz
+    high = fs2.synthesize([HELLO], Controls(pitch=1.5))[0].pitch_hz
+    np.testing.assert_allclose(high / base, 1.5, rtol=1e-3)
+
+
+def test_energy_scale_multiplies_energy_fed_to_the_decoder(tiny_checkpoint: Path) -> None:
+    fs2 = engine(tiny_checkpoint)
+    base = fs2.synthesize([HELLO])[0].energy
+    loud = fs2.synthesize([HELLO], Controls(energy=2.0))[0].energy
+    voiced = base > 1e-3
+    np.testing.assert_allclose(loud[voiced] / base[voiced], 2.0, rtol=1e-3)
+
+
+def test_cwt_recomposes_the_pitch_contour() -> None:
+    t = torch.arange(400, dtype=torch.float64)
+    contour = torch.sin(t / 12) + 0.5 * torch.sin(t / 40 + 1.0)
+    contour = (contour - contour.mean()) / contour.std()
+    spectrogram = cwt.cwt(contour[None], 10, 256 / 22050)
+    assert spectrogram.shape == (1, 400, 10)
+    rebuilt = cwt.icwt(spectrogram)[0]
+    assert torch.corrcoef(torch.stack([contour, rebuilt]))[0, 1] > 0.99
+    assert float((rebuilt - contour).abs().mean()) < 0.1
+
+
+def test_cwt_pitch_mode_runs_end_to_end(tmp_path: Path) -> None:
+    checkpoint = make_tiny_checkpoint(tmp_path / "cwt", pitch_mode="cwt")
+    model = load_checkpoint(checkpoint)
+    assert model.variance_adaptor.pitch_predictor.outputs == 10
+    fs2 = engine(checkpoint)
+    result = fs2.synthesize([HELLO])[0]
+    high = fs2.synthesize([HELLO], Controls(pitch=2.0))[0]
+    np.testing.assert_allclose(high.pitch_hz / result.pitch_hz, 2.0, rtol=1e-3)
+
+
+def test_checkpoint_round_trip_keeps_outputs(tiny_checkpoint: Path) -> None:
+    reference = make_tiny_model()
+    loaded = load_checkpoint(tiny_checkpoint)
+    ids = torch.tensor([[5, 6, 7, 8, 2]])
+    lengths = torch.tensor([5])
+    with torch.no_grad():
+        a = reference(ids, lengths).mel
+        b = loaded(ids, lengths).mel
+    torch.testing.assert_close(a, b)
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    return dst
+
+
+def test_missing_checkpoint_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not a directory"):
+        load_checkpoint(tmp_path / "nope")
+
+
+def test_config_mismatch_names_file_and_field(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    broken = _copy(tiny_checkpoint, tmp_path / "broken")
+    config = json.loads((broken / "config.json").read_text())
+    config["encoder"]["hidden"] = "wide"
+    (broken / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match=r"config\.json: encoder\.hidden: expected an integer"):
+        load_checkpoint(broken)
+
+
+def test_shape_mismatch_names_the_tensor(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    broken = _copy(tiny_checkpoint, tmp_path / "broken")
+    config = json.loads((broken / "config.json").read_text())
+    config["variance"]["n_bins"] = 128
+    (broken / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match=r"model\.safetensors: tensor .*embedding.* has shape"):
+        load_checkpoint(broken)
+
+
+def test_corrupt_weights_are_reported(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    broken = _copy(tiny_checkpoint, tmp_path / "broken")
+    (broken / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(UserError, match="not a valid safetensors file"):
+        load_checkpoint(broken)
+
+
+def test_fs2s_needs_a_waveform_decoder(tmp_path: Path) -> None:
+    from ttscli.fs2.checkpoint import save_checkpoint
+
+    save_checkpoint(make_tiny_model(wave_decoder=False), tmp_path / "mel-only")
+    with pytest.raises(UserError, match="no FastSpeech 2s waveform decoder"):
+        FS2Engine.load(tmp_path / "mel-only", kind="fs2s", device="cpu")
+
+
+def _public_hifigan_checkpoint(folder: Path, config: HiFiGANConfig) -> HiFiGANGenerator:
+    """Save a generator the way the original HiFi-GAN code does: weight-normed convs,
+    ``{"generator": state_dict}`` via torch.save, and a config.json beside it."""
+    torch.manual_seed(1)
+    generator = HiFiGANGenerator(config).eval()
+    reference = HiFiGANGenerator(config).eval()
+    reference.load_state_dict(generator.state_dict())
+    for module in generator.modules():
+        if isinstance(module, torch.nn.Conv1d | torch.nn.ConvTranspose1d):
+            torch.nn.utils.weight_norm(module)
+    state = generator.state_dict()
+    assert any(k.endswith("weight_g") for k in state)
+    folder.mkdir()
+    torch.save({"generator": state}, folder / "generator_v3")
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "resblock": config.resblock,
+                "upsample_rates": list(config.upsample_rates),
+                "upsample_kernel_sizes": list(config.upsample_kernel_sizes),
+                "upsample_initial_channel": config.upsample_initial_channel,
+                "resblock_kernel_sizes": list(config.resblock_kernel_sizes),
+                "resblock_dilation_sizes": [list(d) for d in config.resblock_dilation_sizes],
+                "num_mels": 80,
+                "sampling_rate": 22050,
+                "segment_size": 8192,
+                "learning_rate": 0.0002,
+            }
+        )
+    )
+    return reference
+
+
+SMALL_V3 = HiFiGANConfig(
+    resblock="2",
+    upsample_rates=(8, 8, 4),
+    upsample_kernel_sizes=(16, 16, 8),
+    upsample_initial_channel=32,
+    resblock_kernel_sizes=(3, 5, 7),
+    resblock_dilation_sizes=((1, 2), (2, 6), (3, 12)),
+)
+
+
+def test_public_hifigan_checkpoint_loads_and_matches(tmp_path: Path) -> None:
+    reference = _public_hifigan_checkpoint(tmp_path / "hifigan", SMALL_V3)
+    from ttscli.fs2.config import AudioConfig
+
+    vocoder = resolve_vocoder(str(tmp_path / "hifigan" / "generator_v3"), tmp_path, AudioConfig())
+    mel = torch.randn(1, 80, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(vocoder(mel), reference(mel), rtol=1e-4, atol=1e-5)
+    assert vocoder(mel).shape == (1, 12 * 256)
+
+
+def test_hifigan_without_config_is_inferred_from_shapes(tmp_path: Path) -> None:
+    reference = _public_hifigan_checkpoint(tmp_path / "hifigan", SMALL_V3)
+    (tmp_path / "hifigan" / "config.json").unlink()
+    from ttscli.fs2.config import AudioConfig
+
+    vocoder = resolve_vocoder(str(tmp_path / "hifigan" / "generator_v3"), tmp_path, AudioConfig())
+    mel = torch.randn(1, 80, 7)
+    with torch.no_grad():
+        torch.testing.assert_close(vocoder(mel), reference(mel), rtol=1e-4, atol=1e-5)
+
+
+def test_hifigan_with_wrong_hop_is_refused(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ttscli.fs2.config import AudioConfig
+
+    _public_hifigan_checkpoint(tmp_path / "hifigan", SMALL_V3)
+    with pytest.raises(UserError, match="hop"):
+        resolve_vocoder(
+            str(tmp_path / "hifigan" / "generator_v3"),
+            tmp_path,
+            replace(AudioConfig(), hop_length=300),
+        )
+
+
+def test_pickled_code_in_a_vocoder_file_is_refused(tmp_path: Path) -> None:
+    import pickle
+
+    class Evil:
+        def __reduce__(self) -> tuple:
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"generator": Evil()}))
+    from ttscli.fs2.config import AudioConfig
+
+    with pytest.raises(UserError, match="not a loadable generator checkpoint"):
+        resolve_vocoder(str(path), tmp_path, AudioConfig())
+
+
+def test_griffin_lim_reconstructs_a_tone() -> None:
+    from ttscli.audio.dsp import MelSpec, griffin_lim, log_mel
+
+    spec = MelSpec()
+    t = torch.arange(22050) / 22050
+    tone = 0.5 * torch.sin(2 * math.pi * 220 * t)
+    wave = griffin_lim(log_mel(tone[None], spec), spec, n_iter=16)[0]
+    spectrum = torch.fft.rfft(wave[2048:-2048]).abs()
+    peak_hz = float(spectrum.argmax()) * 22050 / (len(wave) - 4096)
+    assert abs(peak_hz - 220) < 5
