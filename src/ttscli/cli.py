@@ -44,6 +44,12 @@ class ModelChoice(str, Enum):
     fs2s = "fs2s"
 
 
+class AudioFormat(str, Enum):
+    wav = "wav"
+    flac = "flac"
+    ogg = "ogg"
+
+
 class DeviceChoice(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -140,12 +146,16 @@ def fs2(
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
     ] = False,
     batch_size: Annotated[int, typer.Option(help="Lines per mini-batch in batch mode.")] = 8,
+    audio_format: Annotated[
+        AudioFormat, typer.Option("--format", help="File type of batch outputs.")
+    ] = AudioFormat.wav,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or stats.")] = False,
 ) -> None:
     """Speak with FastSpeech 2 / 2s (the bundled voice or --checkpoint DIR)."""
+    from ttscli.batch import prepare_out_dir
     from ttscli.fs2.engine import FS2Engine, check_controls
     from ttscli.fs2.model import Controls
-    from ttscli.output import check_single_output, is_batch_dir
+    from ttscli.output import check_output, is_batch_dir, open_sink
 
     controls = Controls(pitch=pitch, energy=energy, duration=duration)
     check_controls(controls)
@@ -158,58 +168,64 @@ def fs2(
     batch = in_file is not None and is_batch_dir(out)
     if in_file is not None and text is not None:
         raise UserError("give either TEXT or --in FILE, not both")
+    # Everything a user can get wrong is checked before the model loads.
     if batch:
         if plot is not None:
             raise UserError("--plot is for one utterance, not for batches")
         lines = _read_batch_lines(in_file)
+        prepare_out_dir(Path(out or "."))
     else:
-        check_single_output(out)
+        check_output(out, output_device)
         source = _text_source(text, in_file)
 
     started = time.perf_counter()
     engine = FS2Engine.load(checkpoint, kind=model.value, vocoder=vocoder, device=device.value)
     load_seconds = time.perf_counter() - started
-    if not quiet:
-        err.print(
-            f"fs2: {model.value}, vocoder {engine.vocoder_name}, {engine.device}, "
-            f"loaded in {load_seconds:.2f} s",
-            markup=False,
-        )
+    described = f"fs2 ({model.value}, {engine.vocoder_name}, {engine.device})"
 
     if batch:
-        _fs2_batch(engine, lines, Path(out or "."), controls, batch_size, quiet, json_output)
+        if not quiet:
+            err.print(f"{described} loaded in {load_seconds:.2f} s", markup=False)
+        _fs2_batch(
+            engine,
+            lines,
+            Path(out or "."),
+            audio_format.value,
+            controls,
+            batch_size,
+            quiet,
+            json_output,
+        )
         return
 
-    from ttscli.output import open_sink
     from ttscli.prefetch import prefetch
 
     sink = open_sink(out, engine.sample_rate, output_device)
-    syntheses: list[Any] = []
+    done: list[Any] = []
     phoneme_stream = sys.stderr if out == "-" else sys.stdout
 
-    def chunks() -> Iterator[np.ndarray]:
+    def syntheses() -> Iterator[Any]:
         for passage in source:
-            for synthesis in engine.stream_syntheses(passage, controls):
-                syntheses.append(synthesis)
-                yield synthesis.audio
+            yield from engine.stream_syntheses(passage, controls)
 
-    def shown(items: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        for chunk in items:
+    def chunks() -> Iterator[np.ndarray]:
+        for synthesis in prefetch(syntheses()):
+            done.append(synthesis)
             if phonemes:
-                print(" ".join(syntheses[-1].phonemes), file=phoneme_stream, flush=True)
-            yield chunk
+                print(" ".join(synthesis.phonemes), file=phoneme_stream, flush=True)
+            yield synthesis.audio
 
     synth_started = time.perf_counter()
-    samples = _drive(shown(prefetch(chunks())), sink)
+    samples = _drive(chunks(), sink)
     elapsed = time.perf_counter() - synth_started
     audio_seconds = samples / engine.sample_rate
-    synth_seconds = sum(s.seconds for s in syntheses)
-    if plot is not None and syntheses:
-        _write_plot(plot, syntheses, engine)
+    if plot is not None and done:
+        _write_plot(plot, done, engine)
     if not quiet:
+        rtf = f", real-time factor {elapsed / audio_seconds:.3f}" if audio_seconds else ""
         err.print(
-            f"{audio_seconds:.2f} s of audio in {elapsed:.2f} s"
-            + (f" (real-time factor {elapsed / audio_seconds:.3f})" if audio_seconds else ""),
+            f"{described}: loaded in {load_seconds:.2f} s, "
+            f"{audio_seconds:.2f} s of audio in {elapsed:.2f} s{rtf}",
             markup=False,
         )
     if json_output:
@@ -218,10 +234,9 @@ def fs2(
             "vocoder": engine.vocoder_name,
             "device": str(engine.device),
             "sample_rate": engine.sample_rate,
-            "seconds": round(synth_seconds, 3),
+            "seconds": round(sum(s.seconds for s in done), 3),
             "sentences": [
-                {"phonemes": " ".join(s.phonemes), "seconds": round(s.seconds, 3)}
-                for s in syntheses
+                {"phonemes": " ".join(s.phonemes), "seconds": round(s.seconds, 3)} for s in done
             ],
             "out": out,
             "load_seconds": round(load_seconds, 3),
@@ -238,7 +253,10 @@ def _text_source(text: str | None, in_file: Path | None) -> Iterator[str]:
         lines = _read_text_file(in_file)
         return passages(lines.splitlines())
     if text is not None and text != "-":
-        return iter([require_text(text)])
+        from ttscli.text.frontend import text_to_utterances
+
+        text_to_utterances(require_text(text))  # fail now on text that cannot be spoken
+        return iter([text])
     if text is None and not stdin_is_piped():
         raise UserError("no text: give TEXT, --in FILE, or pipe text into stdin")
     return _non_empty(passages(stdin_lines()))
@@ -271,6 +289,7 @@ def _fs2_batch(
     engine: Any,
     lines: list[Any],
     out_dir: Path,
+    fmt: str,
     controls: Any,
     batch_size: int,
     quiet: bool,
@@ -286,9 +305,7 @@ def _fs2_batch(
         return [s.audio for s in engine.synthesize(items, controls)]
 
     _report_batch(
-        run_batch(
-            lines, out_dir, "wav", prepare, synthesize, engine.sample_rate, batch_size, quiet
-        ),
+        run_batch(lines, out_dir, fmt, prepare, synthesize, engine.sample_rate, batch_size, quiet),
         quiet,
         json_output,
     )

@@ -64,8 +64,13 @@ def list_output_devices() -> list[OutputDevice]:
     ]
 
 
+def find_output_device(device: str | None) -> int:
+    """Index of the requested output device (a number or part of a name), or the
+    default one; a UserError when there is none."""
+    return _resolve_device(_sounddevice(), device)
+
+
 def _resolve_device(sd: Any, device: str | None) -> int:
-    """Index of the requested output device (a number or part of a name)."""
     wanted: int | str | None = None
     if device is not None:
         wanted = int(device) if device.strip().isdigit() else device

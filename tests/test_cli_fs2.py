@@ -1,0 +1,278 @@
+"""`ttscli fs2` end to end, in real processes, with the tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import AlsaCapture, run_cli
+from tests.fs2_fixture import FRAMES_PER_PHONEME
+
+HOP = 256
+
+
+def fs2(checkpoint: Path, *args: str, **kwargs):
+    return run_cli("fs2", "--checkpoint", str(checkpoint), "--device", "cpu", *args, **kwargs)
+
+
+def ok(result) -> None:
+    assert result.returncode == 0, result.stderr.decode()
+
+
+def one_line_error(result, *fragments: str) -> None:
+    """A user error: non-zero exit, one line on stderr, no traceback."""
+    assert result.returncode != 0
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg"])
+def test_writes_audio_files(tiny_checkpoint: Path, tmp_path: Path, ext: str) -> None:
+    out = tmp_path / f"hello.{ext}"
+    ok(fs2(tiny_checkpoint, "Hello world.", "--out", str(out)))
+    info = sf.info(str(out))
+    assert info.samplerate == 22050 and info.channels == 1
+    # "Hello world." -> HH AH0 L OW1 W ER1 L D . : 9 symbols of 5 frames
+    assert info.frames == pytest.approx(9 * FRAMES_PER_PHONEME * HOP, rel=0.01)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_stdout_streams_pcm16_matching_the_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    wav = tmp_path / "a.wav"
+    ok(fs2(tiny_checkpoint, "Hello world.", "--out", str(wav), "--quiet"))
+    result = fs2(tiny_checkpoint, "Hello world.", "--out", "-", "--quiet")
+    ok(result)
+    pcm = np.frombuffer(result.stdout, dtype="<i2")
+    reference, _ = sf.read(str(wav), dtype="int16")
+    assert len(pcm) == len(reference)
+    # Same samples; libsndfile's float -> int16 rounding differs from ours by a few LSB.
+    assert np.abs(pcm.astype(int) - reference.astype(int)).max() <= 3
+
+
+def test_duration_flag_doubles_length(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    ok(fs2(tiny_checkpoint, "Hello world.", "--out", str(tmp_path / "a.wav")))
+    ok(fs2(tiny_checkpoint, "Hello world.", "--duration", "2", "--out", str(tmp_path / "b.wav")))
+    ratio = sf.info(str(tmp_path / "b.wav")).frames / sf.info(str(tmp_path / "a.wav")).frames
+    assert ratio == pytest.approx(2.0, rel=0.1)
+
+
+def test_reads_piped_stdin_and_dash(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    ok(fs2(tiny_checkpoint, "--out", str(tmp_path / "a.wav"), input=b"Hello world.\n"))
+    ok(fs2(tiny_checkpoint, "-", "--out", str(tmp_path / "b.wav"), input=b"Hello world.\n"))
+    assert sf.info(str(tmp_path / "a.wav")).frames == sf.info(str(tmp_path / "b.wav")).frames
+
+
+def test_long_text_is_spoken_sentence_by_sentence(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    result = fs2(
+        tiny_checkpoint,
+        "Hello world. How are you? Fine!",
+        "--out",
+        str(tmp_path / "a.wav"),
+        "--json",
+        "--phonemes",
+    )
+    ok(result)
+    lines = result.stdout.decode().splitlines()
+    summary = json.loads(lines[-1])
+    assert [s["phonemes"].split()[-1] for s in summary["sentences"]] == [".", "?", "!"]
+    assert lines[0] == "HH AH0 L OW1 W ER1 L D ."
+    total = sum(s["seconds"] for s in summary["sentences"])
+    assert sf.info(str(tmp_path / "a.wav")).duration == pytest.approx(total, abs=0.01)
+
+
+def test_plot_writes_a_png(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    plot = tmp_path / "prosody.png"
+    ok(fs2(tiny_checkpoint, "Hello world.", "--out", str(tmp_path / "a.wav"), "--plot", str(plot)))
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fs2s_writes_audio(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    ok(fs2(tiny_checkpoint, "Hello world.", "--model", "fs2s", "--out", str(tmp_path / "s.wav")))
+    assert sf.info(str(tmp_path / "s.wav")).frames == 9 * FRAMES_PER_PHONEME * HOP
+
+
+def test_batch_writes_files_and_manifest_then_resumes(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Hello world.\n\nA much longer line, with more words in it.\nHi.\n")
+    out = tmp_path / "out"
+    result = fs2(tiny_checkpoint, "--in", str(lines), "--out", str(out), "--json")
+    ok(result)
+    assert json.loads(result.stdout)["written"] == 3
+    manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [m["index"] for m in manifest] == [1, 3, 4]
+    for entry in manifest:
+        assert set(entry) == {"index", "text", "phonemes", "seconds", "path"}
+        info = sf.info(str(out / entry["path"]))
+        assert info.duration == pytest.approx(entry["seconds"], abs=0.002)
+    assert manifest[0]["phonemes"] == "HH AH0 L OW1 W ER1 L D ."
+    first = out / manifest[0]["path"]
+    before = first.stat().st_mtime_ns
+
+    # A crash left a half-written file and lost one entry: the rerun redoes only that.
+    (out / ".0004.wav.abc.part").write_bytes(b"RIFF")
+    kept = [m for m in manifest if m["index"] != 4]
+    (out / "manifest.jsonl").write_text("".join(json.dumps(m) + "\n" for m in kept) + '{"ind')
+    result = fs2(tiny_checkpoint, "--in", str(lines), "--out", str(out), "--json")
+    ok(result)
+    assert json.loads(result.stdout) | {"seconds": 0} == {
+        "written": 1,
+        "skipped": 2,
+        "seconds": 0,
+        "manifest": str(out / "manifest.jsonl"),
+    }
+    assert first.stat().st_mtime_ns == before
+    assert not list(out.glob("*.part")) and not list(out.glob(".*.part"))
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 3
+
+
+def test_in_file_with_one_output_file_speaks_the_whole_file(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    lines = tmp_path / "chapter.txt"
+    lines.write_text("Hello world.\nHello world.\n")
+    ok(fs2(tiny_checkpoint, "--in", str(lines), "--out", str(tmp_path / "c.wav")))
+    assert sf.info(str(tmp_path / "c.wav")).frames == 2 * 9 * FRAMES_PER_PHONEME * HOP
+
+
+def test_plays_on_the_default_sound_card(
+    tiny_checkpoint: Path, tmp_path: Path, alsa_capture: AlsaCapture
+) -> None:
+    wav = tmp_path / "ref.wav"
+    ok(fs2(tiny_checkpoint, "Hello world.", "--out", str(wav)))
+    ok(fs2(tiny_checkpoint, "Hello world.", env=alsa_capture.env()))
+    played = AlsaCapture.read(alsa_capture.default_raw)
+    reference, _ = sf.read(str(wav), dtype="float32")
+    # Everything was played (PortAudio may pad the last period with silence).
+    assert len(played) >= len(reference)
+    assert np.abs(played[len(reference) :]).max(initial=0) < 1e-3
+    np.testing.assert_allclose(played[: len(reference)], reference, atol=2e-3)
+
+
+def test_output_device_selects_another_card(
+    tiny_checkpoint: Path, alsa_capture: AlsaCapture
+) -> None:
+    listed = run_cli("devices", env=alsa_capture.env())
+    ok(listed)
+    assert "ttscli_second" in listed.stdout.decode()
+    ok(
+        fs2(
+            tiny_checkpoint,
+            "Hello world.",
+            "--output-device",
+            "ttscli_second",
+            env=alsa_capture.env(),
+        )
+    )
+    played = AlsaCapture.read(alsa_capture.second_raw)
+    # The second device runs at 44.1 kHz: ALSA's plug converts our 22.05 kHz stream.
+    assert len(played) >= 2 * 9 * FRAMES_PER_PHONEME * HOP * 0.99
+    assert np.abs(played).max() > 0.01
+    assert not alsa_capture.default_raw.exists() or alsa_capture.default_raw.stat().st_size == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["", "--out", "{tmp}/a.wav"], ["nothing to say"]),
+        (["   ", "--out", "{tmp}/a.wav"], ["nothing to say"]),
+        (["...", "--out", "{tmp}/a.wav"], ["nothing to say"]),
+        (["Hi.", "--out", "{tmp}/a.mp3"], ["unknown audio format .mp3"]),
+        (["Hi.", "--out", "{tmp}/missing/a.wav"], ["does not exist"]),
+        (["Hi.", "--pitch", "0", "--out", "{tmp}/a.wav"], ["--pitch"]),
+        (["Hi.", "--energy", "-1", "--out", "{tmp}/a.wav"], ["--energy"]),
+        (["Hi.", "--duration", "nan", "--out", "{tmp}/a.wav"], ["--duration"]),
+        (["Hi.", "--duration", "1000", "--out", "{tmp}/a.wav"], ["--duration"]),
+        (["--in", "{tmp}/none.txt", "--out", "{tmp}/dir"], ["none.txt", "not found"]),
+        (["--in", "{tmp}", "--out", "{tmp}/dir"], ["is a folder"]),
+        (["{{XX Y}} hi", "--out", "{tmp}/a.wav"], ["XX"]),
+        (["Hi.", "--plot", "{tmp}/p.jpg", "--out", "{tmp}/a.wav"], ["PNG"]),
+    ],
+)
+def test_bad_input_is_one_line_error(
+    tiny_checkpoint: Path, tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    result = fs2(tiny_checkpoint, *[a.format(tmp=tmp_path) for a in args])
+    one_line_error(result, *fragments)
+    assert not (tmp_path / "a.wav").exists()
+
+
+def test_unwritable_batch_folder_is_one_line_error(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Hi.\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_error(fs2(tiny_checkpoint, "--in", str(lines), "--out", str(blocker / "dir")))
+
+
+def test_missing_and_corrupt_checkpoints(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    one_line_error(
+        run_cli(
+            "fs2", "Hi.", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "a.wav")
+        ),
+        "nope",
+    )
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for f in tiny_checkpoint.iterdir():
+        (corrupt / f.name).write_bytes(f.read_bytes())
+    (corrupt / "config.json").write_text("{not json")
+    one_line_error(fs2(corrupt, "Hi.", "--out", str(tmp_path / "a.wav")), "config.json")
+
+
+def test_failed_run_keeps_the_existing_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep.wav"
+    ok(fs2(tiny_checkpoint, "Hello world.", "--out", str(out)))
+    before = out.read_bytes()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for f in tiny_checkpoint.iterdir():
+        (corrupt / f.name).write_bytes(f.read_bytes())
+    (corrupt / "model.safetensors").write_bytes(b"broken")
+    one_line_error(fs2(corrupt, "Other words.", "--out", str(out)), "model.safetensors")
+    one_line_error(fs2(tiny_checkpoint, "{QQ} words", "--out", str(out)), "QQ")
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt", "keep.wav"]
+
+
+@pytest.mark.skipif(Path("/dev/snd").exists(), reason="this machine has a sound card")
+def test_no_sound_device_is_one_line_error(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    # The stock ALSA configuration on a machine without sound hardware (like CI).
+    env = dict(os.environ, HOME=str(tmp_path))
+    env.pop("ALSA_CONFIG_PATH", None)
+    one_line_error(fs2(tiny_checkpoint, "Hello.", env=env), "no sound output device")
+
+
+def test_help_lists_every_flag() -> None:
+    result = run_cli("fs2", "--help", env=dict(os.environ, COLUMNS="200"))
+    ok(result)
+    text = result.stdout.decode()
+    for flag in [
+        "--in",
+        "--out",
+        "--output-device",
+        "--model",
+        "--checkpoint",
+        "--vocoder",
+        "--device",
+        "--pitch",
+        "--energy",
+        "--duration",
+        "--phonemes",
+        "--plot",
+        "--json",
+        "--quiet",
+        "--batch-size",
+        "--format",
+    ]:
+        assert flag in text, flag
