@@ -12,49 +12,8 @@ SHORT_PAUSE = "sp"
 SENTENCE_ENDS = (".", "?", "!")
 """Sentence-final tokens: a pause that also tells the model the intonation to use."""
 
-_VOWELS = (
-    "AA",
-    "AE",
-    "AH",
-    "AO",
-    "AW",
-    "AY",
-    "EH",
-    "ER",
-    "EY",
-    "IH",
-    "IY",
-    "OW",
-    "OY",
-    "UH",
-    "UW",
-)
-_CONSONANTS = (
-    "B",
-    "CH",
-    "D",
-    "DH",
-    "F",
-    "G",
-    "HH",
-    "JH",
-    "K",
-    "L",
-    "M",
-    "N",
-    "NG",
-    "P",
-    "R",
-    "S",
-    "SH",
-    "T",
-    "TH",
-    "V",
-    "W",
-    "Y",
-    "Z",
-    "ZH",
-)
+_VOWELS = tuple("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())
+_CONSONANTS = tuple("B CH D DH F G HH JH K L M N NG P R S SH T TH V W Y Z ZH".split())
 
 ARPABET: tuple[str, ...] = tuple(
     [f"{v}{stress}" for v in _VOWELS for stress in "012"] + list(_CONSONANTS)
