@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.fs2_fixture import make_tiny_checkpoint
+from tests.kyutai_fixture import tiny_kyutai  # noqa: F401 (a pytest fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 

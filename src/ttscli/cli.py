@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -262,11 +263,13 @@ def _text_source(text: str | None, in_file: Path | None) -> Iterator[str]:
     return _non_empty(passages(stdin_lines()))
 
 
-def _non_empty(items: Iterator[str]) -> Iterator[str]:
+def _non_empty(
+    items: Iterator[str], counts: Callable[[str], bool] = lambda item: True
+) -> Iterator[str]:
     """Fail clearly when stdin turns out to hold no text at all."""
     seen = False
     for item in items:
-        seen = True
+        seen = seen or counts(item)
         yield item
     if not seen:
         raise UserError("nothing to say: standard input was empty")
@@ -343,6 +346,206 @@ def _write_plot(path: Path, syntheses: list[Any], engine: Any) -> None:
         audio_config.hop_length / audio_config.sample_rate,
         " | ".join(" ".join(s.phonemes) for s in syntheses),
     )
+
+
+@app.command()
+@user_errors
+def speak(
+    text: Annotated[
+        str | None, typer.Argument(help="Text to speak; '-' or nothing reads stdin as it arrives.")
+    ] = None,
+    voice: Annotated[
+        str | None,
+        typer.Option(help="Voice: a path in the voice repo or a local .safetensors embedding."),
+    ] = None,
+    in_file: Annotated[
+        Path | None,
+        typer.Option("--in", help="Text file; with a folder --out, one audio file per line."),
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="FILE.wav|.flac|.ogg, '-' for raw 16-bit PCM on stdout, or a FOLDER "
+            "for batches. Default: play on the sound card.",
+        ),
+    ] = None,
+    output_device: Annotated[
+        str | None, typer.Option(help="Sound card by number or name (see `ttscli devices`).")
+    ] = None,
+    read_all: Annotated[
+        bool,
+        typer.Option(
+            "--read-all", help="Read all of stdin before speaking (default: speak as it arrives)."
+        ),
+    ] = False,
+    n_q: Annotated[int, typer.Option("--n-q", help="Codebooks to generate (fewer = faster).")] = (
+        32
+    ),
+    temp: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.6,
+    cfg_coef: Annotated[float, typer.Option(help="Classifier-free guidance strength.")] = 2.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed for repeatable output.")] = None,
+    device: Annotated[DeviceChoice, typer.Option(help="Where to run.")] = DeviceChoice.auto,
+    timestamps: Annotated[
+        Path | None, typer.Option(help="Write word timings to FILE.json or FILE.srt.")
+    ] = None,
+    hf_repo: Annotated[str | None, typer.Option(help="Model repository on the HF hub.")] = None,
+    voice_repo: Annotated[str | None, typer.Option(help="Voice repository on the HF hub.")] = (
+        None
+    ),
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Local folder with the model files (no hub).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Lines per batch in batch mode.")] = 8,
+    audio_format: Annotated[
+        AudioFormat, typer.Option("--format", help="File type of batch outputs.")
+    ] = AudioFormat.wav,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or stats.")] = False,
+) -> None:
+    """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
+    from ttscli.batch import prepare_out_dir
+    from ttscli.kyutai import KyutaiEngine
+    from ttscli.output import check_output, is_batch_dir, open_sink
+
+    if out == "-" and json_output:
+        raise UserError("--json prints on stdout, which --out - already uses for audio")
+    if in_file is not None and text is not None:
+        raise UserError("give either TEXT or --in FILE, not both")
+    batch = in_file is not None and is_batch_dir(out)
+    if timestamps is not None:
+        if batch:
+            raise UserError("--timestamps is for one utterance; batch files get none")
+        from ttscli.timestamps import check_timestamps_path
+
+        check_timestamps_path(timestamps)
+    if batch:
+        lines = _read_batch_lines(in_file)
+        prepare_out_dir(Path(out or "."))
+    else:
+        check_output(out, output_device)
+        source = _speak_source(text, in_file, read_all)
+
+    with err.status("loading Kyutai TTS...", spinner="dots") if not quiet else nullcontext():
+        engine = KyutaiEngine.load(
+            voice=voice,
+            hf_repo=hf_repo,
+            voice_repo=voice_repo,
+            model_dir=model_dir,
+            device=device.value,
+            n_q=n_q,
+            temp=temp,
+            cfg_coef=cfg_coef,
+            seed=seed,
+        )
+    if not quiet:
+        err.print(f"kyutai: loaded on {engine.device} in {engine.load_seconds:.2f} s", markup=False)
+
+    if batch:
+        from ttscli.batch import run_batch
+
+        _report_batch(
+            run_batch(
+                lines,
+                Path(out or "."),
+                audio_format.value,
+                lambda line: (line, None, len(line)),
+                engine.synthesize_batch,
+                engine.sample_rate,
+                batch_size,
+                quiet,
+            ),
+            quiet,
+            json_output,
+        )
+        return
+
+    from ttscli.prefetch import prefetch
+
+    sink = open_sink(out, engine.sample_rate, output_device)
+    started = time.perf_counter()
+    samples = _drive(prefetch(engine.stream(source), depth=32), sink)
+    elapsed = time.perf_counter() - started
+    if timestamps is not None:
+        from ttscli.timestamps import write_timestamps
+
+        write_timestamps(timestamps, engine.word_timings)
+    audio_seconds = samples / engine.sample_rate
+    first = engine.first_audio_seconds
+    underruns = getattr(sink, "underruns", None)
+    if not quiet:
+        parts = [f"{audio_seconds:.2f} s of audio in {elapsed:.2f} s"]
+        if first is not None:
+            parts.append(f"first audio {first * 1000:.0f} ms after the first word")
+        if audio_seconds:
+            parts.append(f"real-time factor {elapsed / audio_seconds:.3f}")
+        if underruns is not None:
+            parts.append(f"{underruns} underruns")
+        err.print("kyutai: " + ", ".join(parts), markup=False)
+    if json_output:
+        typer.echo(
+            json.dumps(
+                {
+                    "device": engine.device,
+                    "sample_rate": engine.sample_rate,
+                    "seconds": round(audio_seconds, 3),
+                    "load_seconds": round(engine.load_seconds, 3),
+                    "first_audio_seconds": None if first is None else round(first, 3),
+                    "synthesis_seconds": round(elapsed, 3),
+                    "underruns": underruns,
+                    "words": len(engine.word_timings),
+                    "out": out,
+                }
+            )
+        )
+
+
+def _speak_source(text: str | None, in_file: Path | None, read_all: bool) -> str | Iterator[str]:
+    """Kyutai reads words as they come: stdin is passed on in the pieces it arrives in."""
+    from ttscli.text_input import require_text, stdin_fragments, stdin_is_piped
+
+    if in_file is not None:
+        return require_text(_read_text_file(in_file))
+    if text is not None and text != "-":
+        return require_text(text)
+    if text is None and not stdin_is_piped():
+        raise UserError("no text: give TEXT, --in FILE, or pipe text into stdin")
+    if read_all:
+        return require_text(sys.stdin.read())
+    return _non_empty(stdin_fragments(), lambda piece: bool(piece.strip()))
+
+
+@app.command()
+@user_errors
+def voices(
+    voice_repo: Annotated[str | None, typer.Option(help="Voice repository on the HF hub.")] = (
+        None
+    ),
+    hf_repo: Annotated[
+        str | None, typer.Option(help="Model whose voice embeddings to list.")
+    ] = None,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Local model folder whose voice embeddings to list.")
+    ] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Only voices in the local cache.")] = (
+        False
+    ),
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List Kyutai voices (cached ones work offline) with each folder's licence."""
+    from dataclasses import asdict
+
+    from ttscli.kyutai.voices import format_listing, list_voices, suffix_from_cached_config
+
+    suffix = suffix_from_cached_config(hf_repo, model_dir)
+    listing = list_voices(voice_repo, online=not offline, voice_suffix=suffix)
+    if json_output:
+        typer.echo(json.dumps(asdict(listing)))
+    else:
+        typer.echo(format_listing(listing))
 
 
 @app.command()

@@ -57,3 +57,27 @@ def stdin_lines(stream: TextIO | None = None) -> Iterator[str]:
         if not line:
             return
         yield line
+
+
+def stdin_fragments(fd: int | None = None, size: int = 4096) -> Iterator[str]:
+    """Text from stdin in whatever pieces the writer flushed, as soon as they arrive.
+
+    ``os.read`` returns what is available instead of waiting for a full line or EOF, so
+    words streamed by an LLM without newlines still reach the model immediately. UTF-8 is
+    decoded incrementally, so a character split across reads is never garbled.
+    """
+    import codecs
+    import os
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    source = sys.stdin.fileno() if fd is None else fd
+    while True:
+        data = os.read(source, size)
+        if not data:
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+            return
+        text = decoder.decode(data)
+        if text:
+            yield text

@@ -98,7 +98,7 @@ def save_checkpoint(
     atomic_write_bytes(directory / CONFIG_FILE, config_text.encode())
     atomic_write_bytes(directory / STATS_FILE, stats_text.encode())
     tensors = {
-        k: (v.to(dtype) if v.is_floating_point() else v).contiguous()
+        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
         for k, v in model.state_dict().items()
     }
     atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(tensors, tmp))

@@ -85,7 +85,7 @@ class FS2Engine:
         device: str = "auto",
     ) -> FS2Engine:
         directory = checkpoint if checkpoint is not None else bundled_checkpoint()
-        torch_device = resolve_device(device)
+        torch_device = torch.device(resolve_device(device))
         model = load_checkpoint(directory)
         if kind == "fs2s":
             if model.wave_decoder is None:

@@ -1,0 +1,597 @@
+"""Kyutai TTS (delayed streams modeling) behind a small, streaming-first API.
+
+Why we drive the model ourselves instead of calling ``TTSModel.generate``: ``generate`` needs
+the whole script up front.  Kyutai TTS can read text *while* it speaks (the LLM-piped-into-TTS
+case), so we run the same state machine step by step, as Kyutai's streaming script does: words
+are appended to the machine's queue when they arrive, and the LM only steps while it holds more
+words than its look-ahead stream needs (``second_stream_ahead``).  Batches use the same loop, so
+trimming, word timings and latency are measured identically for one voice or sixty-four.
+
+torch.compile policy (``TTSCLI_TORCH_COMPILE=1`` forces it on, ``=0`` off; moshi's own
+``NO_TORCH_COMPILE=1`` always wins):
+
+* CPU: off.  moshi already skips compilation inside transformer layers on CPU; compiling what
+  is left (norms outside the layers) made the first generation of the tiny test model take
+  26.2 s (first audio after 22.5 s) instead of 3.7 s (first audio after 0.44 s), and the second
+  generation was no faster (4.4 s vs 3.9 s).
+* CUDA: off by default too.  moshi CUDA-graphs the LM step and the depformer loop on CUDA,
+  which removes the kernel-launch overhead that dominates small-batch decoding; compile would
+  only fuse the remaining element-wise ops (RMSNorm, RoPE, SiLU gate), a per-step gain of a few
+  percent at best, but costs tens of seconds of compilation in every new process and for every
+  new batch shape.  A CLI process speaks once and exits, so first audio matters more.  Long-lived
+  servers or large batch jobs may set ``TTSCLI_TORCH_COMPILE=1``; ``scripts/bench_speak.py
+  --compile on`` measures the trade-off on a GPU.
+
+The decision is applied at run time with ``moshi.utils.compile.no_compile()`` around each step,
+so it holds even if moshi was imported before this module.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ttscli.errors import UserError
+from ttscli.kyutai.weights import resolve_checkpoint, resolve_voice
+from ttscli.torch_device import resolve_device
+
+if TYPE_CHECKING:
+    import torch
+    from moshi.conditioners import ConditionAttributes
+    from moshi.models.loaders import CheckpointInfo
+    from moshi.models.tts import TTSModel
+
+COMPILE_ENV = "TTSCLI_TORCH_COMPILE"
+WordTiming = tuple[str, float, float]
+
+# Kyutai drops the first two decoded codec frames (a click at the start); so do we.
+_SKIP_FIRST_FRAMES = 2
+# Kyutai's scripts use one forced pad per word token: slightly slower, clearer articulation.
+_PADDING_BETWEEN = 1
+_TRUE = {"1", "on", "yes", "true"}
+_FALSE = {"0", "off", "no", "false"}
+
+
+def compile_enabled(device: str) -> bool:
+    """See the module docstring: off unless ``TTSCLI_TORCH_COMPILE`` says otherwise."""
+    value = os.environ.get(COMPILE_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE or value == "":
+        return False
+    raise UserError(f"{COMPILE_ENV}={value!r}: expected 1 or 0")
+
+
+def default_dtype(device: str) -> torch.dtype:
+    """bf16 on GPUs that have it (the checkpoint's own precision), float32 on CPU.
+
+    CPUs without bf16 matrix units run bf16 matmuls through slow conversion paths; at the tiny
+    test size float32 is about as fast, and at full size the 1.6B weights (6.4 GB in float32)
+    still fit a normal machine.
+    """
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+class TextFeed:
+    """Cuts text arriving in arbitrary fragments into pieces made of whole words.
+
+    Fragments are concatenated verbatim (like tokens streamed from an LLM, which carry their own
+    spaces); a word is released once whitespace follows it or the input ends, and a
+    ``<break time="1s"/>`` tag is never cut in half.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def push(self, fragment: str) -> str:
+        self._buffer += fragment
+        cut = max(self._buffer.rfind(c) for c in " \t\n\r\f\v")
+        if cut <= 0:
+            return ""
+        tag_open = self._buffer.rfind("<", 0, cut)
+        if tag_open > self._buffer.rfind(">", 0, cut):
+            cut = tag_open
+        ready, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        return ready
+
+    def flush(self) -> str:
+        rest, self._buffer = self._buffer, ""
+        return rest
+
+
+class Generation:
+    """One run of the LM over ``batch_size`` utterances, stepped by the caller.
+
+    Mirrors ``TTSModel.generate`` (same hooks, same skipped depformer during the audio delay,
+    same trimming) but lets text be added between steps.  Use as a context manager; the model
+    is in streaming mode inside it, so only one Generation per engine may be open at a time.
+    """
+
+    def __init__(self, engine: KyutaiEngine, batch_size: int) -> None:
+        import torch
+        from moshi.conditioners import dropout_all_conditions
+        from moshi.models.lm import LMGen
+
+        self.engine = engine
+        tts = engine.model
+        self.tts = tts
+        self.batch_size = batch_size
+        self.states = [tts.machine.new_state([]) for _ in range(batch_size)]
+        self.input_closed = [False] * batch_size
+        self._speaker_sent = [False] * batch_size
+        self.offset = 0  # LM steps taken
+        self.frames = 0  # frames returned by the LM (it returns none for the first max_delay)
+        self.t_first_text: float | None = None
+        self.t_first_audio: float | None = None
+        self._stack = ExitStack()
+
+        attributes = [engine.condition_attributes() for _ in range(batch_size)]
+        if tts.cfg_coef != 1.0:
+            attributes += dropout_all_conditions(attributes)
+        assert tts.lm.condition_provider is not None
+        with torch.no_grad():
+            conditions = tts.lm.condition_provider.prepare_and_provide(attributes)
+        tts.lm.dep_q = tts.n_q
+        self.lm_gen = LMGen(
+            tts.lm,
+            temp=tts.temp,
+            temp_text=tts.temp,
+            cfg_coef=tts.cfg_coef,
+            condition_tensors=conditions,
+            on_text_logits_hook=self._on_text_logits if tts.padding_bonus else None,
+            on_text_hook=self._on_text,
+            on_audio_hook=self._on_audio,
+            cfg_is_masked_until=None,
+            cfg_is_no_text=True,
+        )
+        zero = tts.machine.token_ids.zero
+        device = tts.lm.device
+        missing = tts.lm.n_q - tts.lm.dep_q
+        self._input = torch.full((batch_size, missing, 1), zero, dtype=torch.long, device=device)
+        self._silent = torch.full(
+            (batch_size, tts.lm.dep_q, 1), zero, dtype=torch.long, device=device
+        )
+
+    # -- hooks called by LMGen inside a step ------------------------------------------------
+    def _on_text_logits(self, logits: torch.Tensor) -> None:
+        logits[..., self.tts.machine.token_ids.pad] += self.tts.padding_bonus
+
+    def _on_text(self, tokens: torch.Tensor) -> None:
+        import torch
+
+        out = [
+            self.tts.machine.process(self.offset, state, token)[0]
+            for state, token in zip(self.states, tokens.tolist(), strict=True)
+        ]
+        tokens[:] = torch.tensor(out, dtype=torch.long, device=tokens.device)
+
+    def _on_audio(self, audio: torch.Tensor) -> None:
+        # Before the audio delay has elapsed, codebooks are forced to "no token", as in generate.
+        lm = self.tts.lm
+        for q in range(audio.shape[1]):
+            if self.offset < lm.delays[q + lm.audio_offset] + self.tts.delay_steps:
+                audio[:, q] = self.tts.machine.token_ids.zero
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Generation:
+        self._stack.enter_context(self.lm_gen.streaming(self.batch_size))
+        self._stack.enter_context(self.tts.mimi.streaming(self.batch_size))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    # -- text in ----------------------------------------------------------------------------
+    def feed(self, index: int, text: str) -> int:
+        """Queue ``text`` (whole words) for item ``index``; returns how many words it added."""
+        from moshi.models.tts import script_to_entries
+
+        tts = self.tts
+        entries = script_to_entries(
+            tts.tokenizer,
+            tts.machine.token_ids,
+            tts.mimi.frame_rate,
+            [text],
+            # The speaker-turn token opens the first word only, not every fragment.
+            multi_speaker=tts.multi_speaker and not self._speaker_sent[index],
+            padding_between=_PADDING_BETWEEN,
+        )
+        if any(entry.tokens for entry in entries):
+            self._speaker_sent[index] = True
+            if self.t_first_text is None:
+                self.t_first_text = time.perf_counter()
+        self.states[index].entries.extend(entries)
+        return len(entries)
+
+    def close_input(self, index: int) -> None:
+        self.input_closed[index] = True
+
+    def has_text(self, index: int) -> bool:
+        return self._speaker_sent[index]
+
+    def can_step(self) -> bool:
+        """True when every open item holds more words than the look-ahead stream consumes.
+
+        Stepping with fewer would let the model run out of words and end the utterance, or
+        speak a word without the look-ahead it was trained with.
+        """
+        ahead = self.tts.machine.second_stream_ahead
+        return all(
+            closed or len(state.entries) > ahead
+            for closed, state in zip(self.input_closed, self.states, strict=True)
+        )
+
+    # -- audio out --------------------------------------------------------------------------
+    def done(self) -> bool:
+        if self.offset >= self.tts.max_gen_length:
+            return True
+        ends = [state.end_step for state in self.states]
+        if any(end is None for end in ends):
+            return False
+        last = max(end for end in ends if end is not None)
+        return self.offset >= last + self.tts.delay_steps + self.tts.final_padding
+
+    @property
+    def last_index(self) -> int:
+        """Output frame index of the audio returned by the latest ``step`` (trimming unit)."""
+        return self.frames - 1 - self.tts.delay_steps - _SKIP_FIRST_FRAMES
+
+    def keeps(self, index: int, frame_index: int) -> bool:
+        """Whether output frame ``frame_index`` of item ``index`` is before its end of speech."""
+        end = self.states[index].end_step
+        return end is None or frame_index < end
+
+    def step(self) -> np.ndarray | None:
+        """Advance one 80 ms frame; returns [batch, samples] float32 audio once it flows."""
+        import torch
+
+        replace = self._silent if self.offset < self.tts.delay_steps else None
+        with self.engine.compile_guard(), torch.no_grad():
+            frame = self.lm_gen.step(self._input, depformer_replace_tokens=replace)
+            self.offset += 1
+            if frame is None:
+                return None
+            self.frames += 1
+            if self.frames <= self.tts.delay_steps:
+                return None
+            pcm = self.tts.mimi.decode(frame[:, 1:, :])
+        if self.last_index < 0:
+            return None
+        audio = np.clip(pcm[:, 0].float().cpu().numpy(), -1.0, 1.0)
+        if self.t_first_audio is None:
+            self.t_first_audio = time.perf_counter()
+        return audio
+
+    def first_audio_seconds(self) -> float | None:
+        if self.t_first_text is None or self.t_first_audio is None:
+            return None
+        return max(0.0, self.t_first_audio - self.t_first_text)
+
+    def word_timings(self, index: int, n_frames: int) -> list[WordTiming]:
+        """(word, start, end) in seconds of the returned audio, from the machine's transcript.
+
+        Kyutai's convention: a word consumed at step s starts at s / frame_rate; it ends where
+        the next word starts (the last one at the end of speech).
+        """
+        rate = self.tts.mimi.frame_rate
+        state = self.states[index]
+        total = n_frames / rate
+        end_step = state.end_step if state.end_step is not None else n_frames
+        starts = [step for _, step in state.transcript] + [end_step]
+        return [
+            (word, min(starts[i] / rate, total), min(starts[i + 1] / rate, total))
+            for i, (word, _) in enumerate(state.transcript)
+        ]
+
+
+class KyutaiEngine:
+    """Kyutai TTS with one fixed voice: streaming (text in and audio out) and batched synthesis.
+
+    Build with ``KyutaiEngine.load``.  Not thread-safe; one generation at a time.
+    """
+
+    sample_rate: int
+    load_seconds: float
+    word_timings: list[WordTiming]
+    first_audio_seconds: float | None
+
+    def __init__(
+        self,
+        model: TTSModel,
+        attributes: ConditionAttributes,
+        *,
+        device: str,
+        seed: int | None,
+        compile: bool,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.seed = seed
+        self.compile = compile
+        self._attributes = attributes
+        self.sample_rate = int(model.mimi.sample_rate)
+        self.frame_rate = float(model.mimi.frame_rate)
+        self.load_seconds = 0.0
+        self.word_timings = []
+        self.batch_word_timings: list[list[WordTiming]] = []
+        self.first_audio_seconds = None
+        self._busy = False
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        *,
+        voice: str | None,
+        hf_repo: str | None = None,
+        voice_repo: str | None = None,
+        model_dir: Path | None = None,
+        device: str = "auto",
+        n_q: int = 32,
+        temp: float = 0.6,
+        cfg_coef: float = 2.0,
+        seed: int | None = None,
+    ) -> KyutaiEngine:
+        """Resolve files (fast failure with a one-line UserError), then build the model."""
+        start = time.perf_counter()
+        _check_sampling(n_q, temp)
+        resolved_device = resolve_device(device)
+        checkpoint = resolve_checkpoint(hf_repo, Path(model_dir) if model_dir else None)
+        lm_config = checkpoint.info.lm_config or {}
+        max_q = int(lm_config.get("n_q", 32))
+        if n_q > max_q:
+            raise UserError(f"--n-q {n_q}: this model generates at most {max_q} codebooks")
+        voice_path = resolve_voice(voice, voice_repo, checkpoint.voice_suffix)
+        engine = cls.from_checkpoint_info(
+            checkpoint.info,
+            voice_path=voice_path,
+            device=resolved_device,
+            n_q=n_q,
+            temp=temp,
+            cfg_coef=cfg_coef,
+            seed=seed,
+        )
+        engine.load_seconds = time.perf_counter() - start
+        return engine
+
+    @classmethod
+    def from_checkpoint_info(
+        cls,
+        info: CheckpointInfo,
+        *,
+        voice_path: Path | None,
+        device: str = "cpu",
+        n_q: int = 32,
+        temp: float = 0.6,
+        cfg_coef: float = 2.0,
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+        warmup: bool | None = None,
+    ) -> KyutaiEngine:
+        """Build from a ``CheckpointInfo`` (weights, or random ones when its paths are None).
+
+        ``warmup`` (default: on CUDA only) runs a few frames so that CUDA/cuBLAS initialisation
+        is paid during loading, typically while the text source is still producing its first
+        words, rather than in the time to first audio.
+        """
+        from moshi.models.tts import TTSModel
+
+        _check_sampling(n_q, temp)
+        start = time.perf_counter()
+        if seed is not None:
+            _seed_everything(seed)
+        model = TTSModel.from_checkpoint_info(
+            info, n_q=n_q, temp=temp, device=device, dtype=dtype or default_dtype(device)
+        )
+        attributes = _condition_attributes(model, voice_path, cfg_coef)
+        engine = cls(model, attributes, device=device, seed=seed, compile=compile_enabled(device))
+        if warmup if warmup is not None else device.startswith("cuda"):
+            engine.warmup()
+        engine.load_seconds = time.perf_counter() - start
+        return engine
+
+    # -- helpers used by Generation -----------------------------------------------------------
+    def condition_attributes(self) -> ConditionAttributes:
+        """A fresh copy: moshi's CFG dropout edits attributes in place."""
+        return self._attributes.copy()
+
+    def compile_guard(self) -> AbstractContextManager[Any]:
+        if self.compile:
+            return nullcontext()
+        from moshi.utils.compile import no_compile
+
+        return no_compile()
+
+    def generation(self, batch_size: int) -> Generation:
+        """Low-level access for benchmarks: a stepped run over ``batch_size`` utterances."""
+        return Generation(self, batch_size)
+
+    def warmup(self) -> None:
+        """Generate until the first audio frame once, then discard everything."""
+        with self.generation(1) as gen:
+            gen.feed(0, "Warming up the speech model now.")
+            gen.close_input(0)
+            while not gen.done() and gen.step() is None:
+                pass
+
+    def _claim(self) -> None:
+        """The model holds streaming state, so a second run must wait for the first to end."""
+        if self._busy:
+            raise RuntimeError("a previous stream() is still open: exhaust or close() it first")
+        self._busy = True
+
+    def _reseed(self) -> None:
+        if self.seed is not None:
+            _seed_everything(self.seed)
+
+    # -- public synthesis -------------------------------------------------------------------
+    def stream(self, text: str | Iterable[str]) -> Iterator[np.ndarray]:
+        """Yield float32 mono chunks (one 1920-sample Mimi frame each) as they are decoded.
+
+        ``text`` may be a string or an iterable of fragments arriving over time; words are fed
+        to the model as they arrive, so audio starts before the iterable is exhausted.  After
+        the generator finishes, ``word_timings`` and ``first_audio_seconds`` describe this call.
+        """
+        self._claim()
+        self.word_timings = []
+        self.first_audio_seconds = None
+        fragments: Iterable[str] = [text] if isinstance(text, str) else text
+        produced = 0
+        gen: Generation | None = None
+        try:
+            self._reseed()
+            gen = Generation(self, 1)
+            with gen:
+                feed = TextFeed()
+                for fragment in fragments:
+                    ready = feed.push(fragment)
+                    if ready:
+                        gen.feed(0, ready)
+                    while gen.can_step():
+                        for chunk in self._step_single(gen):
+                            produced += 1
+                            yield chunk
+                rest = feed.flush()
+                if rest.strip():
+                    gen.feed(0, rest)
+                gen.close_input(0)
+                if not gen.has_text(0):
+                    return
+                while not gen.done():
+                    for chunk in self._step_single(gen):
+                        produced += 1
+                        yield chunk
+        finally:
+            self._busy = False
+            if gen is not None:
+                self.word_timings = gen.word_timings(0, produced)
+                self.batch_word_timings = [self.word_timings]
+                self.first_audio_seconds = gen.first_audio_seconds()
+
+    def _step_single(self, gen: Generation) -> Iterator[np.ndarray]:
+        audio = gen.step()
+        if audio is not None and gen.keeps(0, gen.last_index):
+            if self.first_audio_seconds is None:
+                self.first_audio_seconds = gen.first_audio_seconds()
+            yield audio[0]
+
+    def synthesize(self, text: str) -> np.ndarray:
+        """Whole utterance as one array (convenience over ``stream``)."""
+        chunks = list(self.stream(text))
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    def synthesize_batch(self, texts: list[str]) -> list[np.ndarray]:
+        """All texts in one model batch; each result is trimmed to its own end of speech.
+
+        ``batch_word_timings`` holds every item's timings, ``word_timings`` the last item's.
+        Blank texts give empty arrays without taking a batch slot.
+        """
+        self.first_audio_seconds = None
+        self._claim()
+        try:
+            return self._synthesize_batch(texts)
+        finally:
+            self._busy = False
+
+    def _synthesize_batch(self, texts: list[str]) -> list[np.ndarray]:
+        self._reseed()
+        results = [np.zeros(0, dtype=np.float32) for _ in texts]
+        timings: list[list[WordTiming]] = [[] for _ in texts]
+        active = [i for i, text in enumerate(texts) if text.strip()]
+        if active:
+            chunks: list[list[np.ndarray]] = [[] for _ in active]
+            with Generation(self, len(active)) as gen:
+                for slot, i in enumerate(active):
+                    gen.feed(slot, texts[i])
+                    gen.close_input(slot)
+                while not gen.done():
+                    audio = gen.step()
+                    if audio is None:
+                        continue
+                    for slot in range(len(active)):
+                        if gen.keeps(slot, gen.last_index):
+                            chunks[slot].append(audio[slot])
+                self.first_audio_seconds = gen.first_audio_seconds()
+                for slot, i in enumerate(active):
+                    if chunks[slot]:
+                        results[i] = np.concatenate(chunks[slot])
+                    timings[i] = gen.word_timings(slot, len(chunks[slot]))
+        self.batch_word_timings = timings
+        self.word_timings = timings[-1] if timings else []
+        return results
+
+
+def _check_sampling(n_q: int, temp: float) -> None:
+    if not isinstance(n_q, int) or n_q < 1:
+        raise UserError(f"--n-q {n_q}: expected a whole number of codebooks, 1 to 32")
+    if temp < 0:
+        raise UserError(f"--temp {temp}: temperature cannot be negative (0 = greedy)")
+
+
+def _seed_everything(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    np.random.seed(seed % 2**32)
+
+
+def _condition_attributes(
+    model: TTSModel, voice_path: Path | None, cfg_coef: float
+) -> ConditionAttributes:
+    """Voice + CFG conditioning, with user-facing errors for a wrong voice or CFG value.
+
+    Models trained with CFG distillation (tts-1.6b) take the coefficient as a condition and
+    accept only a fixed set of values; others apply real CFG at a doubled batch.
+    """
+    valid = model.valid_cfg_conditionings
+    if valid:
+        if float(cfg_coef) not in valid:
+            values = ", ".join(f"{v:g}" for v in sorted(valid))
+            raise UserError(f"--cfg-coef {cfg_coef:g}: this model accepts {values}")
+        cfg: float | None = float(cfg_coef)
+    else:
+        if cfg_coef <= 0:
+            raise UserError(f"--cfg-coef {cfg_coef:g}: must be positive")
+        model.cfg_coef = float(cfg_coef)
+        cfg = None
+    voices: list[Path] = []
+    if model.multi_speaker:
+        if voice_path is None:
+            raise UserError("this model needs a voice; pass --voice (see `ttscli voices`)")
+        _check_voice_file(model, voice_path)
+        voices = [voice_path]
+    return model.make_condition_attributes(voices, cfg_coef=cfg)
+
+
+def _check_voice_file(model: TTSModel, path: Path) -> None:
+    """Catch embeddings made for another model before they fail deep inside attention."""
+    from safetensors import safe_open
+
+    if path.suffix != ".safetensors":
+        raise UserError(f"voice {path} is not a .safetensors embedding")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            if "speaker_wavs" not in handle.keys():  # noqa: SIM118 (safe_open is not a dict)
+                raise UserError(f"voice {path} has no 'speaker_wavs' tensor")
+            shape = tuple(handle.get_slice("speaker_wavs").get_shape())
+    except UserError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise UserError(f"voice {path} is not a readable safetensors file ({exc})") from exc
+    provider = model.lm.condition_provider
+    expected = provider.conditioners["speaker_wavs"].dim if provider is not None else None
+    if len(shape) != 3 or (expected is not None and shape[1] != expected):
+        raise UserError(
+            f"voice {path} has shape {list(shape)}, but this model expects [1, {expected}, T]: "
+            "it was made for another model"
+        )

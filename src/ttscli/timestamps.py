@@ -1,0 +1,43 @@
+"""``--timestamps``: word timings as JSON or SubRip subtitles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from ttscli.atomic import atomic_write_bytes
+from ttscli.errors import UserError
+
+WordTiming = tuple[str, float, float]
+FORMATS = (".json", ".srt")
+
+
+def check_timestamps_path(path: Path) -> None:
+    if path.suffix.lower() not in FORMATS:
+        raise UserError(f"--timestamps {path}: use a .json or .srt file name")
+    if not path.parent.is_dir():
+        raise UserError(f"--timestamps {path}: folder {path.parent} does not exist")
+
+
+def _srt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
+
+
+def render(timings: Sequence[WordTiming], suffix: str) -> str:
+    if suffix == ".json":
+        words = [{"word": w, "start": round(s, 3), "end": round(e, 3)} for w, s, e in timings]
+        return json.dumps({"words": words}, ensure_ascii=False, indent=1) + "\n"
+    blocks = [
+        f"{n}\n{_srt_time(start)} --> {_srt_time(end)}\n{word}\n"
+        for n, (word, start, end) in enumerate(timings, 1)
+    ]
+    return "\n".join(blocks)
+
+
+def write_timestamps(path: Path, timings: Sequence[WordTiming]) -> None:
+    atomic_write_bytes(path, render(timings, path.suffix.lower()).encode("utf-8"))
