@@ -247,3 +247,10 @@ def test_griffin_lim_reconstructs_a_tone() -> None:
     spectrum = torch.fft.rfft(wave[2048:-2048]).abs()
     peak_hz = float(spectrum.argmax()) * 22050 / (len(wave) - 4096)
     assert abs(peak_hz - 220) < 5
+
+
+def test_griffin_lim_handles_a_single_frame() -> None:
+    from ttscli.audio.dsp import MelSpec, griffin_lim
+
+    wave = griffin_lim(torch.full((1, 80, 1), -5.0), MelSpec(), n_iter=2)
+    assert wave.shape == (1, 256)

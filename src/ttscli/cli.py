@@ -36,7 +36,7 @@ app = typer.Typer(
         "`fs2` runs the bundled FastSpeech 2 voice.\n\n" + KYUTAI_ATTRIBUTION
     ),
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 

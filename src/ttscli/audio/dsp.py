@@ -110,13 +110,21 @@ def griffin_lim(
     quality of plain Griffin-Lim in a fraction of the iterations, which matters on a CPU.
     """
     device = log_mel_frames.device
+    n_frames = log_mel_frames.shape[-1]
+    # The STFT needs a few frames of context; pad very short inputs with silence.
+    min_frames = spec.n_fft // spec.hop_length + 1
+    if n_frames < min_frames:
+        silence = math.log(1e-5)
+        log_mel_frames = torch.nn.functional.pad(
+            log_mel_frames, (0, min_frames - n_frames), value=silence
+        )
     mel = torch.exp(log_mel_frames.float())
     basis = mel_filterbank(spec).to(device)
     # Least-squares inverse of the filterbank, kept non-negative.
     magnitude = torch.clamp(torch.linalg.pinv(basis) @ mel, min=1e-8)
     window = _window(spec, device)
-    n_frames = magnitude.shape[-1]
-    length = n_frames * spec.hop_length
+    padded_frames = magnitude.shape[-1]
+    length = padded_frames * spec.hop_length
 
     def istft(complex_spec: torch.Tensor) -> torch.Tensor:
         return torch.istft(
@@ -138,7 +146,7 @@ def griffin_lim(
             window=window,
             center=True,
             return_complex=True,
-        )[..., :n_frames]
+        )[..., :padded_frames]
 
     generator = torch.Generator(device="cpu").manual_seed(0)
     phase = torch.rand(magnitude.shape, generator=generator).to(device) * 2 * math.pi
@@ -149,4 +157,4 @@ def griffin_lim(
         accelerated = rebuilt - (momentum / (1 + momentum)) * previous
         angles = accelerated / (accelerated.abs() + 1e-16)
         previous = rebuilt
-    return istft(magnitude * angles)
+    return istft(magnitude * angles)[..., : n_frames * spec.hop_length]

@@ -1,0 +1,277 @@
+"""Train FastSpeech 2 (and optionally the 2s waveform decoder) on preprocessed features.
+
+    python scripts/train_fs2.py --features data/joe-features --run runs/fs2-small \
+        --preset small --steps 20000 --device auto
+
+Resumable: ``RUN/checkpoint`` is a checkpoint in ttscli's own format (loadable with
+``ttscli fs2 --checkpoint RUN/checkpoint``), and ``RUN/train_state.safetensors`` +
+``RUN/train_state.json`` hold the optimiser moments and step, so nothing is pickled.
+Losses are appended to ``RUN/log.jsonl``; the best validation model goes to
+``RUN/best``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.nn import functional as F
+
+from ttscli.atomic import atomic_write, atomic_write_bytes
+from ttscli.dataclass_json import from_dict
+from ttscli.fs2 import cwt
+from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
+from ttscli.fs2.config import FS2Config, PostNetConfig, ProsodyStats, TransformerConfig
+from ttscli.fs2.model import FastSpeech2, FS2Output
+
+PRESETS: dict[str, FS2Config] = {
+    # The paper's LJSpeech model (about 27 M parameters with the post-net).
+    "paper": FS2Config(),
+    # For tests of the pipeline only.
+    "tiny": FS2Config(
+        encoder=TransformerConfig(layers=1, hidden=32, heads=2, conv_filter=64, dropout=0.1),
+        decoder=TransformerConfig(layers=1, hidden=32, heads=2, conv_filter=64, dropout=0.1),
+        postnet=PostNetConfig(layers=2, channels=32, dropout=0.3),
+    ),
+    # A CPU-friendly model: a quarter of the paper's width.
+    "small": FS2Config(
+        encoder=TransformerConfig(layers=4, hidden=192, heads=2, conv_filter=768, dropout=0.1),
+        decoder=TransformerConfig(layers=4, hidden=192, heads=2, conv_filter=768, dropout=0.1),
+        postnet=PostNetConfig(layers=5, channels=256, dropout=0.3),
+    ),
+}
+
+
+class Utterance:
+    __slots__ = ("durations", "energy", "mel", "phonemes", "pitch", "uid")
+
+    def __init__(self, path: Path, stats: ProsodyStats) -> None:
+        with np.load(path) as data:
+            self.uid = path.stem
+            self.phonemes = torch.from_numpy(data["phonemes"])
+            self.durations = torch.from_numpy(data["durations"])
+            self.mel = torch.from_numpy(data["mel"])  # fp16 (frames, n_mels)
+            pitch = (data["log_f0"] - stats.log_f0_mean) / stats.log_f0_std
+            self.pitch = torch.from_numpy(pitch.astype(np.float32))
+            energy = (data["energy"] - stats.energy_mean) / stats.energy_std
+            self.energy = torch.from_numpy(energy.astype(np.float32))
+
+
+def pad(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True)
+
+
+def batches(items: list[Utterance], max_frames: int, rng: random.Random) -> list[list[Utterance]]:
+    """Length-bucketed batches holding at most ``max_frames`` padded frames each."""
+    ordered = sorted(items, key=lambda u: len(u.mel) + rng.random() * 40)
+    out, current, longest = [], [], 0
+    for item in ordered:
+        longest_if_added = max(longest, len(item.mel))
+        if current and longest_if_added * (len(current) + 1) > max_frames:
+            out.append(current)
+            current, longest_if_added = [], len(item.mel)
+        current.append(item)
+        longest = longest_if_added
+    if current:
+        out.append(current)
+    rng.shuffle(out)
+    return out
+
+
+def collate(group: list[Utterance], device: torch.device) -> dict[str, torch.Tensor]:
+    return {
+        "phonemes": pad([u.phonemes for u in group]).to(device),
+        "phoneme_lengths": torch.tensor([len(u.phonemes) for u in group], device=device),
+        "durations": pad([u.durations for u in group]).to(device),
+        "mel": pad([u.mel.float() for u in group]).to(device),
+        "pitch": pad([u.pitch for u in group]).to(device),
+        "energy": pad([u.energy for u in group]).to(device),
+    }
+
+
+def masked_mean(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    while keep.dim() < values.dim():
+        keep = keep.unsqueeze(-1)
+    keep = keep.expand_as(values).to(values.dtype)
+    return (values * keep).sum() / keep.sum().clamp(min=1)
+
+
+def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -> dict:
+    frame_keep = ~out.frame_mask
+    phone_keep = ~out.phoneme_mask
+    mel = batch["mel"][:, : out.mel.shape[1]]
+    result = {
+        "mel": masked_mean((out.mel_before_postnet - mel).abs(), frame_keep),
+        "duration": masked_mean(
+            (out.log_duration - torch.log1p(batch["durations"].float())) ** 2, phone_keep
+        ),
+        "energy": masked_mean((out.energy_prediction - batch["energy"]) ** 2, frame_keep),
+    }
+    if model.postnet is not None:
+        result["postnet"] = masked_mean((out.mel - mel).abs(), frame_keep)
+    if out.pitch_mean_std is None:
+        result["pitch"] = masked_mean((out.pitch_prediction - batch["pitch"]) ** 2, frame_keep)
+    else:
+        # Paper: per-utterance normalised contour -> CWT spectrogram, plus mean and std.
+        keep = frame_keep.float()
+        count = keep.sum(1, keepdim=True).clamp(min=1)
+        mean = (batch["pitch"] * keep).sum(1, keepdim=True) / count
+        std = (((batch["pitch"] - mean) ** 2 * keep).sum(1, keepdim=True) / count).sqrt()
+        normalised = ((batch["pitch"] - mean) / std.clamp(min=1e-3)) * keep
+        audio = model.config.audio
+        target = cwt.cwt(
+            normalised, model.config.variance.cwt_scales, audio.hop_length / audio.sample_rate
+        )
+        result["pitch"] = masked_mean((out.pitch_prediction - target) ** 2, frame_keep)
+        stats_target = torch.cat([mean, torch.log(torch.expm1(std.clamp(min=1e-3)))], dim=1)
+        result["pitch_stats"] = F.mse_loss(out.pitch_mean_std, stats_target)
+    return result
+
+
+def noam(step: int, peak: float, warmup: int) -> float:
+    step = max(step, 1)
+    return peak * min(step / warmup, math.sqrt(warmup / step))
+
+
+def save_train_state(run: Path, optimizer: torch.optim.Optimizer, step: int, best: float) -> None:
+    state = optimizer.state_dict()
+    tensors = {
+        f"{index}.{key}": value.detach().cpu().contiguous()
+        for index, entries in state["state"].items()
+        for key, value in entries.items()
+        if isinstance(value, torch.Tensor)
+    }
+    atomic_write(run / "train_state.safetensors", lambda tmp: save_file(tensors, tmp))
+    meta = {"step": step, "best_val": best, "param_groups": state["param_groups"]}
+    atomic_write_bytes(run / "train_state.json", json.dumps(meta).encode())
+
+
+def load_train_state(run: Path, optimizer: torch.optim.Optimizer) -> tuple[int, float]:
+    meta = json.loads((run / "train_state.json").read_text())
+    tensors = load_file(str(run / "train_state.safetensors"))
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return int(meta["step"]), float(meta["best_val"])
+
+
+@torch.no_grad()
+def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(items), 16):
+        batch = collate(items[start : start + 16], device)
+        out = model(
+            batch["phonemes"],
+            batch["phoneme_lengths"],
+            durations=batch["durations"],
+            pitch=batch["pitch"],
+            energy=batch["energy"],
+        )
+        total += float(sum(losses(model, out, batch).values()))
+        count += 1
+    model.train()
+    return total / max(count, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--features", type=Path, required=True)
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    parser.add_argument("--pitch-mode", choices=["frame", "cwt"], default="frame")
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--batch-frames", type=int, default=12000)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--warmup", type=int, default=2000)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--val-count", type=int, default=64)
+    parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--save-every", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args()
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    stats = from_dict(ProsodyStats, json.loads((args.features / "stats.json").read_text()))
+    paths = sorted(args.features.glob("*.npz"))
+    items = [Utterance(p, stats) for p in paths]
+    rng = random.Random(args.seed)
+    val, train = items[: args.val_count], items[args.val_count :]
+    print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
+
+    args.run.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.run / "checkpoint"
+    torch.manual_seed(args.seed)
+    if (checkpoint / "config.json").exists():
+        model = load_checkpoint(checkpoint)
+    else:
+        config = replace(
+            PRESETS[args.preset],
+            variance=replace(PRESETS[args.preset].variance, pitch_mode=args.pitch_mode),
+        )
+        model = FastSpeech2(config, stats)
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
+    step, best = 0, float("inf")
+    if (args.run / "train_state.json").exists():
+        step, best = load_train_state(args.run, optimizer)
+        print(f"resumed at step {step}", flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: {n_params / 1e6:.2f} M parameters on {device}", flush=True)
+
+    log = (args.run / "log.jsonl").open("a")
+    started = time.time()
+    while step < args.steps:
+        for group in batches(train, args.batch_frames, rng):
+            if step >= args.steps:
+                break
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = noam(step + 1, args.lr, args.warmup)
+            batch = collate(group, device)
+            out = model(
+                batch["phonemes"],
+                batch["phoneme_lengths"],
+                durations=batch["durations"],
+                pitch=batch["pitch"],
+                energy=batch["energy"],
+            )
+            parts = losses(model, out, batch)
+            loss = sum(parts.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            if step % args.log_every == 0:
+                record = {"step": step, "loss": loss.item(), "seconds": time.time() - started}
+                record |= {k: round(v.item(), 4) for k, v in parts.items()}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                print(record, flush=True)
+            if step % args.save_every == 0 or step == args.steps:
+                val_loss = validate(model, val, device)
+                save_checkpoint(model, checkpoint)
+                if val_loss < best:
+                    best = val_loss
+                    save_checkpoint(model, args.run / "best")
+                save_train_state(args.run, optimizer, step, best)
+                print(f"step {step}: validation {val_loss:.4f} (best {best:.4f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
