@@ -136,6 +136,18 @@ def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -
     return result
 
 
+def teacher_forced_losses(model: FastSpeech2, batch: dict[str, torch.Tensor]) -> dict:
+    """Run the model on ground-truth durations, pitch and energy (as the paper trains it)."""
+    out = model(
+        batch["phonemes"],
+        batch["phoneme_lengths"],
+        durations=batch["durations"],
+        pitch=batch["pitch"],
+        energy=batch["energy"],
+    )
+    return losses(model, out, batch)
+
+
 def noam(step: int, peak: float, warmup: int) -> float:
     step = max(step, 1)
     return peak * min(step / warmup, math.sqrt(warmup / step))
@@ -171,14 +183,7 @@ def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -
     total, count = 0.0, 0
     for start in range(0, len(items), 16):
         batch = collate(items[start : start + 16], device)
-        out = model(
-            batch["phonemes"],
-            batch["phoneme_lengths"],
-            durations=batch["durations"],
-            pitch=batch["pitch"],
-            energy=batch["energy"],
-        )
-        total += float(sum(losses(model, out, batch).values()))
+        total += float(sum(teacher_forced_losses(model, batch).values()))
         count += 1
     model.train()
     return total / max(count, 1)
@@ -243,14 +248,7 @@ def main() -> None:
             for param_group in optimizer.param_groups:
                 param_group["lr"] = noam(step + 1, args.lr, args.warmup)
             batch = collate(group, device)
-            out = model(
-                batch["phonemes"],
-                batch["phoneme_lengths"],
-                durations=batch["durations"],
-                pitch=batch["pitch"],
-                energy=batch["energy"],
-            )
-            parts = losses(model, out, batch)
+            parts = teacher_forced_losses(model, batch)
             loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -57,6 +57,30 @@ class DeviceChoice(str, Enum):
     cuda = "cuda"
 
 
+# Options both engines share, declared once so their flags and help cannot drift apart.
+InFileOption = Annotated[
+    Path | None,
+    typer.Option("--in", help="Text file; with a folder --out, one audio file per line."),
+]
+OutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="FILE.wav|.flac|.ogg, '-' for raw 16-bit PCM on stdout, or a FOLDER "
+        "for batches. Default: play on the sound card.",
+    ),
+]
+OutputDeviceOption = Annotated[
+    str | None, typer.Option(help="Sound card by number or name (see `ttscli devices`).")
+]
+DeviceOption = Annotated[DeviceChoice, typer.Option(help="Where to run.")]
+BatchSizeOption = Annotated[int, typer.Option(help="Lines per mini-batch in batch mode.")]
+FormatOption = Annotated[AudioFormat, typer.Option("--format", help="File type of batch outputs.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or stats.")]
+
+
 def user_errors(command: F) -> F:
     """Turn UserError and Ctrl-C into one line on stderr and an exit code."""
 
@@ -110,22 +134,9 @@ def fs2(
     text: Annotated[
         str | None, typer.Argument(help="Text to speak; '-' or nothing reads stdin.")
     ] = None,
-    in_file: Annotated[
-        Path | None,
-        typer.Option("--in", help="Text file; with a folder --out, one audio file per line."),
-    ] = None,
-    out: Annotated[
-        str | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="FILE.wav|.flac|.ogg, '-' for raw 16-bit PCM on stdout, or a FOLDER "
-            "for batches. Default: play on the sound card.",
-        ),
-    ] = None,
-    output_device: Annotated[
-        str | None, typer.Option(help="Sound card by number or name (see `ttscli devices`).")
-    ] = None,
+    in_file: InFileOption = None,
+    out: OutOption = None,
+    output_device: OutputDeviceOption = None,
     model: Annotated[ModelChoice, typer.Option(help="fs2 (mel + vocoder) or fs2s.")] = (
         ModelChoice.fs2
     ),
@@ -135,7 +146,7 @@ def fs2(
     vocoder: Annotated[
         str, typer.Option(help="auto, griffin-lim, or a HiFi-GAN generator file/folder.")
     ] = "auto",
-    device: Annotated[DeviceChoice, typer.Option(help="Where to run.")] = DeviceChoice.auto,
+    device: DeviceOption = DeviceChoice.auto,
     pitch: Annotated[float, typer.Option(help="Multiply F0 (Hz); 1.5 = higher.")] = 1.0,
     energy: Annotated[float, typer.Option(help="Multiply energy (loudness).")] = 1.0,
     duration: Annotated[float, typer.Option(help="Multiply durations; 2.0 = twice as long.")] = (
@@ -143,14 +154,10 @@ def fs2(
     ),
     phonemes: Annotated[bool, typer.Option("--phonemes", help="Print the phonemes.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Save mel, pitch and energy as a PNG.")] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-    ] = False,
-    batch_size: Annotated[int, typer.Option(help="Lines per mini-batch in batch mode.")] = 8,
-    audio_format: Annotated[
-        AudioFormat, typer.Option("--format", help="File type of batch outputs.")
-    ] = AudioFormat.wav,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or stats.")] = False,
+    json_output: JsonOption = False,
+    batch_size: BatchSizeOption = 8,
+    audio_format: FormatOption = AudioFormat.wav,
+    quiet: QuietOption = False,
 ) -> None:
     """Speak with FastSpeech 2 / 2s (the bundled voice or --checkpoint DIR)."""
     from ttscli.batch import prepare_out_dir
@@ -358,22 +365,9 @@ def speak(
         str | None,
         typer.Option(help="Voice: a path in the voice repo or a local .safetensors embedding."),
     ] = None,
-    in_file: Annotated[
-        Path | None,
-        typer.Option("--in", help="Text file; with a folder --out, one audio file per line."),
-    ] = None,
-    out: Annotated[
-        str | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="FILE.wav|.flac|.ogg, '-' for raw 16-bit PCM on stdout, or a FOLDER "
-            "for batches. Default: play on the sound card.",
-        ),
-    ] = None,
-    output_device: Annotated[
-        str | None, typer.Option(help="Sound card by number or name (see `ttscli devices`).")
-    ] = None,
+    in_file: InFileOption = None,
+    out: OutOption = None,
+    output_device: OutputDeviceOption = None,
     read_all: Annotated[
         bool,
         typer.Option(
@@ -386,7 +380,7 @@ def speak(
     temp: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.6,
     cfg_coef: Annotated[float, typer.Option(help="Classifier-free guidance strength.")] = 2.0,
     seed: Annotated[int | None, typer.Option(help="Random seed for repeatable output.")] = None,
-    device: Annotated[DeviceChoice, typer.Option(help="Where to run.")] = DeviceChoice.auto,
+    device: DeviceOption = DeviceChoice.auto,
     timestamps: Annotated[
         Path | None, typer.Option(help="Write word timings to FILE.json or FILE.srt.")
     ] = None,
@@ -397,14 +391,10 @@ def speak(
     model_dir: Annotated[
         Path | None, typer.Option(help="Local folder with the model files (no hub).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Lines per batch in batch mode.")] = 8,
-    audio_format: Annotated[
-        AudioFormat, typer.Option("--format", help="File type of batch outputs.")
-    ] = AudioFormat.wav,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or stats.")] = False,
+    batch_size: BatchSizeOption = 8,
+    audio_format: FormatOption = AudioFormat.wav,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
     from ttscli.batch import prepare_out_dir
