@@ -77,3 +77,34 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def interrupt_while_playing(
+    args: list[str], env: dict[str, str], raw: Path
+) -> tuple[int, str, float]:
+    """Start ``ttscli ARGS`` playing into the ALSA capture file, press Ctrl-C once audio
+    is flowing, and return (exit code, stderr, seconds from Ctrl-C to exit)."""
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ttscli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if raw.exists() and raw.stat().st_size > 48000:
+            break
+        time.sleep(0.1)
+    assert process.poll() is None, "finished before it could be interrupted"
+    pressed = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert process.stderr is not None
+    return code, process.stderr.read().decode(), time.monotonic() - pressed

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import AlsaCapture, run_cli
+from tests.conftest import AlsaCapture, interrupt_while_playing, run_cli
 from tests.fs2_fixture import FRAMES_PER_PHONEME
 
 HOP = 256
@@ -276,3 +276,14 @@ def test_help_lists_every_flag() -> None:
         "--format",
     ]:
         assert flag in text, flag
+
+
+def test_ctrl_c_stops_playback_promptly(tiny_checkpoint: Path, alsa_capture: AlsaCapture) -> None:
+    text = "This sentence is one of many. " * 300
+    args = ["fs2", text, "--checkpoint", str(tiny_checkpoint), "--device", "cpu"]
+    code, stderr, seconds = interrupt_while_playing(
+        args, alsa_capture.env(), alsa_capture.default_raw
+    )
+    assert code == 130, stderr
+    assert stderr.strip() == "interrupted"
+    assert seconds < 5

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import AlsaCapture, run_cli
+from tests.conftest import AlsaCapture, interrupt_while_playing, run_cli
 from tests.kyutai_fixture import TinyKyutai
 from tests.test_cli_fs2 import ok, one_line_error
 
@@ -199,3 +199,12 @@ def test_attribution_in_version_and_help() -> None:
     ok(version)
     assert "CC-BY 4.0" in version.stdout.decode()
     assert "CC-BY 4.0" in run_cli("--help").stdout.decode()
+
+
+def test_ctrl_c_stops_playback_promptly(tiny_kyutai: TinyKyutai, alsa_capture: AlsaCapture) -> None:
+    args = speak_args(tiny_kyutai, "One two three four five six seven eight. " * 100)
+    env = speak_env(tiny_kyutai, alsa_capture.env())
+    code, stderr, seconds = interrupt_while_playing(args, env, alsa_capture.default_raw)
+    assert code == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted"
+    assert seconds < 5

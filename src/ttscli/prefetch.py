@@ -19,7 +19,8 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
     """Yield ``items`` in order, produced by a daemon thread up to ``depth`` ahead.
 
     An exception in the producer is re-raised in the consumer at the same position.
-    Closing the iterator early (consumer stops or Ctrl-C) tells the producer to stop.
+    Closing the iterator early (consumer stops or Ctrl-C) tells the producer to stop and
+    waits for it to finish the item it is working on.
     """
     buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -54,7 +55,10 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
                 raise item.exc
             yield item  # type: ignore[misc]
     finally:
+        # Wait for the producer to notice: a thread still inside torch or PortAudio
+        # when the interpreter exits aborts the process instead of exiting cleanly.
         stop.set()
+        thread.join(timeout=30)
 
 
 class _Failure:
