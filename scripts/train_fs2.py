@@ -29,7 +29,13 @@ from ttscli.atomic import atomic_write, atomic_write_bytes
 from ttscli.dataclass_json import from_dict
 from ttscli.fs2 import cwt
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
-from ttscli.fs2.config import FS2Config, PostNetConfig, ProsodyStats, TransformerConfig
+from ttscli.fs2.config import (
+    FS2Config,
+    PostNetConfig,
+    ProsodyStats,
+    TransformerConfig,
+    WaveDecoderConfig,
+)
 from ttscli.fs2.model import FastSpeech2, FS2Output
 
 PRESETS: dict[str, FS2Config] = {
@@ -46,6 +52,20 @@ PRESETS: dict[str, FS2Config] = {
         encoder=TransformerConfig(layers=4, hidden=192, heads=2, conv_filter=768, dropout=0.1),
         decoder=TransformerConfig(layers=4, hidden=192, heads=2, conv_filter=768, dropout=0.1),
         postnet=PostNetConfig(layers=5, channels=256, dropout=0.3),
+    ),
+}
+
+
+WAVE_PRESETS: dict[str, WaveDecoderConfig] = {
+    "paper": WaveDecoderConfig(),
+    "small": WaveDecoderConfig(layers=20, residual_channels=48, gate_channels=96, skip_channels=48),
+    "tiny": WaveDecoderConfig(
+        upsample_channels=16,
+        layers=4,
+        dilation_cycle=2,
+        residual_channels=16,
+        gate_channels=16,
+        skip_channels=16,
     ),
 }
 
@@ -136,7 +156,7 @@ def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -
     return result
 
 
-def teacher_forced_losses(model: FastSpeech2, batch: dict[str, torch.Tensor]) -> dict:
+def teacher_forced(model: FastSpeech2, batch: dict[str, torch.Tensor]) -> tuple[FS2Output, dict]:
     """Run the model on ground-truth durations, pitch and energy (as the paper trains it)."""
     out = model(
         batch["phonemes"],
@@ -145,7 +165,62 @@ def teacher_forced_losses(model: FastSpeech2, batch: dict[str, torch.Tensor]) ->
         pitch=batch["pitch"],
         energy=batch["energy"],
     )
-    return losses(model, out, batch)
+    return out, losses(model, out, batch)
+
+
+STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
+
+
+def multi_resolution_stft_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1 at three resolutions (Parallel WaveGAN).
+
+    A non-adversarial waveform loss: it trains the FS2s decoder to the right spectrum
+    without a discriminator, which keeps CPU training possible.
+    """
+    total = predicted.new_zeros(())
+    for n_fft, hop in STFT_RESOLUTIONS:
+        window = torch.hann_window(n_fft, device=predicted.device)
+
+        p, t = (
+            torch.stft(x, n_fft, hop, window=window, return_complex=True).abs().clamp(min=1e-7)
+            for x in (predicted, target)
+        )
+        convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
+        total = total + convergence + (p.log() - t.log()).abs().mean()
+    return total / len(STFT_RESOLUTIONS)
+
+
+def waveform_loss(
+    model: FastSpeech2,
+    hidden: torch.Tensor,
+    group: list[Utterance],
+    corpus: Path,
+    segment: int,
+    rng: random.Random,
+) -> torch.Tensor:
+    """FS2s: decode random ``segment``-frame windows of the decoder's hidden states (as the
+    paper trains the waveform decoder on clips) and compare with the recorded audio."""
+    import soundfile as sf
+
+    assert model.wave_decoder is not None
+    hop = model.config.audio.hop_length
+    windows, waves = [], []
+    for row, item in enumerate(group):
+        frames = len(item.mel)
+        start = rng.randrange(0, max(1, frames - segment + 1))
+        length = min(segment, frames)
+        window = hidden[row, start : start + length]
+        windows.append(F.pad(window, (0, 0, 0, segment - length)))
+        audio, _ = sf.read(
+            str(corpus / "wavs" / f"{item.uid}.wav"),
+            start=start * hop,
+            stop=(start + length) * hop,
+            dtype="float32",
+        )
+        audio = np.pad(audio, (0, segment * hop - len(audio)))
+        waves.append(torch.from_numpy(audio))
+    predicted = model.wave_decoder(torch.stack(windows))
+    return multi_resolution_stft_loss(predicted, torch.stack(waves).to(predicted.device))
 
 
 def noam(step: int, peak: float, warmup: int) -> float:
@@ -183,7 +258,7 @@ def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -
     total, count = 0.0, 0
     for start in range(0, len(items), 16):
         batch = collate(items[start : start + 16], device)
-        total += float(sum(teacher_forced_losses(model, batch).values()))
+        total += float(sum(teacher_forced(model, batch)[1].values()))
         count += 1
     model.train()
     return total / max(count, 1)
@@ -195,6 +270,11 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
     parser.add_argument("--pitch-mode", choices=["frame", "cwt"], default="frame")
+    parser.add_argument(
+        "--fs2s", action="store_true", help="add and train the FastSpeech 2s waveform decoder"
+    )
+    parser.add_argument("--corpus", type=Path, help="corpus folder with wavs/ (FS2s only)")
+    parser.add_argument("--segment-frames", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--batch-frames", type=int, default=12000)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -228,6 +308,7 @@ def main() -> None:
         config = replace(
             PRESETS[args.preset],
             variance=replace(PRESETS[args.preset].variance, pitch_mode=args.pitch_mode),
+            wave_decoder=WAVE_PRESETS[args.preset] if args.fs2s else None,
         )
         model = FastSpeech2(config, stats)
     model.to(device).train()
@@ -248,7 +329,13 @@ def main() -> None:
             for param_group in optimizer.param_groups:
                 param_group["lr"] = noam(step + 1, args.lr, args.warmup)
             batch = collate(group, device)
-            parts = teacher_forced_losses(model, batch)
+            out, parts = teacher_forced(model, batch)
+            if model.wave_decoder is not None:
+                if args.corpus is None:
+                    raise SystemExit("an FS2s model needs --corpus (the folder with wavs/)")
+                parts["waveform"] = waveform_loss(
+                    model, out.decoder_hidden, group, args.corpus, args.segment_frames, rng
+                )
             loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

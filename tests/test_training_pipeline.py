@@ -30,8 +30,8 @@ def script(name: str, *args: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pitch_mode", ["frame", "cwt"])
-def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str) -> None:
+@pytest.mark.parametrize(("pitch_mode", "model"), [("frame", "fs2"), ("cwt", "fs2s")])
+def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model: str) -> None:
     text = tmp_path / "sentences.txt"
     text.write_text("The cat sat on the mat.\nIs it wet, or dry?\nShe wanted a better city!\n")
     corpus, features, run = tmp_path / "corpus", tmp_path / "features", tmp_path / "run"
@@ -50,6 +50,7 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str) -> No
         "tiny",
         "--pitch-mode",
         pitch_mode,
+        *(["--fs2s", "--corpus", str(corpus)] if model == "fs2s" else []),
         "--val-count",
         "1",
         "--save-every",
@@ -61,9 +62,19 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str) -> No
     script("train_fs2.py", *common, "--steps", "4")  # resumes from step 2
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2, 3, 4]
+    assert ("waveform" in log[-1]) == (model == "fs2s")
     assert json.loads((run / "train_state.json").read_text())["step"] == 4
 
     wav = tmp_path / "out.wav"
-    result = run_cli("fs2", "Hello.", "--checkpoint", str(run / "checkpoint"), "--out", str(wav))
+    result = run_cli(
+        "fs2",
+        "Hello.",
+        "--model",
+        model,
+        "--checkpoint",
+        str(run / "checkpoint"),
+        "--out",
+        str(wav),
+    )
     assert result.returncode == 0, result.stderr.decode()
     assert sf.info(str(wav)).frames > 0
