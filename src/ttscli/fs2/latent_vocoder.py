@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
@@ -50,7 +49,7 @@ class AdapterConfig:
     """Shape of the log-mel -> latent network (``layers`` convolutions in all)."""
 
     layers: int = 7
-    channels: int = 256
+    channels: int = 192
     kernel: int = 5
 
 
@@ -75,8 +74,7 @@ class LatentVocoderConfig:
             raise ValueError("decoder.resblock: the VITS decoder uses type 2 blocks")
         if self.decoder.hop_length != self.mel.hop_length:
             raise ValueError(
-                f"decoder: upsamples by {self.decoder.hop_length}, "
-                f"mel hop is {self.mel.hop_length}"
+                f"decoder: upsamples by {self.decoder.hop_length}, mel hop is {self.mel.hop_length}"
             )
         if self.decoder.sample_rate != self.mel.sample_rate:
             raise ValueError("decoder.sample_rate: differs from mel.sample_rate")
@@ -157,36 +155,26 @@ def load_latent_vocoder(
     """Build the vocoder and load ``weights`` (safetensors, fp16 or fp32) strictly."""
     from ttscli.fs2.checkpoint import apply_weights, load_weights
 
+    source = str(weights.parent)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise UserError(f"vocoder {source}: {exc}") from None
     if audio is not None:
-        check_compatible(config, audio, str(weights.parent))
+        check_compatible(config, audio, source)
     module = LatentVocoder(config)
     apply_weights(module, load_weights(weights), weights)
     return module.eval()
 
 
 def load_bundled_latent(directory: Path, audio: AudioConfig | None = None) -> LatentVocoder:
-    """Read ``vocoder.json`` + ``vocoder.safetensors`` written by the export step.
-
-    Standalone so that a bundle can be loaded before ``vocoders.py`` knows the type.
-    """
+    """Read ``vocoder.json`` + ``vocoder.safetensors`` written by the export step."""
     from ttscli.fs2.checkpoint import load_dataclass
+    from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS, BundledVocoderConfig
 
-    config = load_dataclass(_Bundle, directory / "vocoder.json")
+    config = load_dataclass(BundledVocoderConfig, directory / BUNDLED_CONFIG)
     if config.type != TYPE_NAME:
-        raise UserError(f"{directory / 'vocoder.json'}: type {config.type!r}, not {TYPE_NAME!r}")
+        raise UserError(f"{directory / BUNDLED_CONFIG}: type {config.type!r}, not {TYPE_NAME!r}")
     return load_latent_vocoder(
-        config.latent or LatentVocoderConfig(), directory / "vocoder.safetensors", audio
+        config.latent or LatentVocoderConfig(), directory / BUNDLED_WEIGHTS, audio
     )
-
-
-@dataclass(frozen=True)
-class _Bundle:
-    """The subset of ``BundledVocoderConfig`` that a latent bundle uses."""
-
-    type: Literal["hifigan", "latent"] = TYPE_NAME
-    hifigan: HiFiGANConfig | None = None
-    latent: LatentVocoderConfig | None = None
-
-    def validate(self) -> None:
-        if self.latent is not None:
-            self.latent.validate()

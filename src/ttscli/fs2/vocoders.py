@@ -17,6 +17,7 @@ from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import apply_weights, load_dataclass, load_weights
 from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator, load_public_generator
+from ttscli.fs2.latent_vocoder import LatentVocoderConfig
 
 BUNDLED_CONFIG = "vocoder.json"
 BUNDLED_WEIGHTS = "vocoder.safetensors"
@@ -55,10 +56,19 @@ class NeuralVocoder:
 
 @dataclass(frozen=True)
 class BundledVocoderConfig:
-    """``vocoder.json`` beside a checkpoint: which generator and its shape."""
+    """``vocoder.json`` beside a checkpoint: which generator and its shape.
 
-    type: Literal["hifigan"] = "hifigan"
+    ``hifigan``: a HiFi-GAN generator on our log-mels. ``latent``: a mel-to-latent adapter
+    in front of a VITS-style decoder (see ``latent_vocoder.py``).
+    """
+
+    type: Literal["hifigan", "latent"] = "hifigan"
     hifigan: HiFiGANConfig | None = None
+    latent: LatentVocoderConfig | None = None
+
+    def validate(self) -> None:
+        if self.latent is not None:
+            self.latent.validate()
 
 
 def _check_compatible(config: HiFiGANConfig, audio: AudioConfig, source: str) -> None:
@@ -77,6 +87,13 @@ def _check_compatible(config: HiFiGANConfig, audio: AudioConfig, source: str) ->
 def load_bundled(directory: Path, audio: AudioConfig) -> Vocoder:
     """Load the vocoder stored in our format inside ``directory``."""
     config = load_dataclass(BundledVocoderConfig, directory / BUNDLED_CONFIG)
+    if config.type == "latent":
+        from ttscli.fs2.latent_vocoder import load_latent_vocoder
+
+        module = load_latent_vocoder(
+            config.latent or LatentVocoderConfig(), directory / BUNDLED_WEIGHTS, audio
+        )
+        return NeuralVocoder(module, name=f"latent vocoder ({directory.name})")
     hifigan = config.hifigan or HiFiGANConfig()
     _check_compatible(hifigan, audio, str(directory / BUNDLED_CONFIG))
     generator = HiFiGANGenerator(hifigan)
