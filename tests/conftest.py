@@ -66,7 +66,7 @@ def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
     input: bytes | None = None,
-    timeout: float = 120,
+    timeout: float = 600,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the real ``ttscli`` entry point in a fresh process, as a user would."""
     return subprocess.run(
