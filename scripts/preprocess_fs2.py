@@ -77,8 +77,8 @@ def process(args: tuple[dict, Path, Path]) -> str:
     wave = np.pad(wave, (0, max(0, n_frames * AUDIO.hop_length - len(wave))))
     wave = wave[: n_frames * AUDIO.hop_length]
     tensor = torch.from_numpy(wave)[None]
-    mel = log_mel(tensor, AUDIO.mel_spec())[0].T.numpy()  # (frames, n_mels)
-    energy = frame_energy(tensor, AUDIO.mel_spec())[0].numpy()
+    mel = log_mel(tensor, AUDIO)[0].T.numpy()  # (frames, n_mels)
+    energy = frame_energy(tensor, AUDIO)[0].numpy()
     if len(mel) != n_frames:
         return f"frame mismatch {len(mel)} != {n_frames}"
     pitch, voiced = log_f0(wave, n_frames)

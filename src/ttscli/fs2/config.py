@@ -15,28 +15,8 @@ from ttscli.text.symbols import SYMBOLS
 CONFIG_VERSION = 1
 
 
-@dataclass(frozen=True)
-class AudioConfig:
-    """Waveform and mel parameters; also what a vocoder must agree with."""
-
-    sample_rate: int = 22050
-    n_fft: int = 1024
-    hop_length: int = 256
-    win_length: int = 1024
-    n_mels: int = 80
-    f_min: float = 0.0
-    f_max: float = 8000.0
-
-    def mel_spec(self) -> MelSpec:
-        return MelSpec(
-            self.sample_rate,
-            self.n_fft,
-            self.hop_length,
-            self.win_length,
-            self.n_mels,
-            self.f_min,
-            self.f_max,
-        )
+AudioConfig = MelSpec
+"""Waveform and mel parameters of a checkpoint; also what a vocoder must agree with."""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class GriffinLimVocoder:
     name: str = "griffin-lim"
 
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
-        return griffin_lim(log_mel, self.audio.mel_spec(), n_iter=self.n_iter)
+        return griffin_lim(log_mel, self.audio, n_iter=self.n_iter)
 
 
 @dataclass
