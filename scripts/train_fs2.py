@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
+from train_state import has_train_state, load_train_state, save_train_state
 
-from ttscli.atomic import atomic_write, atomic_write_bytes
 from ttscli.dataclass_json import from_dict
 from ttscli.fs2 import cwt
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
@@ -228,30 +227,6 @@ def noam(step: int, peak: float, warmup: int) -> float:
     return peak * min(step / warmup, math.sqrt(warmup / step))
 
 
-def save_train_state(run: Path, optimizer: torch.optim.Optimizer, step: int, best: float) -> None:
-    state = optimizer.state_dict()
-    tensors = {
-        f"{index}.{key}": value.detach().cpu().contiguous()
-        for index, entries in state["state"].items()
-        for key, value in entries.items()
-        if isinstance(value, torch.Tensor)
-    }
-    atomic_write(run / "train_state.safetensors", lambda tmp: save_file(tensors, tmp))
-    meta = {"step": step, "best_val": best, "param_groups": state["param_groups"]}
-    atomic_write_bytes(run / "train_state.json", json.dumps(meta).encode())
-
-
-def load_train_state(run: Path, optimizer: torch.optim.Optimizer) -> tuple[int, float]:
-    meta = json.loads((run / "train_state.json").read_text())
-    tensors = load_file(str(run / "train_state.safetensors"))
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    return int(meta["step"]), float(meta["best_val"])
-
-
 @torch.no_grad()
 def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -> float:
     model.eval()
@@ -314,8 +289,9 @@ def main() -> None:
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
     step, best = 0, float("inf")
-    if (args.run / "train_state.json").exists():
-        step, best = load_train_state(args.run, optimizer)
+    if has_train_state(args.run):
+        meta = load_train_state(args.run, optimizer)
+        step, best = int(meta["step"]), float(meta["best_val"])
         print(f"resumed at step {step}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f} M parameters on {device}", flush=True)
@@ -354,7 +330,7 @@ def main() -> None:
                 if val_loss < best:
                     best = val_loss
                     save_checkpoint(model, args.run / "best")
-                save_train_state(args.run, optimizer, step, best)
+                save_train_state(args.run, optimizer, {"step": step, "best_val": best})
                 print(f"step {step}: validation {val_loss:.4f} (best {best:.4f})", flush=True)
 
 

