@@ -287,3 +287,31 @@ def test_ctrl_c_stops_playback_promptly(tiny_checkpoint: Path, alsa_capture: Als
     assert code == 130, stderr
     assert stderr.strip() == "interrupted"
     assert seconds < 5
+
+
+def test_vocoder_and_prosody_flags(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from tests.test_fs2_model import SMALL_V3, _public_hifigan_checkpoint
+
+    _public_hifigan_checkpoint(tmp_path / "hifigan", SMALL_V3)
+    generator = tmp_path / "hifigan" / "generator_v3"
+    for vocoder, name in [(str(generator), "hifigan"), ("griffin-lim", "griffin-lim")]:
+        out = tmp_path / f"{name}.wav"
+        args = ["Hello world.", "--vocoder", vocoder, "--pitch", "1.5", "--energy", "1.2"]
+        result = fs2(tiny_checkpoint, *args, "--out", str(out), "--json")
+        ok(result)
+        assert json.loads(result.stdout)["vocoder"].startswith(name)
+        assert sf.info(str(out)).frames == 9 * FRAMES_PER_PHONEME * HOP
+    one_line_error(
+        fs2(tiny_checkpoint, "Hi.", "--vocoder", str(tmp_path / "none.pt"), "--out", str(out)),
+        "none.pt",
+    )
+
+
+def test_batch_format_and_batch_size(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("One.\nTwo words.\nThree more words.\n")
+    out = tmp_path / "clips"
+    args = ["--in", str(lines), "--out", str(out), "--format", "flac", "--batch-size", "2"]
+    ok(fs2(tiny_checkpoint, *args))
+    assert sorted(p.name for p in out.glob("*.flac")) == ["0001.flac", "0002.flac", "0003.flac"]
+    assert sf.info(str(out / "0003.flac")).format == "FLAC"
