@@ -55,11 +55,9 @@ class FileSink:
             format=container,
             subtype=subtype,
         )
-        self.frames = 0
 
     def write(self, chunk: np.ndarray) -> None:
         self._file.write(chunk.astype(np.float32, copy=False))
-        self.frames += len(chunk)
 
     def close(self) -> None:
         self._file.close()

@@ -126,10 +126,3 @@ def resolve_vocoder(choice: str, checkpoint_dir: Path, audio: AudioConfig) -> Vo
     generator = load_public_generator(path, audio.sample_rate)
     _check_compatible(generator.config, audio, str(path))
     return NeuralVocoder(generator, name=f"hifigan ({path.name})")
-
-
-def bundled_config_json(config: HiFiGANConfig) -> dict:
-    """The ``vocoder.json`` content for a HiFi-GAN generator (used by training scripts)."""
-    from ttscli.dataclass_json import to_dict
-
-    return to_dict(BundledVocoderConfig(type="hifigan", hifigan=config))
