@@ -46,8 +46,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
-from torch.nn import functional as F
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "src") not in sys.path:
@@ -56,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling helper modul
 
 from teacher_voice import load_onnx, seed_noise, voice_paths  # noqa: E402
 from train_state import load_train_state, save_train_state  # noqa: E402
+from wave_losses import multi_resolution_stft_loss  # noqa: E402
 
 from ttscli.atomic import atomic_write, atomic_write_bytes  # noqa: E402
 from ttscli.audio.dsp import MelSpec, griffin_lim, log_mel  # noqa: E402
@@ -66,8 +65,8 @@ from ttscli.fs2.latent_vocoder import (  # noqa: E402
     AdapterConfig,
     LatentVocoder,
     LatentVocoderConfig,
-    bundled_json,
     load_bundled_latent,
+    save_bundled_latent,
 )
 
 HOP = 256
@@ -248,7 +247,7 @@ def cmd_port(args: argparse.Namespace) -> int:
     if error > PORT_TOLERANCE:
         print(f"error: port differs from the ONNX decoder by more than {PORT_TOLERANCE}")
         return 1
-    save_bundle(vocoder, args.out, torch.float32)
+    save_bundled_latent(vocoder, args.out, torch.float32)
     print(f"wrote {args.out} in {time.monotonic() - started:.1f} s")
     return 0
 
@@ -382,23 +381,6 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
     return (weight * (pred - target).abs()).sum() / weight.sum().clamp(min=1)
 
 
-STFT_RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
-
-
-def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Spectral convergence + log-magnitude L1 over three resolutions (Yamamoto et al.)."""
-    total = pred.new_zeros(())
-    for n_fft, hop, win in STFT_RESOLUTIONS:
-        window = torch.hann_window(win, device=pred.device)
-        mags = [
-            torch.stft(w, n_fft, hop, win, window, return_complex=True).abs().clamp(min=1e-7)
-            for w in (pred, target)
-        ]
-        convergence = torch.linalg.norm(mags[1] - mags[0]) / torch.linalg.norm(mags[1])
-        total = total + convergence + F.l1_loss(mags[0].log(), mags[1].log())
-    return total / len(STFT_RESOLUTIONS)
-
-
 def batch_loss(
     vocoder: LatentVocoder,
     batch: dict[str, torch.Tensor],
@@ -430,18 +412,6 @@ def validate(vocoder: LatentVocoder, data: Utterances, pool: Sequence[int]) -> f
         frames += data.latents[i].numel()
     vocoder.train()
     return total / max(frames, 1)
-
-
-def save_bundle(vocoder: LatentVocoder, folder: Path, dtype: torch.dtype) -> None:
-    """``vocoder.json`` + ``vocoder.safetensors``: the format a checkpoint bundles."""
-    tensors = {
-        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
-        for k, v in vocoder.state_dict().items()
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "vocoder.safetensors", lambda tmp: save_file(tensors, tmp))
-    text = json.dumps(bundled_json(vocoder.config), indent=2) + "\n"
-    atomic_write_bytes(folder / "vocoder.json", text.encode())
 
 
 def make_optimizer(vocoder: LatentVocoder, args: argparse.Namespace) -> torch.optim.Optimizer:
@@ -534,7 +504,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(json.dumps(entry))
                 running = {}
             if step % args.save_every == 0 or done:
-                save_bundle(vocoder, run / "checkpoint", torch.float32)
+                save_bundled_latent(vocoder, run / "checkpoint", torch.float32)
                 meta = {"step": step, "finetune_decoder": args.finetune_decoder, "seed": args.seed}
                 save_train_state(run, optimizer, meta)
     return 0
@@ -542,7 +512,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     vocoder = load_bundled_latent(args.run / "checkpoint")
-    save_bundle(vocoder, args.out, torch.float32 if args.fp32 else torch.float16)
+    save_bundled_latent(vocoder, args.out, torch.float32 if args.fp32 else torch.float16)
     size = (args.out / "vocoder.safetensors").stat().st_size
     print(f"wrote {args.out}/vocoder.json and vocoder.safetensors ({size / 1e6:.1f} MB)")
     return 0

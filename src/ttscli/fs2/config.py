@@ -56,19 +56,43 @@ class PostNetConfig:
 
 
 @dataclass(frozen=True)
-class WaveDecoderConfig:
-    """FastSpeech 2s waveform decoder: transposed-conv upsampling, then non-causal
-    gated dilated convolutions (WaveNet-style residual blocks)."""
+class AdapterConfig:
+    """Shape of a frame-rate convolutional network that turns features (log-mels, or the
+    FS2 decoder's hidden states) into a VITS latent (``layers`` convolutions in all)."""
 
+    layers: int = 7
+    channels: int = 192
+    kernel: int = 5
+
+
+@dataclass(frozen=True)
+class WaveDecoderConfig:
+    """FastSpeech 2s waveform decoder, fed by the mel decoder's hidden states.
+
+    ``wavenet`` (the paper's): transposed-conv upsampling, then non-causal gated dilated
+    convolutions (WaveNet-style residual blocks). ``vits``: a convolutional adapter to a
+    ``latent_dim`` latent, then a VITS/HiFi-GAN generator (type-2 residual blocks, no
+    ``conv_post`` bias) with ``upsample_channels`` initial channels. The bundled voice uses
+    ``vits`` because it can start from the teacher's own generator and be fitted without
+    adversarial training on a CPU; the paper's variant needs a GAN and GPU days.
+    """
+
+    type: Literal["wavenet", "vits"] = "wavenet"
     upsample_rates: tuple[int, ...] = (8, 8, 4)
     upsample_kernels: tuple[int, ...] = (16, 16, 8)
     upsample_channels: int = 64
+    # wavenet only
     layers: int = 30
     dilation_cycle: int = 10
     kernel: int = 3
     residual_channels: int = 64
     gate_channels: int = 128
     skip_channels: int = 64
+    # vits only
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    latent_dim: int = 192
+    resblock_kernels: tuple[int, ...] = (3, 5, 7)
+    resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 2), (2, 6), (3, 12))
 
 
 @dataclass(frozen=True)
@@ -108,6 +132,15 @@ class FS2Config:
                 )
             if len(wave.upsample_kernels) != len(wave.upsample_rates):
                 raise ValueError("wave_decoder.upsample_kernels must match upsample_rates")
+            if wave.type == "vits":
+                if len(wave.resblock_kernels) != len(wave.resblock_dilations):
+                    raise ValueError("wave_decoder.resblock_kernels must match resblock_dilations")
+                if wave.upsample_channels % 2 ** len(wave.upsample_rates):
+                    raise ValueError(
+                        "wave_decoder.upsample_channels must halve evenly at every upsampler"
+                    )
+                if wave.adapter.layers < 2 or wave.adapter.kernel % 2 != 1:
+                    raise ValueError("wave_decoder.adapter: needs 2+ layers and an odd kernel")
 
 
 @dataclass(frozen=True)

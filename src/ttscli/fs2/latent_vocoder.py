@@ -14,16 +14,19 @@ match the ONNX initializers ``dec.*`` exactly.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
+from ttscli.atomic import atomic_write, atomic_write_bytes
 from ttscli.dataclass_json import to_dict
 from ttscli.errors import UserError
-from ttscli.fs2.config import AudioConfig
+from ttscli.fs2.config import AdapterConfig, AudioConfig
 from ttscli.fs2.hifigan import LRELU_SLOPE, HiFiGANConfig, HiFiGANGenerator
 
 TYPE_NAME = "latent"
@@ -42,15 +45,6 @@ def piper_medium_decoder() -> HiFiGANConfig:
         resblock_dilation_sizes=((1, 2), (2, 6), (3, 12)),
         sample_rate=22050,
     )
-
-
-@dataclass(frozen=True)
-class AdapterConfig:
-    """Shape of the log-mel -> latent network (``layers`` convolutions in all)."""
-
-    layers: int = 7
-    channels: int = 192
-    kernel: int = 5
 
 
 @dataclass(frozen=True)
@@ -85,7 +79,8 @@ class LatentVocoderConfig:
 
 
 class MelAdapter(nn.Module):
-    """Log-mel (B, n_mels, T) -> latent (B, latent_dim, T), frame for frame.
+    """Log-mel (B, n_mels, T) -> latent (B, latent_dim, T), frame for frame (the FS2s
+    waveform decoder feeds it hidden states instead of mels).
 
     Centred (non-causal) convolutions with residual connections in the middle layers: the
     latent of a frame depends on the spectrum around it, and residuals keep a 7-layer stack
@@ -178,3 +173,16 @@ def load_bundled_latent(directory: Path, audio: AudioConfig | None = None) -> La
     return load_latent_vocoder(
         config.latent or LatentVocoderConfig(), directory / BUNDLED_WEIGHTS, audio
     )
+
+
+def save_bundled_latent(vocoder: LatentVocoder, folder: Path, dtype: torch.dtype) -> None:
+    """Write ``vocoder.json`` + ``vocoder.safetensors`` (the files a checkpoint bundles),
+    each atomically; ``dtype`` float16 halves what the package ships."""
+    tensors = {
+        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in vocoder.state_dict().items()
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "vocoder.safetensors", lambda tmp: save_file(tensors, tmp))
+    text = json.dumps(bundled_json(vocoder.config), indent=2) + "\n"
+    atomic_write_bytes(folder / "vocoder.json", text.encode())

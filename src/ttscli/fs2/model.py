@@ -10,6 +10,8 @@ from torch.nn import functional as F
 
 from ttscli.fs2 import cwt
 from ttscli.fs2.config import FS2Config, ProsodyStats, WaveDecoderConfig
+from ttscli.fs2.hifigan import HiFiGANConfig
+from ttscli.fs2.latent_vocoder import MelAdapter, VitsDecoder
 from ttscli.fs2.modules import FFTStack, PostNet, VariancePredictor, padding_mask, regulate_length
 
 
@@ -138,8 +140,8 @@ class VarianceAdaptor(nn.Module):
         }
 
 
-class WaveDecoder(nn.Module):
-    """FastSpeech 2s waveform decoder.
+class WaveNetDecoder(nn.Module):
+    """FastSpeech 2s waveform decoder as in the paper (``type`` "wavenet").
 
     Transposed convolutions upsample the mel decoder's hidden states to the sample rate,
     then non-causal WaveNet-style residual layers (gated tanh x sigmoid, dilations
@@ -195,6 +197,38 @@ class WaveDecoder(nn.Module):
         return torch.tanh(out).squeeze(1)
 
 
+class LatentWaveDecoder(nn.Module):
+    """FastSpeech 2s waveform decoder of ``type`` "vits": hidden states -> adapter -> VITS
+    latent -> VITS generator. Its state names (``adapter.*``, ``decoder.*``) match the
+    latent vocoder's, so training can start from a fitted vocoder (see train_fs2s.py)."""
+
+    def __init__(self, hidden: int, config: WaveDecoderConfig, sample_rate: int) -> None:
+        super().__init__()
+        self.adapter = MelAdapter(hidden, config.latent_dim, config.adapter)
+        self.decoder = VitsDecoder(
+            HiFiGANConfig(
+                n_mels=config.latent_dim,
+                resblock="2",
+                upsample_rates=config.upsample_rates,
+                upsample_kernel_sizes=config.upsample_kernels,
+                upsample_initial_channel=config.upsample_channels,
+                resblock_kernel_sizes=config.resblock_kernels,
+                resblock_dilation_sizes=config.resblock_dilations,
+                sample_rate=sample_rate,
+            )
+        )
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, hidden) -> (batch, frames * hop) waveform."""
+        return self.decoder(self.adapter(hidden.transpose(1, 2)))
+
+
+def build_wave_decoder(hidden: int, config: WaveDecoderConfig, sample_rate: int) -> nn.Module:
+    if config.type == "vits":
+        return LatentWaveDecoder(hidden, config, sample_rate)
+    return WaveNetDecoder(hidden, config)
+
+
 class FastSpeech2(nn.Module):
     """Phonemes -> mel-spectrogram (and, with a waveform decoder, waveform: FS2s)."""
 
@@ -213,7 +247,9 @@ class FastSpeech2(nn.Module):
             PostNet(config.audio.n_mels, config.postnet) if config.postnet is not None else None
         )
         self.wave_decoder = (
-            WaveDecoder(hidden, config.wave_decoder) if config.wave_decoder is not None else None
+            build_wave_decoder(hidden, config.wave_decoder, config.audio.sample_rate)
+            if config.wave_decoder is not None
+            else None
         )
 
     def forward(

@@ -1,0 +1,93 @@
+"""Copy a trained voice into the package as the bundled default, in fp16.
+
+    python scripts/bundle_voice.py --checkpoint runs/fs2s/best \
+        --vocoder runs/vocoder/export --out src/ttscli/fs2/assets
+
+Writes ``config.json``, ``stats.json``, ``model.safetensors`` (the FS2 model, with its 2s
+waveform decoder when the checkpoint has one) and ``vocoder.json`` +
+``vocoder.safetensors`` (the mel vocoder ``--model fs2`` uses), each atomically. Other
+files in ``--out`` (the hand-written MODEL_CARD.md) are left alone. Refuses a bundle over
+``--max-mb`` (the package's budget) and checks that the result loads and speaks before it
+prints the sizes and SHA-256 sums that the model card records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ttscli.errors import UserError
+from ttscli.fs2.checkpoint import (
+    CONFIG_FILE,
+    STATS_FILE,
+    WEIGHTS_FILE,
+    load_checkpoint,
+    save_checkpoint,
+)
+from ttscli.fs2.engine import FS2Engine
+from ttscli.fs2.latent_vocoder import load_bundled_latent, save_bundled_latent
+from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS
+
+FILES = (CONFIG_FILE, STATS_FILE, WEIGHTS_FILE, BUNDLED_CONFIG, BUNDLED_WEIGHTS)
+DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def write_bundle(checkpoint: Path, vocoder: Path, out: Path, dtype: torch.dtype) -> None:
+    model = load_checkpoint(checkpoint)
+    save_checkpoint(model, out, dtype)
+    save_bundled_latent(load_bundled_latent(vocoder, model.config.audio), out, dtype)
+
+
+def check_speaks(folder: Path) -> list[str]:
+    """Load the bundle as the CLI would and time one sentence per model kind."""
+    lines = []
+    kinds = ["fs2"] + (["fs2s"] if load_checkpoint(folder).wave_decoder is not None else [])
+    for kind in kinds:
+        engine = FS2Engine.load(folder, kind=kind, device="cpu")  # type: ignore[arg-type]
+        start = time.perf_counter()
+        audio = next(iter(engine.stream("Hello world, this is the bundled voice.")))
+        elapsed = time.perf_counter() - start
+        if not (abs(audio).max() > 0.01):
+            raise UserError(f"{folder}: --model {kind} produced silence")
+        seconds = len(audio) / engine.sample_rate
+        lines.append(f"{kind}: {seconds:.2f} s of audio in {elapsed:.2f} s ({engine.vocoder_name})")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--vocoder", type=Path, required=True, help="latent vocoder bundle")
+    parser.add_argument("--out", type=Path, default=Path("src/ttscli/fs2/assets"))
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp16")
+    parser.add_argument("--max-mb", type=float, default=60.0)
+    args = parser.parse_args()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = Path(tmp)
+            write_bundle(args.checkpoint, args.vocoder, staged, DTYPES[args.dtype])
+            total = sum((staged / name).stat().st_size for name in FILES)
+            if total > args.max_mb * 1e6:
+                raise UserError(f"bundle is {total / 1e6:.1f} MB, over --max-mb {args.max_mb}")
+            report = check_speaks(staged)
+            args.out.mkdir(parents=True, exist_ok=True)
+            write_bundle(args.checkpoint, args.vocoder, args.out, DTYPES[args.dtype])
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for name in FILES:
+        data = (args.out / name).read_bytes()
+        print(f"{name}: {len(data) / 1e6:.2f} MB sha256 {hashlib.sha256(data).hexdigest()}")
+    print(f"total {total / 1e6:.2f} MB")
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Give a trained FastSpeech 2 model its FastSpeech 2s waveform decoder, and train it.
+
+    python scripts/train_fs2s.py --checkpoint runs/fs2/best --vocoder runs/vocoder/export \
+        --features data/joe-features --corpus data/joe --run runs/fs2s --minutes 20
+
+The waveform decoder (``type`` "vits") reads the mel decoder's hidden states and writes
+audio: a convolutional adapter to a 192-d latent, then a VITS generator. It starts as an
+exact composition of what already works: the model's ``mel_linear`` folded into the first
+layer of a fitted latent vocoder's adapter (hidden -> mel -> latent becomes hidden ->
+latent), and that vocoder's generator. Training then fits it end to end on the corpus audio
+with a multi-resolution STFT loss, on the hidden states the model computes with the
+recorded durations, pitch and energy, so the decoder learns the model's own features rather
+than the teacher's mels. The trunk (encoder, variance adaptor, mel decoder) stays frozen:
+``--model fs2`` output is unchanged.
+
+Resumable: ``RUN/checkpoint`` (our checkpoint format, the whole FS2s model) and
+``RUN/train_state.*``; the best validation model goes to ``RUN/best``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from train_state import has_train_state, load_train_state, save_train_state
+from wave_losses import multi_resolution_stft_loss
+
+from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
+from ttscli.fs2.config import WaveDecoderConfig
+from ttscli.fs2.latent_vocoder import LatentVocoder, load_bundled_latent
+from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
+
+MARGIN = 16
+"""Frames of context decoded on each side of a training window and left out of the loss:
+the adapter reaches 14 frames and the generator about 10, so the scored frames see almost
+what they would see inside the whole utterance."""
+
+
+def wave_config(vocoder: LatentVocoder) -> WaveDecoderConfig:
+    """The FS2s decoder shaped exactly like ``vocoder`` (so its weights carry over)."""
+    d = vocoder.config.decoder
+    return WaveDecoderConfig(
+        type="vits",
+        upsample_rates=d.upsample_rates,
+        upsample_kernels=d.upsample_kernel_sizes,
+        upsample_channels=d.upsample_initial_channel,
+        adapter=vocoder.config.adapter,
+        latent_dim=d.n_mels,
+        resblock_kernels=d.resblock_kernel_sizes,
+        resblock_dilations=d.resblock_dilation_sizes,
+    )
+
+
+@torch.no_grad()
+def attach_wave_decoder(model: FastSpeech2, vocoder: LatentVocoder) -> FastSpeech2:
+    """A new FS2s model: ``model``'s weights, plus a decoder equal to mel_linear -> vocoder.
+
+    Folding: conv_in(W h + b) = (conv_in's weights times W)(h) + conv_in's bias + the sum
+    of its taps times b (exact away from the utterance edges, where zero padding in mel
+    space and in hidden space differ by the bias alone).
+    """
+    config = replace(model.config, wave_decoder=wave_config(vocoder))
+    fs2s = FastSpeech2(config, model.variance_adaptor.stats)
+    missing, unexpected = fs2s.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(name.startswith("wave_decoder.") for name in missing)
+    wave = fs2s.wave_decoder
+    assert isinstance(wave, LatentWaveDecoder)
+    wave.decoder.load_state_dict(vocoder.decoder.state_dict())
+    rest = {k: v for k, v in vocoder.adapter.state_dict().items() if not k.startswith("conv_in.")}
+    wave.adapter.load_state_dict(rest, strict=False)  # conv_in is folded below
+    source = vocoder.adapter.conv_in  # (channels, n_mels, k)
+    linear = model.mel_linear  # n_mels x hidden
+    wave.adapter.conv_in.weight.copy_(torch.einsum("cmk,mh->chk", source.weight, linear.weight))
+    wave.adapter.conv_in.bias.copy_(
+        source.bias + torch.einsum("cmk,m->c", source.weight, linear.bias)
+    )
+    return fs2s
+
+
+class Utterance:
+    __slots__ = ("durations", "energy", "phonemes", "pitch", "uid")
+
+    def __init__(self, path: Path, model: FastSpeech2) -> None:
+        stats = model.variance_adaptor.stats
+        with np.load(path) as data:
+            self.uid = path.stem
+            self.phonemes = torch.from_numpy(data["phonemes"])
+            self.durations = torch.from_numpy(data["durations"])
+            pitch = (data["log_f0"] - stats.log_f0_mean) / stats.log_f0_std
+            energy = (data["energy"] - stats.energy_mean) / stats.energy_std
+            self.pitch = torch.from_numpy(pitch.astype(np.float32))
+            self.energy = torch.from_numpy(energy.astype(np.float32))
+
+    @property
+    def frames(self) -> int:
+        return int(self.durations.sum())
+
+
+def hidden_states(model: FastSpeech2, item: Utterance) -> torch.Tensor:
+    """The mel decoder's hidden states with the recorded prosody, (frames, hidden)."""
+    with torch.no_grad():
+        out = model(
+            item.phonemes[None],
+            torch.tensor([len(item.phonemes)]),
+            durations=item.durations[None],
+            pitch=item.pitch[None],
+            energy=item.energy[None],
+        )
+    return out.decoder_hidden[0]
+
+
+def windows(
+    model: FastSpeech2,
+    items: list[Utterance],
+    corpus: Path,
+    segment: int,
+    rng: random.Random,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hidden windows of ``segment + 2 * MARGIN`` frames and the audio of their centres."""
+    hop = model.config.audio.hop_length
+    size = segment + 2 * MARGIN
+    hidden, audio = [], []
+    for item in items:
+        start = rng.randrange(0, item.frames - size + 1)
+        hidden.append(hidden_states(model, item)[start : start + size])
+        wave, _ = sf.read(
+            str(corpus / "wavs" / f"{item.uid}.wav"),
+            start=(start + MARGIN) * hop,
+            stop=(start + MARGIN + segment) * hop,
+            dtype="float32",
+        )
+        audio.append(torch.from_numpy(wave))
+    return torch.stack(hidden), torch.stack(audio)
+
+
+def window_loss(model: FastSpeech2, hidden: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    assert model.wave_decoder is not None
+    hop = model.config.audio.hop_length
+    predicted = model.wave_decoder(hidden)[:, MARGIN * hop : MARGIN * hop + audio.shape[1]]
+    return multi_resolution_stft_loss(predicted, audio)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, required=True, help="trained FS2 model")
+    parser.add_argument("--vocoder", type=Path, required=True, help="latent vocoder bundle")
+    parser.add_argument("--features", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, required=True, help="folder with wavs/")
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
+    parser.add_argument("--batch", type=int, default=6)
+    parser.add_argument("--segment", type=int, default=32, help="scored frames per window")
+    parser.add_argument("--lr", type=float, default=2e-4, help="adapter learning rate")
+    parser.add_argument("--decoder-lr", type=float, default=2e-5, help="generator (0: frozen)")
+    parser.add_argument("--val-count", type=int, default=64)
+    parser.add_argument("--log-every", type=int, default=25)
+    parser.add_argument("--save-every", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args()
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.run / "checkpoint"
+    if (checkpoint / "config.json").exists():
+        model = load_checkpoint(checkpoint)
+    else:
+        model = attach_wave_decoder(
+            load_checkpoint(args.checkpoint), load_bundled_latent(args.vocoder)
+        )
+    wave = model.wave_decoder
+    assert isinstance(wave, LatentWaveDecoder), "the checkpoint's waveform decoder is not vits"
+    model.eval()  # the trunk is frozen: no dropout in the features the decoder learns from
+    model.requires_grad_(False)
+    groups = [{"params": list(wave.adapter.parameters()), "lr": args.lr}]
+    if args.decoder_lr > 0:
+        groups.append({"params": list(wave.decoder.parameters()), "lr": args.decoder_lr})
+    for group in groups:
+        for param in group["params"]:
+            param.requires_grad_(True)
+    optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
+    step, best = 0, math.inf
+    if has_train_state(args.run):
+        meta = load_train_state(args.run, optimizer)
+        step, best = int(meta["step"]), float(meta["best_val"])
+        print(f"resumed at step {step}", flush=True)
+
+    paths = sorted(args.features.glob("*.npz"))
+    items = [Utterance(p, model) for p in paths]
+    size = args.segment + 2 * MARGIN
+    val = [u for u in items[: args.val_count] if u.frames >= size]
+    train = [u for u in items[args.val_count :] if u.frames >= size]
+    print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
+    val_rng = random.Random(args.seed)
+    val_windows = [
+        windows(model, val[i : i + 8], args.corpus, args.segment, val_rng)
+        for i in range(0, len(val), 8)
+    ]
+
+    def validate() -> float:
+        with torch.no_grad():
+            return sum(float(window_loss(model, h, a)) for h, a in val_windows) / len(val_windows)
+
+    if step == 0:
+        best = validate()
+        save_checkpoint(model, args.run / "best")
+        print(f"validation before training: {best:.4f}", flush=True)
+    log = (args.run / "log.jsonl").open("a")
+    started = time.monotonic()
+    deadline = started + args.minutes * 60 if args.minutes else math.inf
+    while step < args.steps and time.monotonic() < deadline:
+        rng = random.Random(args.seed * 1_000_003 + step)
+        hidden, audio = windows(
+            model, rng.sample(train, args.batch), args.corpus, args.segment, rng
+        )
+        loss = window_loss(model, hidden, audio)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+        optimizer.step()
+        step += 1
+        done = step >= args.steps or time.monotonic() >= deadline
+        if step % args.log_every == 0 or done:
+            record = {"step": step, "stft": round(loss.item(), 4)}
+            record["seconds"] = round(time.monotonic() - started, 1)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            print(record, flush=True)
+        if step % args.save_every == 0 or done:
+            val_loss = validate()
+            save_checkpoint(model, checkpoint)
+            if val_loss < best:
+                best = val_loss
+                save_checkpoint(model, args.run / "best")
+            save_train_state(args.run, optimizer, {"step": step, "best_val": best})
+            print(f"step {step}: validation {val_loss:.4f} (best {best:.4f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
