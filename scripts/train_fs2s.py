@@ -13,6 +13,14 @@ recorded durations, pitch and energy, so the decoder learns the model's own feat
 than the teacher's mels. The trunk (encoder, variance adaptor, mel decoder) stays frozen:
 ``--model fs2`` output is unchanged.
 
+``--mel-vocoder`` trains the other path the same way: the latent vocoder itself, fed the
+model's own mels (``--model fs2``), so it learns the slightly smoothed spectra a
+FastSpeech 2 model makes rather than only the teacher's. ``RUN/checkpoint`` and ``RUN/best``
+are then vocoder bundles (``vocoder.json`` + ``vocoder.safetensors``).
+
+    python scripts/train_fs2s.py --mel-vocoder --checkpoint runs/fs2/best \
+        --vocoder runs/vocoder/export --features ... --corpus ... --run runs/vocoder-fs2
+
 Resumable: ``RUN/checkpoint`` (our checkpoint format, the whole FS2s model) and
 ``RUN/train_state.*``; the best validation model goes to ``RUN/best``.
 """
@@ -35,7 +43,7 @@ from wave_losses import multi_resolution_stft_loss
 
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.config import WaveDecoderConfig
-from ttscli.fs2.latent_vocoder import LatentVocoder, load_bundled_latent
+from ttscli.fs2.latent_vocoder import LatentVocoder, load_bundled_latent, save_bundled_latent
 from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
 
 MARGIN = 16
@@ -141,11 +149,63 @@ def windows(
     return torch.stack(hidden), torch.stack(audio)
 
 
-def window_loss(model: FastSpeech2, hidden: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-    assert model.wave_decoder is not None
-    hop = model.config.audio.hop_length
-    predicted = model.wave_decoder(hidden)[:, MARGIN * hop : MARGIN * hop + audio.shape[1]]
+class Trainee:
+    """What is trained: the FS2s waveform decoder, or the mel vocoder on the model's mels.
+
+    Either way the input is the frozen model's hidden states and the output a waveform, so
+    windows, loss and schedule are shared.
+    """
+
+    def __init__(self, model: FastSpeech2, vocoder: LatentVocoder | None) -> None:
+        self.model, self.vocoder = model, vocoder
+        if vocoder is None:
+            assert isinstance(model.wave_decoder, LatentWaveDecoder), "waveform decoder is not vits"
+            self.module: torch.nn.Module = model.wave_decoder
+        else:
+            self.module = vocoder
+        model.eval()  # the trunk is frozen: no dropout in the features being learnt from
+        model.requires_grad_(False)
+        self.module.requires_grad_(True)
+
+    def decode(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.vocoder is None:
+            return self.module(hidden)
+        mel = self.model.mel_linear(hidden)
+        if self.model.postnet is not None:
+            mel = self.model.postnet(mel)
+        return self.vocoder(mel.transpose(1, 2))
+
+    def param_groups(self, lr: float, decoder_lr: float) -> list[dict]:
+        groups = [{"params": list(self.module.adapter.parameters()), "lr": lr}]
+        if decoder_lr > 0:
+            groups.append({"params": list(self.module.decoder.parameters()), "lr": decoder_lr})
+        else:
+            self.module.decoder.requires_grad_(False)
+        return groups
+
+    def save(self, folder: Path) -> None:
+        if self.vocoder is None:
+            save_checkpoint(self.model, folder)
+        else:
+            save_bundled_latent(self.vocoder, folder, torch.float32)
+
+
+def window_loss(trainee: Trainee, hidden: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    hop = trainee.model.config.audio.hop_length
+    predicted = trainee.decode(hidden)[:, MARGIN * hop : MARGIN * hop + audio.shape[1]]
     return multi_resolution_stft_loss(predicted, audio)
+
+
+def load_trainee(args: argparse.Namespace) -> Trainee:
+    """Resume from ``RUN/checkpoint`` when it exists, else start from the given files."""
+    checkpoint = args.run / "checkpoint"
+    if args.mel_vocoder:
+        start = checkpoint if (checkpoint / "vocoder.json").exists() else args.vocoder
+        return Trainee(load_checkpoint(args.checkpoint), load_bundled_latent(start))
+    if (checkpoint / "config.json").exists():
+        return Trainee(load_checkpoint(checkpoint), None)
+    model = attach_wave_decoder(load_checkpoint(args.checkpoint), load_bundled_latent(args.vocoder))
+    return Trainee(model, None)
 
 
 def main() -> None:
@@ -155,6 +215,9 @@ def main() -> None:
     parser.add_argument("--features", type=Path, required=True)
     parser.add_argument("--corpus", type=Path, required=True, help="folder with wavs/")
     parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument(
+        "--mel-vocoder", action="store_true", help="fine-tune the mel vocoder instead (fs2)"
+    )
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
     parser.add_argument("--batch", type=int, default=6)
@@ -172,22 +235,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
     checkpoint = args.run / "checkpoint"
-    if (checkpoint / "config.json").exists():
-        model = load_checkpoint(checkpoint)
-    else:
-        model = attach_wave_decoder(
-            load_checkpoint(args.checkpoint), load_bundled_latent(args.vocoder)
-        )
-    wave = model.wave_decoder
-    assert isinstance(wave, LatentWaveDecoder), "the checkpoint's waveform decoder is not vits"
-    model.eval()  # the trunk is frozen: no dropout in the features the decoder learns from
-    model.requires_grad_(False)
-    groups = [{"params": list(wave.adapter.parameters()), "lr": args.lr}]
-    if args.decoder_lr > 0:
-        groups.append({"params": list(wave.decoder.parameters()), "lr": args.decoder_lr})
-    for group in groups:
-        for param in group["params"]:
-            param.requires_grad_(True)
+    trainee = load_trainee(args)
+    model = trainee.model
+    groups = trainee.param_groups(args.lr, args.decoder_lr)
     optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
     step, best = 0, math.inf
     if has_train_state(args.run):
@@ -209,11 +259,11 @@ def main() -> None:
 
     def validate() -> float:
         with torch.no_grad():
-            return sum(float(window_loss(model, h, a)) for h, a in val_windows) / len(val_windows)
+            return sum(float(window_loss(trainee, h, a)) for h, a in val_windows) / len(val_windows)
 
     if step == 0:
         best = validate()
-        save_checkpoint(model, args.run / "best")
+        trainee.save(args.run / "best")
         print(f"validation before training: {best:.4f}", flush=True)
     log = (args.run / "log.jsonl").open("a")
     started = time.monotonic()
@@ -223,7 +273,7 @@ def main() -> None:
         hidden, audio = windows(
             model, rng.sample(train, args.batch), args.corpus, args.segment, rng
         )
-        loss = window_loss(model, hidden, audio)
+        loss = window_loss(trainee, hidden, audio)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
@@ -238,10 +288,10 @@ def main() -> None:
             print(record, flush=True)
         if step % args.save_every == 0 or done:
             val_loss = validate()
-            save_checkpoint(model, checkpoint)
+            trainee.save(checkpoint)
             if val_loss < best:
                 best = val_loss
-                save_checkpoint(model, args.run / "best")
+                trainee.save(args.run / "best")
             save_train_state(args.run, optimizer, {"step": step, "best_val": best})
             print(f"step {step}: validation {val_loss:.4f} (best {best:.4f})", flush=True)
 

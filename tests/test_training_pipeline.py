@@ -104,3 +104,21 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     )
     assert result.returncode == 0, result.stderr.decode()
     assert sf.info(str(wav)).frames > 0
+
+    # --mel-vocoder: the same fine-tuning for the mel vocoder of --model fs2.
+    mel_run = tmp_path / "mel-vocoder"
+    common[common.index(str(run))] = str(mel_run)
+    script("train_fs2s.py", *common, "--mel-vocoder", "--save-every", "1", "--steps", "1")
+    wav = tmp_path / "fs2.wav"
+    result = run_cli(
+        "fs2",
+        "Hello.",
+        "--checkpoint",
+        str(checkpoint),
+        "--vocoder",
+        str(mel_run / "best"),
+        "--out",
+        str(wav),
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert sf.info(str(wav)).frames > 0
