@@ -32,7 +32,7 @@ import json
 import math
 import random
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -112,17 +112,40 @@ class Utterance:
         return int(self.durations.sum())
 
 
-def hidden_states(model: FastSpeech2, item: Utterance) -> torch.Tensor:
-    """The mel decoder's hidden states with the recorded prosody, (frames, hidden)."""
+def hidden_states(model: FastSpeech2, item: Utterance, factor: float) -> torch.Tensor:
+    """The mel decoder's hidden states with the recorded prosody (F0 times ``factor``),
+    (frames, hidden)."""
+    shift = math.log(factor) / model.variance_adaptor.stats.log_f0_std
     with torch.no_grad():
         out = model(
             item.phonemes[None],
             torch.tensor([len(item.phonemes)]),
             durations=item.durations[None],
-            pitch=item.pitch[None],
+            pitch=item.pitch[None] + shift,
             energy=item.energy[None],
         )
     return out.decoder_hidden[0]
+
+
+def world_pitch_shift(wave: np.ndarray, factor: float, rate: int) -> np.ndarray:
+    """The same speech with F0 times ``factor`` and the spectral envelope kept (WORLD
+    analysis and resynthesis: DIO + StoneMask, CheapTrick, D4C)."""
+    import pyworld
+
+    x = wave.astype(np.float64)
+    f0, times = pyworld.dio(x, rate, f0_floor=60.0, f0_ceil=800.0, frame_period=5.0)
+    f0 = pyworld.stonemask(x, f0, times, rate)
+    envelope = pyworld.cheaptrick(x, f0, times, rate)
+    aperiodicity = pyworld.d4c(x, f0, times, rate)
+    y = pyworld.synthesize(f0 * factor, envelope, aperiodicity, rate, frame_period=5.0)
+    return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)].astype(np.float32)
+
+
+@dataclass
+class Windows:
+    hidden: torch.Tensor  # (batch, segment + 2 * MARGIN, hidden)
+    log_f0: torch.Tensor  # (batch, segment + 2 * MARGIN), natural log of Hz
+    audio: torch.Tensor  # (batch, segment * hop), the centres: what the loss compares
 
 
 def windows(
@@ -131,22 +154,31 @@ def windows(
     corpus: Path,
     segment: int,
     rng: random.Random,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hidden windows of ``segment + 2 * MARGIN`` frames and the audio of their centres."""
+    factors: list[float] | None = None,
+) -> Windows:
+    """Windows of ``segment + 2 * MARGIN`` frames. Where a pitch factor is not 1, the model
+    is fed the recorded F0 times the factor and the target is the recording moved to that
+    pitch with WORLD: the teacher's voice covers a narrow F0 range, and a vocoder fitted on
+    it alone ignores a raised or lowered contour, which would make ``--pitch`` inaudible."""
+    stats = model.variance_adaptor.stats
     hop = model.config.audio.hop_length
     size = segment + 2 * MARGIN
-    hidden, audio = [], []
-    for item in items:
+    hidden, log_f0, audio = [], [], []
+    for item, factor in zip(items, factors or [1.0] * len(items), strict=True):
         start = rng.randrange(0, item.frames - size + 1)
-        hidden.append(hidden_states(model, item)[start : start + size])
-        wave, _ = sf.read(
+        hidden.append(hidden_states(model, item, factor)[start : start + size])
+        pitch = item.pitch[start : start + size] * stats.log_f0_std + stats.log_f0_mean
+        log_f0.append(pitch + math.log(factor))
+        wave, rate = sf.read(
             str(corpus / "wavs" / f"{item.uid}.wav"),
-            start=(start + MARGIN) * hop,
-            stop=(start + MARGIN + segment) * hop,
+            start=start * hop,
+            stop=(start + size) * hop,
             dtype="float32",
         )
-        audio.append(torch.from_numpy(wave))
-    return torch.stack(hidden), torch.stack(audio)
+        if factor != 1.0:
+            wave = world_pitch_shift(wave, factor, rate)
+        audio.append(torch.from_numpy(np.ascontiguousarray(wave[MARGIN * hop : -MARGIN * hop])))
+    return Windows(torch.stack(hidden), torch.stack(log_f0), torch.stack(audio))
 
 
 class Trainee:
@@ -167,13 +199,17 @@ class Trainee:
         model.requires_grad_(False)
         self.module.requires_grad_(True)
 
-    def decode(self, hidden: torch.Tensor) -> torch.Tensor:
+    def decode(self, batch: Windows) -> torch.Tensor:
+        """Waveform from the hidden states (FS2s), or from the model's mels made from them
+        (mel vocoder; with the log-F0 too when the vocoder reads pitch)."""
         if self.vocoder is None:
-            return self.module(hidden)
-        mel = self.model.mel_linear(hidden)
-        if self.model.postnet is not None:
-            mel = self.model.postnet(mel)
-        return self.vocoder(mel.transpose(1, 2))
+            return self.module(batch.hidden)
+        with torch.no_grad():
+            mel = self.model.mel_linear(batch.hidden)
+            if self.model.postnet is not None:
+                mel = self.model.postnet(mel)
+        log_f0 = batch.log_f0 if self.vocoder.config.pitch_input else None
+        return self.vocoder(mel.transpose(1, 2), log_f0)
 
     def param_groups(self, lr: float, decoder_lr: float) -> list[dict]:
         groups = [{"params": list(self.module.adapter.parameters()), "lr": lr}]
@@ -190,10 +226,39 @@ class Trainee:
             save_bundled_latent(self.vocoder, folder, torch.float32)
 
 
-def window_loss(trainee: Trainee, hidden: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+def window_loss(trainee: Trainee, batch: Windows) -> torch.Tensor:
     hop = trainee.model.config.audio.hop_length
-    predicted = trainee.decode(hidden)[:, MARGIN * hop : MARGIN * hop + audio.shape[1]]
-    return multi_resolution_stft_loss(predicted, audio)
+    predicted = trainee.decode(batch)[:, MARGIN * hop : MARGIN * hop + batch.audio.shape[1]]
+    return multi_resolution_stft_loss(predicted, batch.audio)
+
+
+def training_batch(
+    trainee: Trainee, train: list[Utterance], args: argparse.Namespace, rng: random.Random
+) -> Windows:
+    """``--batch`` random windows; in mel-vocoder mode a share (``--pitch-augment``) at a
+    random pitch, 0.6-1.7x log-uniform."""
+    picked = rng.sample(train, args.batch)
+    factors = [
+        math.exp(rng.uniform(math.log(0.6), math.log(1.7)))
+        if trainee.vocoder is not None and rng.random() < args.pitch_augment
+        else 1.0
+        for _ in picked
+    ]
+    return windows(trainee.model, picked, args.corpus, args.segment, rng, factors)
+
+
+@torch.no_grad()
+def with_pitch_input(vocoder: LatentVocoder) -> LatentVocoder:
+    """The same vocoder with a log-F0 input channel whose weights start at zero, so it
+    begins exactly where ``vocoder`` is and learns how much to follow the contour."""
+    if vocoder.config.pitch_input:
+        return vocoder
+    result = LatentVocoder(replace(vocoder.config, pitch_input=True))
+    state = vocoder.state_dict()
+    weight = state["adapter.conv_in.weight"]
+    state["adapter.conv_in.weight"] = torch.cat([weight, torch.zeros_like(weight[:, :1])], 1)
+    result.load_state_dict(state)
+    return result
 
 
 def load_trainee(args: argparse.Namespace) -> Trainee:
@@ -201,7 +266,10 @@ def load_trainee(args: argparse.Namespace) -> Trainee:
     checkpoint = args.run / "checkpoint"
     if args.mel_vocoder:
         start = checkpoint if (checkpoint / "vocoder.json").exists() else args.vocoder
-        return Trainee(load_checkpoint(args.checkpoint), load_bundled_latent(start))
+        vocoder = load_bundled_latent(start)
+        if args.pitch_input:
+            vocoder = with_pitch_input(vocoder)
+        return Trainee(load_checkpoint(args.checkpoint), vocoder)
     if (checkpoint / "config.json").exists():
         return Trainee(load_checkpoint(checkpoint), None)
     model = attach_wave_decoder(load_checkpoint(args.checkpoint), load_bundled_latent(args.vocoder))
@@ -217,6 +285,17 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument(
         "--mel-vocoder", action="store_true", help="fine-tune the mel vocoder instead (fs2)"
+    )
+    parser.add_argument(
+        "--pitch-input",
+        action="store_true",
+        help="mel vocoder: add a log-F0 input channel (recommended with --pitch-augment)",
+    )
+    parser.add_argument(
+        "--pitch-augment",
+        type=float,
+        default=0.0,
+        help="mel vocoder: share of windows pitch-shifted with WORLD (e.g. 0.5)",
     )
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
@@ -259,7 +338,7 @@ def main() -> None:
 
     def validate() -> float:
         with torch.no_grad():
-            return sum(float(window_loss(trainee, h, a)) for h, a in val_windows) / len(val_windows)
+            return sum(float(window_loss(trainee, w)) for w in val_windows) / len(val_windows)
 
     if step == 0:
         best = validate()
@@ -270,10 +349,7 @@ def main() -> None:
     deadline = started + args.minutes * 60 if args.minutes else math.inf
     while step < args.steps and time.monotonic() < deadline:
         rng = random.Random(args.seed * 1_000_003 + step)
-        hidden, audio = windows(
-            model, rng.sample(train, args.batch), args.corpus, args.segment, rng
-        )
-        loss = window_loss(trainee, hidden, audio)
+        loss = window_loss(trainee, training_batch(trainee, train, args, rng))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)

@@ -16,6 +16,7 @@ from tests.test_latent_vocoder import TINY
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
+from ttscli.fs2.vocoders import NeuralVocoder
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +51,22 @@ def test_attached_decoder_equals_mel_linear_then_vocoder(script: ModuleType, tmp
     assert loaded.config.wave_decoder is not None and loaded.config.wave_decoder.type == "vits"
     with torch.no_grad():
         torch.testing.assert_close(loaded.wave_decoder(hidden), direct)
+
+
+def test_pitch_input_starts_as_the_vocoder_and_then_follows_log_f0(script: ModuleType) -> None:
+    """with_pitch_input adds a zero-initialised log-F0 channel: same output at first; once the
+    channel has weight, the waveform depends on the contour, which the engine passes on."""
+    torch.manual_seed(0)
+    vocoder = LatentVocoder(TINY).eval()
+    pitched = script.with_pitch_input(vocoder).eval()
+    assert pitched.config.pitch_input and not vocoder.config.pitch_input
+    mel, log_f0 = torch.randn(1, 80, 30), torch.full((1, 30), 5.0)
+    with torch.no_grad():
+        torch.testing.assert_close(pitched(mel, log_f0), vocoder(mel))
+        with pytest.raises(ValueError, match="log-F0"):
+            pitched(mel)
+        pitched.adapter.conv_in.weight[:, -1:].fill_(0.5)
+        assert not torch.allclose(pitched(mel, log_f0), pitched(mel, log_f0 + 0.4))
+    vocoder_object = NeuralVocoder(pitched, name="test")
+    with torch.no_grad():
+        torch.testing.assert_close(vocoder_object(mel, log_f0), pitched(mel, log_f0))

@@ -33,6 +33,12 @@ def script(name: str, *args: str) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def speaks(wav: Path, *args: str) -> None:
+    result = run_cli("fs2", "Hello.", *args, "--out", str(wav))
+    assert result.returncode == 0, result.stderr.decode()
+    assert sf.info(str(wav)).frames > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("pitch_mode", "model"), [("frame", "fs2"), ("cwt", "fs2s")])
 def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model: str) -> None:
@@ -69,20 +75,7 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model
     assert ("waveform" in log[-1]) == (model == "fs2s")
     assert json.loads((run / "train_state.json").read_text())["step"] == 4
 
-    wav = tmp_path / "out.wav"
-    result = run_cli(
-        "fs2",
-        "Hello.",
-        "--model",
-        model,
-        "--checkpoint",
-        str(run / "checkpoint"),
-        "--out",
-        str(wav),
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    assert sf.info(str(wav)).frames > 0
-
+    speaks(tmp_path / "out.wav", "--model", model, "--checkpoint", str(run / "checkpoint"))
     if model == "fs2":
         check_fs2s_from_trained(run / "checkpoint", features, corpus, tmp_path)
 
@@ -98,27 +91,12 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     script("train_fs2s.py", *common, "--save-every", "1", "--steps", "2")  # resumes
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2]
-    wav = tmp_path / "fs2s.wav"
-    result = run_cli(
-        "fs2", "Hello.", "--model", "fs2s", "--checkpoint", str(run / "best"), "--out", str(wav)
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    assert sf.info(str(wav)).frames > 0
+    speaks(tmp_path / "fs2s.wav", "--model", "fs2s", "--checkpoint", str(run / "best"))
 
     # --mel-vocoder: the same fine-tuning for the mel vocoder of --model fs2.
     mel_run = tmp_path / "mel-vocoder"
     common[common.index(str(run))] = str(mel_run)
     script("train_fs2s.py", *common, "--mel-vocoder", "--save-every", "1", "--steps", "1")
-    wav = tmp_path / "fs2.wav"
-    result = run_cli(
-        "fs2",
-        "Hello.",
-        "--checkpoint",
-        str(checkpoint),
-        "--vocoder",
-        str(mel_run / "best"),
-        "--out",
-        str(wav),
+    speaks(
+        tmp_path / "fs2.wav", "--checkpoint", str(checkpoint), "--vocoder", str(mel_run / "best")
     )
-    assert result.returncode == 0, result.stderr.decode()
-    assert sf.info(str(wav)).frames > 0

@@ -121,13 +121,14 @@ class FS2Engine:
             batch[row, : len(seq)] = torch.tensor(seq, device=self.device)
         out = self.model(batch, lengths, controls)
         hop = self.config.audio.hop_length
+        stats = self.model.variance_adaptor.stats
         if self.vocoder is None:
             assert self.model.wave_decoder is not None
             waves = self.model.wave_decoder(out.decoder_hidden)
         else:
             mel = out.mel.masked_fill(out.frame_mask.unsqueeze(-1), SILENT_LOG_MEL)
-            waves = self.vocoder(mel.transpose(1, 2))
-        stats = self.model.variance_adaptor.stats
+            log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
+            waves = self.vocoder(mel.transpose(1, 2), log_f0)
         results = []
         for row, phonemes in enumerate(utterances):
             frames = int(out.frame_lengths[row])

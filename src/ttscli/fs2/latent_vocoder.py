@@ -58,6 +58,12 @@ class LatentVocoderConfig:
     mel: AudioConfig = field(default_factory=AudioConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
     decoder: HiFiGANConfig = field(default_factory=piper_medium_decoder)
+    pitch_input: bool = False
+    """Also read the acoustic model's log-F0 as one more input channel. The teacher's
+    decoder makes F0 from the latent, and a blurred mel carries little harmonic detail, so
+    without it the vocoder picks its own F0 and ``--pitch`` would be inaudible."""
+    log_f0_center: float = 5.0
+    log_f0_scale: float = 0.25
 
     def validate(self) -> None:
         if self.adapter.layers < 2 or self.adapter.channels < 1:
@@ -119,11 +125,22 @@ class LatentVocoder(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
-        self.adapter = MelAdapter(config.mel.n_mels, config.latent_dim, config.adapter)
+        inputs = config.mel.n_mels + (1 if config.pitch_input else 0)
+        self.adapter = MelAdapter(inputs, config.latent_dim, config.adapter)
         self.decoder = VitsDecoder(config.decoder)
 
-    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.adapter(log_mel))
+    def adapter_input(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None) -> torch.Tensor:
+        """The mel, plus the normalised log-F0 channel when this vocoder reads pitch."""
+        if not self.config.pitch_input:
+            return log_mel
+        if log_f0 is None:
+            raise ValueError("this vocoder needs the log-F0 contour with the mel")
+        pitch = (log_f0 - self.config.log_f0_center) / self.config.log_f0_scale
+        return torch.cat([log_mel, pitch.unsqueeze(1).to(log_mel.dtype)], dim=1)
+
+    def forward(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, n_mels, T) log-mel [+ (B, T) natural-log F0 in Hz] -> (B, T * hop) audio."""
+        return self.decoder(self.adapter(self.adapter_input(log_mel, log_f0)))
 
 
 def bundled_json(config: LatentVocoderConfig) -> dict:

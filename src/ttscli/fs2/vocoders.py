@@ -17,7 +17,7 @@ from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import apply_weights, load_dataclass, load_weights
 from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator, load_public_generator
-from ttscli.fs2.latent_vocoder import LatentVocoderConfig
+from ttscli.fs2.latent_vocoder import LatentVocoder, LatentVocoderConfig
 
 BUNDLED_CONFIG = "vocoder.json"
 BUNDLED_WEIGHTS = "vocoder.safetensors"
@@ -26,8 +26,9 @@ BUNDLED_WEIGHTS = "vocoder.safetensors"
 class Vocoder(Protocol):
     name: str
 
-    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
-        """(batch, n_mels, frames) log-mel -> (batch, frames * hop) waveform."""
+    def __call__(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, n_mels, frames) log-mel, and the model's (batch, frames) log-F0 for
+        vocoders that read it -> (batch, frames * hop) waveform."""
         ...
 
 
@@ -39,7 +40,7 @@ class GriffinLimVocoder:
     n_iter: int = 32
     name: str = "griffin-lim"
 
-    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
+    def __call__(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
         return griffin_lim(log_mel, self.audio, n_iter=self.n_iter)
 
 
@@ -50,7 +51,9 @@ class NeuralVocoder:
     module: torch.nn.Module
     name: str
 
-    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
+    def __call__(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
+        if isinstance(self.module, LatentVocoder) and self.module.config.pitch_input:
+            return self.module(log_mel, log_f0)
         return self.module(log_mel)
 
 
