@@ -22,14 +22,17 @@ from pathlib import Path
 
 import torch
 
+from ttscli.atomic import atomic_write_bytes
 from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import (
     CONFIG_FILE,
     STATS_FILE,
     WEIGHTS_FILE,
     load_checkpoint,
+    load_dataclass,
     save_checkpoint,
 )
+from ttscli.fs2.config import FS2Config
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.latent_vocoder import load_bundled_latent, save_bundled_latent
 from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS
@@ -47,7 +50,8 @@ def write_bundle(checkpoint: Path, vocoder: Path, out: Path, dtype: torch.dtype)
 def check_speaks(folder: Path) -> list[str]:
     """Load the bundle as the CLI would and time one sentence per model kind."""
     lines = []
-    kinds = ["fs2"] + (["fs2s"] if load_checkpoint(folder).wave_decoder is not None else [])
+    config = load_dataclass(FS2Config, folder / CONFIG_FILE)
+    kinds = ["fs2"] + (["fs2s"] if config.wave_decoder is not None else [])
     for kind in kinds:
         engine = FS2Engine.load(folder, kind=kind, device="cpu")  # type: ignore[arg-type]
         start = time.perf_counter()
@@ -77,13 +81,14 @@ def main() -> int:
                 raise UserError(f"bundle is {total / 1e6:.1f} MB, over --max-mb {args.max_mb}")
             report = check_speaks(staged)
             args.out.mkdir(parents=True, exist_ok=True)
-            write_bundle(args.checkpoint, args.vocoder, args.out, DTYPES[args.dtype])
+            for name in FILES:  # the checked bytes, each file replaced atomically
+                data = (staged / name).read_bytes()
+                atomic_write_bytes(args.out / name, data)
+                sha = hashlib.sha256(data).hexdigest()
+                print(f"{name}: {len(data) / 1e6:.2f} MB sha256 {sha}")
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for name in FILES:
-        data = (args.out / name).read_bytes()
-        print(f"{name}: {len(data) / 1e6:.2f} MB sha256 {hashlib.sha256(data).hexdigest()}")
     print(f"total {total / 1e6:.2f} MB")
     print("\n".join(report))
     return 0

@@ -100,6 +100,10 @@ class Utterance:
             energy = (data["energy"] - stats.energy_mean) / stats.energy_std
             self.energy = torch.from_numpy(energy.astype(np.float32))
 
+    @property
+    def frames(self) -> int:
+        return len(self.mel)
+
 
 def pad(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.nn.utils.rnn.pad_sequence(tensors, batch_first=True)

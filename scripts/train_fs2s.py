@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from train_fs2 import Utterance
 from train_state import has_train_state, load_train_state, save_train_state
 from wave_losses import multi_resolution_stft_loss
 
@@ -91,25 +92,6 @@ def attach_wave_decoder(model: FastSpeech2, vocoder: LatentVocoder) -> FastSpeec
         source.bias + torch.einsum("cmk,m->c", source.weight, linear.bias)
     )
     return fs2s
-
-
-class Utterance:
-    __slots__ = ("durations", "energy", "phonemes", "pitch", "uid")
-
-    def __init__(self, path: Path, model: FastSpeech2) -> None:
-        stats = model.variance_adaptor.stats
-        with np.load(path) as data:
-            self.uid = path.stem
-            self.phonemes = torch.from_numpy(data["phonemes"])
-            self.durations = torch.from_numpy(data["durations"])
-            pitch = (data["log_f0"] - stats.log_f0_mean) / stats.log_f0_std
-            energy = (data["energy"] - stats.energy_mean) / stats.energy_std
-            self.pitch = torch.from_numpy(pitch.astype(np.float32))
-            self.energy = torch.from_numpy(energy.astype(np.float32))
-
-    @property
-    def frames(self) -> int:
-        return int(self.durations.sum())
 
 
 def hidden_states(model: FastSpeech2, item: Utterance, factor: float) -> torch.Tensor:
@@ -325,7 +307,7 @@ def main() -> None:
         print(f"resumed at step {step}", flush=True)
 
     paths = sorted(args.features.glob("*.npz"))
-    items = [Utterance(p, model) for p in paths]
+    items = [Utterance(p, model.variance_adaptor.stats) for p in paths]
     size = args.segment + 2 * MARGIN
     val = [u for u in items[: args.val_count] if u.frames >= size]
     train = [u for u in items[args.val_count :] if u.frames >= size]

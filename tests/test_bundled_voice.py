@@ -16,14 +16,16 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import run_cli
-from ttscli.fs2.checkpoint import load_checkpoint
+from ttscli.fs2.checkpoint import CONFIG_FILE, load_dataclass
+from ttscli.fs2.config import FS2Config
 from ttscli.fs2.engine import ASSETS_DIR, FS2Engine
 from ttscli.fs2.model import Controls
 
 pyworld = pytest.importorskip("pyworld")
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it quietly walks away."
-KINDS = ["fs2"] + (["fs2s"] if load_checkpoint(ASSETS_DIR).wave_decoder is not None else [])
+BUNDLED_CONFIG = load_dataclass(FS2Config, ASSETS_DIR / CONFIG_FILE)
+KINDS = ["fs2"] + (["fs2s"] if BUNDLED_CONFIG.wave_decoder is not None else [])
 
 
 @pytest.fixture(scope="module", params=KINDS)

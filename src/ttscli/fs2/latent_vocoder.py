@@ -195,11 +195,13 @@ def load_bundled_latent(directory: Path, audio: AudioConfig | None = None) -> La
 def save_bundled_latent(vocoder: LatentVocoder, folder: Path, dtype: torch.dtype) -> None:
     """Write ``vocoder.json`` + ``vocoder.safetensors`` (the files a checkpoint bundles),
     each atomically; ``dtype`` float16 halves what the package ships."""
+    from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS
+
     tensors = {
         k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
         for k, v in vocoder.state_dict().items()
     }
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "vocoder.safetensors", lambda tmp: save_file(tensors, tmp))
+    atomic_write(folder / BUNDLED_WEIGHTS, lambda tmp: save_file(tensors, tmp))
     text = json.dumps(bundled_json(vocoder.config), indent=2) + "\n"
-    atomic_write_bytes(folder / "vocoder.json", text.encode())
+    atomic_write_bytes(folder / BUNDLED_CONFIG, text.encode())

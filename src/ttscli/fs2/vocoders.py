@@ -52,7 +52,7 @@ class NeuralVocoder:
     name: str
 
     def __call__(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
-        if isinstance(self.module, LatentVocoder) and self.module.config.pitch_input:
+        if isinstance(self.module, LatentVocoder):  # uses log_f0 only if it reads pitch
             return self.module(log_mel, log_f0)
         return self.module(log_mel)
 
