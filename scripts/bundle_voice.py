@@ -18,6 +18,7 @@ import hashlib
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -41,8 +42,13 @@ FILES = (CONFIG_FILE, STATS_FILE, WEIGHTS_FILE, BUNDLED_CONFIG, BUNDLED_WEIGHTS)
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def write_bundle(checkpoint: Path, vocoder: Path, out: Path, dtype: torch.dtype) -> None:
+def write_bundle(
+    checkpoint: Path, vocoder: Path, out: Path, dtype: torch.dtype, pitch_control: str | None
+) -> None:
     model = load_checkpoint(checkpoint)
+    if pitch_control is not None:
+        variance = replace(model.config.variance, pitch_control=pitch_control)
+        model.config = replace(model.config, variance=variance)
     save_checkpoint(model, out, dtype)
     save_bundled_latent(load_bundled_latent(vocoder, model.config.audio), out, dtype)
 
@@ -71,11 +77,20 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("src/ttscli/fs2/assets"))
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="fp16")
     parser.add_argument("--max-mb", type=float, default=60.0)
+    parser.add_argument(
+        "--pitch-control",
+        choices=["embedding", "resample"],
+        default=None,
+        help="how --pitch reaches the audio (default: as the checkpoint says); 'resample' "
+        "for a voice whose decoder or vocoder ignores the pitch embedding",
+    )
     args = parser.parse_args()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             staged = Path(tmp)
-            write_bundle(args.checkpoint, args.vocoder, staged, DTYPES[args.dtype])
+            write_bundle(
+                args.checkpoint, args.vocoder, staged, DTYPES[args.dtype], args.pitch_control
+            )
             total = sum((staged / name).stat().st_size for name in FILES)
             if total > args.max_mb * 1e6:
                 raise UserError(f"bundle is {total / 1e6:.1f} MB, over --max-mb {args.max_mb}")

@@ -35,9 +35,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ttscli.fs2.model import Controls
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
@@ -251,15 +254,21 @@ class FS2System:
     timed = "text to waveform"
 
     def __init__(
-        self, name: str, checkpoint: Path | None, kind: Literal["fs2", "fs2s"], vocoder: str
+        self,
+        name: str,
+        checkpoint: Path | None,
+        kind: Literal["fs2", "fs2s"],
+        vocoder: str,
+        controls: Controls,
     ) -> None:
         from ttscli.fs2.engine import FS2Engine
 
         self.name = name
         self.engine = FS2Engine.load(checkpoint, kind=kind, vocoder=vocoder, device="cpu")
+        self.controls = controls
 
     def _make(self, text: str) -> tuple[np.ndarray, int]:
-        parts = [s.audio for s in self.engine.stream_syntheses(text)]
+        parts = [s.audio for s in self.engine.stream_syntheses(text, self.controls)]
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return audio, self.engine.sample_rate
 
@@ -361,7 +370,12 @@ def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[S
         system: System
         if name in ("ttscli-fs2", "ttscli-fs2s"):
             kind: Literal["fs2", "fs2s"] = "fs2s" if name == "ttscli-fs2s" else "fs2"
-            system = FS2System(name, args.checkpoint, kind, args.vocoder)
+            from ttscli.fs2.model import Controls
+
+            controls = Controls(pitch=args.pitch, energy=args.energy, duration=args.duration)
+            scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != 1.0]
+            label = f"{name} ({', '.join(scaled)})" if scaled else name
+            system = FS2System(label, args.checkpoint, kind, args.vocoder, controls)
         elif name == "teacher":
             teacher = teacher or TeacherSystem()
             system = teacher
@@ -528,6 +542,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="FastSpeech 2 checkpoint directory (default: the bundled voice)",
     )
     parser.add_argument("--vocoder", default="auto", help="vocoder for ttscli-fs2 (default auto)")
+    for flag in ("pitch", "energy", "duration"):
+        parser.add_argument(
+            f"--{flag}", type=float, default=1.0, help=f"--{flag} scale for the ttscli rows"
+        )
     parser.add_argument("--espeak-voice", default="en-us", help="espeak-ng voice (default en-us)")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument(

@@ -227,15 +227,22 @@ def noam(step: int, peak: float, warmup: int) -> float:
 
 
 @torch.no_grad()
-def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -> float:
+def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -> dict[str, float]:
+    """Mean validation loss per part.
+
+    The best model is chosen by the mel loss alone: the pitch and energy losses are noisy
+    from one checkpoint to the next and would otherwise decide which model sounds best.
+    """
     model.eval()
-    total, count = 0.0, 0
+    totals: dict[str, float] = {}
+    count = 0
     for start in range(0, len(items), 16):
         batch = collate(items[start : start + 16], device)
-        total += float(sum(teacher_forced(model, batch)[1].values()))
+        for name, value in teacher_forced(model, batch)[1].items():
+            totals[name] = totals.get(name, 0.0) + float(value)
         count += 1
     model.train()
-    return total / max(count, 1)
+    return {name: total / max(count, 1) for name, total in totals.items()}
 
 
 def main() -> None:
@@ -290,7 +297,9 @@ def main() -> None:
     step, best = 0, float("inf")
     if has_train_state(args.run):
         meta = load_train_state(args.run, optimizer)
-        step, best = int(meta["step"]), float(meta["best_val"])
+        step = int(meta["step"])
+        # Runs from before best-by-mel-loss kept the total loss; it is not comparable.
+        best = float(meta["best_val"]) if meta.get("best_by") == "mel" else float("inf")
         print(f"resumed at step {step}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f} M parameters on {device}", flush=True)
@@ -324,13 +333,19 @@ def main() -> None:
                 log.flush()
                 print(record, flush=True)
             if step % args.save_every == 0 or step == args.steps:
-                val_loss = validate(model, val, device)
+                val_parts = validate(model, val, device)
+                val_loss = val_parts["mel"]
                 save_checkpoint(model, checkpoint)
                 if val_loss < best:
                     best = val_loss
                     save_checkpoint(model, args.run / "best")
-                save_train_state(args.run, optimizer, {"step": step, "best_val": best})
-                print(f"step {step}: validation {val_loss:.4f} (best {best:.4f})", flush=True)
+                save_train_state(
+                    args.run, optimizer, {"step": step, "best_val": best, "best_by": "mel"}
+                )
+                record = {"step": step} | {f"val_{k}": round(v, 4) for k, v in val_parts.items()}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                print(f"step {step}: validation mel {val_loss:.4f} (best {best:.4f})", flush=True)
 
 
 if __name__ == "__main__":

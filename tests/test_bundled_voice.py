@@ -16,12 +16,11 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import run_cli
+from tests.pitch_measure import median_f0
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_dataclass
 from ttscli.fs2.config import FS2Config
 from ttscli.fs2.engine import ASSETS_DIR, FS2Engine
 from ttscli.fs2.model import Controls
-
-pyworld = pytest.importorskip("pyworld")
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it quietly walks away."
 BUNDLED_CONFIG = load_dataclass(FS2Config, ASSETS_DIR / CONFIG_FILE)
@@ -37,29 +36,20 @@ def speak(engine: FS2Engine, **controls: float) -> np.ndarray:
     return np.concatenate(list(engine.stream(SENTENCE, Controls(**controls))))
 
 
-def median_f0(audio: np.ndarray, rate: int) -> float:
-    """Median F0 of the voiced frames, measured on the waveform (WORLD DIO + StoneMask)."""
-    x = audio.astype(np.float64)
-    f0, t = pyworld.dio(x, rate, f0_floor=60.0, f0_ceil=800.0)
-    f0 = pyworld.stonemask(x, f0, t, rate)
-    voiced = f0[f0 > 0]
-    assert len(voiced) > 50, "too few voiced frames to measure pitch"
-    return float(np.median(voiced))
-
-
 def loudness_db(audio: np.ndarray) -> float:
     return float(20 * np.log10(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-9))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect of the current bundled voice (issue 3 open): its vocoder, fitted on "
-    "the teacher's narrow F0 range, keeps its own F0; strict, so a fix must remove this mark",
-)
-def test_pitch_1_5_raises_median_f0_by_about_1_5(engine: FS2Engine) -> None:
-    base = median_f0(speak(engine), engine.sample_rate)
-    raised = median_f0(speak(engine, pitch=1.5), engine.sample_rate)
-    assert 1.4 <= raised / base <= 1.6, f"{base:.1f} Hz -> {raised:.1f} Hz"
+@pytest.mark.parametrize(("scale", "low", "high"), [(1.5, 1.4, 1.6), (0.8, 0.74, 0.86)])
+def test_pitch_scales_median_f0_and_keeps_length(
+    engine: FS2Engine, scale: float, low: float, high: float
+) -> None:
+    normal = speak(engine)
+    shifted = speak(engine, pitch=scale)
+    base = median_f0(normal, engine.sample_rate)
+    moved = median_f0(shifted, engine.sample_rate)
+    assert low <= moved / base <= high, f"{base:.1f} Hz -> {moved:.1f} Hz"
+    assert len(shifted) / len(normal) == pytest.approx(1.0, rel=0.05)
 
 
 def test_energy_changes_loudness_in_the_asked_direction(engine: FS2Engine) -> None:

@@ -43,6 +43,12 @@ class VarianceConfig:
     """``frame``: predict normalised log-F0 per frame; ``cwt``: predict the paper's CWT
     pitch spectrogram plus utterance mean/std and recompose it with the iCWT."""
     cwt_scales: int = 10
+    pitch_control: Literal["embedding", "resample"] = "embedding"
+    """How ``--pitch`` reaches the audio. ``embedding`` (FastSpeech 2's way): the scaled F0
+    goes through the pitch embedding and the decoder and vocoder follow it. ``resample``:
+    for voices whose decoder or vocoder keep their own F0, the model speaks ``pitch`` times
+    slower and the waveform is played back ``pitch`` times faster with its spectral envelope
+    restored (``ttscli.audio.pitch_shift``)."""
 
 
 @dataclass(frozen=True)

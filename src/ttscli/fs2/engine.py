@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
+from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
 from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.model import Controls, FastSpeech2
@@ -114,6 +115,8 @@ class FS2Engine:
     ) -> list[Synthesis]:
         """Synthesise a mini-batch of phoneme sequences in one pass on the device."""
         check_controls(controls)
+        if self.config.variance.pitch_control == "resample" and controls.pitch != 1.0:
+            return self._synthesize_resampled(utterances, controls)
         ids = [self.phoneme_ids(u) for u in utterances]
         lengths = torch.tensor([len(i) for i in ids], device=self.device)
         batch = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long, device=self.device)
@@ -143,6 +146,28 @@ class FS2Engine:
                     pitch_hz=torch.exp(pitch).cpu().numpy(),
                     energy=energy.clamp(min=0).cpu().numpy(),
                     sample_rate=self.sample_rate,
+                )
+            )
+        return results
+
+    def _synthesize_resampled(
+        self, utterances: Sequence[Sequence[str]], controls: Controls
+    ) -> list[Synthesis]:
+        """``--pitch`` for a ``resample`` voice: speak slower, play faster, keep formants."""
+        ratio = controls.pitch
+        slowed = replace(controls, pitch=1.0, duration=controls.duration * ratio)
+        hop = self.config.audio.hop_length
+        results = []
+        for synthesis in self.synthesize(utterances, slowed):
+            audio = shift_pitch_of_slowed(synthesis.audio, ratio, self.sample_rate)
+            frames = max(1, len(audio) // hop)
+            results.append(
+                replace(
+                    synthesis,
+                    audio=audio,
+                    mel=resample_track(synthesis.mel, frames),
+                    pitch_hz=resample_track(synthesis.pitch_hz, frames) * np.float32(ratio),
+                    energy=resample_track(synthesis.energy, frames),
                 )
             )
         return results
