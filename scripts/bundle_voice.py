@@ -8,7 +8,9 @@ waveform decoder when the checkpoint has one) and ``vocoder.json`` +
 ``vocoder.safetensors`` (the mel vocoder ``--model fs2`` uses), each atomically. Other
 files in ``--out`` (the hand-written MODEL_CARD.md) are left alone. Refuses a bundle over
 ``--max-mb`` (the package's budget) and checks that the result loads and speaks before it
-prints the sizes and SHA-256 sums that the model card records.
+prints the sizes and SHA-256 sums that the model card records. With
+``--variance-features`` it also measures how much flatter the model's mels are than the
+corpus's and stores the correction in the config (``mel_variance_scale``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ttscli.atomic import atomic_write_bytes
@@ -36,19 +39,54 @@ from ttscli.fs2.checkpoint import (
 from ttscli.fs2.config import FS2Config
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.latent_vocoder import load_bundled_latent, save_bundled_latent
+from ttscli.fs2.model import Controls, FastSpeech2
 from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS
 
 FILES = (CONFIG_FILE, STATS_FILE, WEIGHTS_FILE, BUNDLED_CONFIG, BUNDLED_WEIGHTS)
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
+@torch.inference_mode()
+def measure_mel_variance_scale(
+    model: FastSpeech2, features: list[Path], power: float
+) -> tuple[float, ...]:
+    """(std of the real mel / std of the predicted mel) ** power per bin, each std taken
+    over one utterance's frames and averaged over ``features`` (preprocess_fs2.py files).
+
+    Measured free-running (predicted durations), as the voice speaks. The full ratio
+    over-corrects; on 30 lj_val sentences the square root (power 0.5) lowered the bundled
+    voice's WER from 0.455 to 0.401 at the same DNSMOS, the full ratio only to 0.451.
+    """
+    model.eval()
+    real, predicted = [], []
+    for path in features:
+        with np.load(path) as item:
+            ids = torch.from_numpy(item["phonemes"].astype(np.int64))[None]
+            real.append(item["mel"].std(0))
+        out = model(ids, torch.tensor([ids.shape[1]]), Controls())
+        predicted.append(out.mel[0].float().numpy().std(0))
+    ratio = np.mean(real, axis=0) / np.maximum(np.mean(predicted, axis=0), 1e-6)
+    return tuple(round(float(x), 4) for x in np.clip(ratio, 0.1, 10.0) ** power)
+
+
 def write_bundle(
-    checkpoint: Path, vocoder: Path, out: Path, dtype: torch.dtype, pitch_control: str | None
+    checkpoint: Path,
+    vocoder: Path,
+    out: Path,
+    dtype: torch.dtype,
+    pitch_control: str | None,
+    variance_features: list[Path],
+    variance_power: float,
 ) -> None:
     model = load_checkpoint(checkpoint)
+    config = model.config
     if pitch_control is not None:
-        variance = replace(model.config.variance, pitch_control=pitch_control)
-        model.config = replace(model.config, variance=variance)
+        config = replace(config, variance=replace(config.variance, pitch_control=pitch_control))
+    if variance_features:
+        scale = measure_mel_variance_scale(model, variance_features, variance_power)
+        config = replace(config, mel_variance_scale=scale)
+    config.validate()
+    model.config = config
     save_checkpoint(model, out, dtype)
     save_bundled_latent(load_bundled_latent(vocoder, model.config.audio), out, dtype)
 
@@ -84,12 +122,35 @@ def main() -> int:
         help="how --pitch reaches the audio (default: as the checkpoint says); 'resample' "
         "for a voice whose decoder or vocoder ignores the pitch embedding",
     )
+    parser.add_argument(
+        "--variance-features",
+        type=Path,
+        default=None,
+        help="features folder (preprocess_fs2.py): measure the mel variance scale on its "
+        "first --variance-count utterances, which train_fs2.py held out for validation",
+    )
+    parser.add_argument("--variance-count", type=int, default=40)
+    parser.add_argument("--variance-power", type=float, default=0.5)
     args = parser.parse_args()
+    variance_features = (
+        sorted(args.variance_features.glob("*.npz"))[: args.variance_count]
+        if args.variance_features
+        else []
+    )
+    if args.variance_features and not variance_features:
+        print(f"error: {args.variance_features}: no .npz feature files", file=sys.stderr)
+        return 1
     try:
         with tempfile.TemporaryDirectory() as tmp:
             staged = Path(tmp)
             write_bundle(
-                args.checkpoint, args.vocoder, staged, DTYPES[args.dtype], args.pitch_control
+                args.checkpoint,
+                args.vocoder,
+                staged,
+                DTYPES[args.dtype],
+                args.pitch_control,
+                variance_features,
+                args.variance_power,
             )
             total = sum((staged / name).stat().st_size for name in FILES)
             if total > args.max_mb * 1e6:

@@ -189,7 +189,8 @@ class Trainee:
         with torch.no_grad():
             mel = self.model.mel_linear(batch.hidden)
             if self.model.postnet is not None:
-                mel = self.model.postnet(mel)
+                unpadded = torch.zeros(mel.shape[:2], dtype=torch.bool, device=mel.device)
+                mel = self.model.postnet(mel, unpadded)  # windows are cut, never padded
         log_f0 = batch.log_f0 if self.vocoder.config.pitch_input else None
         return self.vocoder(mel.transpose(1, 2), log_f0)
 

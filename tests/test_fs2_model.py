@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from tests.fs2_fixture import FRAMES_PER_PHONEME, make_tiny_checkpoint, make_tiny_model
 from ttscli.errors import UserError
 from ttscli.fs2 import cwt
-from ttscli.fs2.checkpoint import load_checkpoint
+from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator
 from ttscli.fs2.model import Controls
@@ -41,6 +42,22 @@ def test_batch_gives_each_utterance_its_own_length(tiny_checkpoint: Path) -> Non
     ]
 
 
+def test_an_utterance_is_spoken_the_same_alone_and_in_a_batch(tmp_path: Path) -> None:
+    """Padding must not reach the real positions through the predictors' convolutions."""
+    model = make_tiny_model()
+    with torch.no_grad():  # durations that depend on the neighbours, unlike the fixture's
+        model.variance_adaptor.duration_predictor.linear.weight.normal_(0, 0.3)
+    save_checkpoint(model, tmp_path / "ckpt")
+    fs2 = engine(tmp_path / "ckpt")
+    short = ("HH", "AY1", ".")
+    alone = fs2.synthesize([short])[0]
+    batched = fs2.synthesize([HELLO, short])[1]
+    assert batched.mel.shape == alone.mel.shape
+    np.testing.assert_allclose(batched.mel, alone.mel, atol=1e-4)
+    np.testing.assert_allclose(batched.pitch_hz, alone.pitch_hz, rtol=1e-4)
+    np.testing.assert_allclose(batched.energy, alone.energy, atol=1e-4)
+
+
 @pytest.mark.parametrize("kind", ["fs2", "fs2s"])
 def test_duration_scale_stretches_audio(tiny_checkpoint: Path, kind: str) -> None:
     fs2 = engine(tiny_checkpoint, kind)
@@ -64,6 +81,43 @@ def test_energy_scale_multiplies_energy_fed_to_the_decoder(tiny_checkpoint: Path
     loud = fs2.synthesize([HELLO], Controls(energy=2.0))[0].energy
     voiced = base > 1e-3
     np.testing.assert_allclose(loud[voiced] / base[voiced], 2.0, rtol=1e-3)
+
+
+def with_config(fs2: FS2Engine, **changes: object) -> FS2Engine:
+    fs2.config = fs2.model.config = replace(fs2.config, **changes)
+    fs2.config.validate()
+    return fs2
+
+
+def test_mel_variance_scale_widens_the_vocoded_mel_around_its_mean(
+    tiny_checkpoint: Path,
+) -> None:
+    short = ("HH", "AY1", ".")
+    plain = engine(tiny_checkpoint).synthesize([HELLO, short])[1]
+    n_mels = plain.mel.shape[1]
+    widened = with_config(engine(tiny_checkpoint), mel_variance_scale=(2.0,) * n_mels)
+    result = widened.synthesize([HELLO, short])[1]  # padded in the batch: padding not counted
+    np.testing.assert_allclose(result.mel.mean(0), plain.mel.mean(0), atol=1e-4)
+    np.testing.assert_allclose(result.mel.std(0), 2 * plain.mel.std(0), rtol=1e-3)
+    assert not np.array_equal(result.audio, plain.audio)
+
+
+def test_mel_variance_scale_must_cover_every_bin() -> None:
+    with pytest.raises(ValueError, match="mel_variance_scale"):
+        replace(make_tiny_model().config, mel_variance_scale=(1.2, 1.3)).validate()
+
+
+@pytest.mark.parametrize("kind", ["fs2", "fs2s"])
+def test_resample_pitch_control_keeps_length_and_scales_reported_f0(
+    tiny_checkpoint: Path, kind: str
+) -> None:
+    fs2 = engine(tiny_checkpoint, kind)
+    fs2 = with_config(fs2, variance=replace(fs2.config.variance, pitch_control="resample"))
+    base = fs2.synthesize([HELLO])[0]
+    high = fs2.synthesize([HELLO], Controls(pitch=1.5))[0]
+    assert len(high.audio) / len(base.audio) == pytest.approx(1.0, rel=0.05)
+    assert len(high.pitch_hz) == len(high.audio) // 256
+    assert np.median(high.pitch_hz) / np.median(base.pitch_hz) == pytest.approx(1.5, rel=0.05)
 
 
 def test_cwt_recomposes_the_pitch_contour() -> None:

@@ -114,6 +114,10 @@ class FS2Config:
     postnet: PostNetConfig | None = field(default_factory=PostNetConfig)
     wave_decoder: WaveDecoderConfig | None = None
     """Present when the checkpoint includes the FastSpeech 2s waveform decoder."""
+    mel_variance_scale: tuple[float, ...] = ()
+    """Per mel bin, how much to widen the predicted mel around its utterance mean before
+    the vocoder (global-variance compensation against over-smoothing); empty = off.
+    ``scripts/bundle_voice.py --variance-features`` measures it."""
 
     def validate(self) -> None:
         """Catch configs that would build a model that cannot run."""
@@ -126,6 +130,11 @@ class FS2Config:
                 raise ValueError(f"{name}.hidden must be divisible by {name}.heads")
         if self.encoder.hidden != self.decoder.hidden:
             raise ValueError("encoder.hidden and decoder.hidden must be equal")
+        scale = self.mel_variance_scale
+        if scale and (len(scale) != self.audio.n_mels or not all(0 < x <= 10 for x in scale)):
+            raise ValueError(
+                f"mel_variance_scale: needs {self.audio.n_mels} values in (0, 10], or none"
+            )
         wave = self.wave_decoder
         if wave is not None:
             total = 1

@@ -125,11 +125,12 @@ class FS2Engine:
         out = self.model(batch, lengths, controls)
         hop = self.config.audio.hop_length
         stats = self.model.variance_adaptor.stats
+        mel = out.mel
         if self.vocoder is None:
             assert self.model.wave_decoder is not None
             waves = self.model.wave_decoder(out.decoder_hidden)
         else:
-            mel = out.mel.masked_fill(out.frame_mask.unsqueeze(-1), SILENT_LOG_MEL)
+            mel = self.widen_mel(out.mel, out.frame_mask)
             log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
             waves = self.vocoder(mel.transpose(1, 2), log_f0)
         results = []
@@ -142,13 +143,24 @@ class FS2Engine:
                 Synthesis(
                     phonemes=tuple(phonemes),
                     audio=np.ascontiguousarray(audio, dtype=np.float32),
-                    mel=out.mel[row, :frames].float().cpu().numpy(),
+                    mel=mel[row, :frames].float().cpu().numpy(),
                     pitch_hz=torch.exp(pitch).cpu().numpy(),
                     energy=energy.clamp(min=0).cpu().numpy(),
                     sample_rate=self.sample_rate,
                 )
             )
         return results
+
+    def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """The mel the vocoder hears: padding silenced and, when the checkpoint has a
+        ``mel_variance_scale``, each bin widened around its utterance mean, because a model
+        trained with an L1 loss predicts flatter mels than speech has."""
+        keep = (~frame_mask).unsqueeze(-1).to(mel.dtype)  # (batch, frames, 1)
+        if self.config.mel_variance_scale:
+            scale = torch.tensor(self.config.mel_variance_scale, dtype=mel.dtype, device=mel.device)
+            mean = (mel * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+            mel = mean + scale * (mel - mean)
+        return mel.masked_fill(frame_mask.unsqueeze(-1), SILENT_LOG_MEL)
 
     def _synthesize_resampled(
         self, utterances: Sequence[Sequence[str]], controls: Controls

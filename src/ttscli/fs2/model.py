@@ -270,7 +270,7 @@ class FastSpeech2(nn.Module):
         frame_mask = va["frame_mask"]
         hidden = self.decoder(va["x"], frame_mask)
         mel_before = self.mel_linear(hidden).masked_fill(frame_mask.unsqueeze(-1), 0.0)
-        mel = mel_before if self.postnet is None else self.postnet(mel_before)
+        mel = mel_before if self.postnet is None else self.postnet(mel_before, frame_mask)
         return FS2Output(
             mel=mel.masked_fill(frame_mask.unsqueeze(-1), 0.0),
             mel_before_postnet=mel_before,

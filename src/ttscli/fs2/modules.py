@@ -88,8 +88,12 @@ class VariancePredictor(nn.Module):
         self.outputs = outputs
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.conv1(x.transpose(1, 2))).transpose(1, 2)
-        h = self.dropout(self.norm1(h))
+        # Padding is zeroed before each conv, as a lone utterance's conv padding is: without
+        # it, the layer norm's output at padded positions would leak into the last real ones
+        # and an utterance would be spoken differently depending on its batch mates.
+        keep = (~mask).unsqueeze(-1).to(x.dtype)
+        h = F.relu(self.conv1((x * keep).transpose(1, 2))).transpose(1, 2)
+        h = self.dropout(self.norm1(h)) * keep
         h = F.relu(self.conv2(h.transpose(1, 2))).transpose(1, 2)
         h = self.dropout(self.norm2(h))
         out = self.linear(h).masked_fill(mask.unsqueeze(-1), 0.0)
@@ -135,10 +139,11 @@ class PostNet(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+    def forward(self, mel: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        keep = (~mask).unsqueeze(1).to(mel.dtype)  # zero padding between layers, see above
         h = mel.transpose(1, 2)
         for i, layer in enumerate(self.layers):
-            h = layer(h)
+            h = layer(h * keep)
             if i < len(self.layers) - 1:
                 h = torch.tanh(h)
             h = self.dropout(h)
