@@ -259,13 +259,14 @@ class FS2System:
         checkpoint: Path | None,
         kind: Literal["fs2", "fs2s"],
         vocoder: str,
-        controls: Controls,
+        controls: Controls | None = None,
     ) -> None:
         from ttscli.fs2.engine import FS2Engine
+        from ttscli.fs2.model import Controls
 
         self.name = name
         self.engine = FS2Engine.load(checkpoint, kind=kind, vocoder=vocoder, device="cpu")
-        self.controls = controls
+        self.controls = controls or Controls()
 
     def _make(self, text: str) -> tuple[np.ndarray, int]:
         parts = [s.audio for s in self.engine.stream_syntheses(text, self.controls)]

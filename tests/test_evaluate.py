@@ -19,6 +19,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from ttscli.fs2.model import Controls
+
 pytest.importorskip("pocketsphinx")
 pytest.importorskip("speechmos")
 pytest.importorskip("onnxruntime")
@@ -177,6 +179,9 @@ def test_fs2_rows_render_from_a_checkpoint(tiny_checkpoint: Path, kind: str) -> 
     assert rendered.audio.dtype == np.float32 and rendered.audio.ndim == 1
     assert len(rendered.audio) > rendered.sample_rate // 10  # two sentences, concatenated
     assert rendered.compute_seconds > 0
+    slow = ev.FS2System("slow", tiny_checkpoint, kind, "auto", Controls(duration=2.0))
+    slower = slow.render("The cat sat on the mat. It was happy.")
+    assert len(slower.audio) / len(rendered.audio) == pytest.approx(2.0, rel=0.1)
 
 
 def test_a_missing_checkpoint_is_an_error_message_not_a_traceback(tmp_path: Path) -> None:
