@@ -118,6 +118,9 @@ def test_resample_pitch_control_keeps_length_and_scales_reported_f0(
     assert len(high.audio) / len(base.audio) == pytest.approx(1.0, rel=0.05)
     assert len(high.pitch_hz) == len(high.audio) // 256
     assert np.median(high.pitch_hz) / np.median(base.pitch_hz) == pytest.approx(1.5, rel=0.05)
+    # Each flag is checked on its own; the slowed-down duration (6 x 2 = 12) is not a flag.
+    slow_high = fs2.synthesize([HELLO], Controls(pitch=2.0, duration=6.0))[0]
+    assert len(slow_high.audio) / len(base.audio) == pytest.approx(6.0, rel=0.1)
 
 
 def test_cwt_recomposes_the_pitch_contour() -> None:
