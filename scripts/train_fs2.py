@@ -176,14 +176,26 @@ def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -
     return result
 
 
-def teacher_forced(model: FastSpeech2, batch: dict[str, torch.Tensor]) -> tuple[FS2Output, dict]:
-    """Run the model on ground-truth durations, pitch and energy (as the paper trains it)."""
+def teacher_forced(
+    model: FastSpeech2, batch: dict[str, torch.Tensor], prosody_inputs: str = "target"
+) -> tuple[FS2Output, dict]:
+    """Run the model on ground-truth durations and, as the paper trains it, ground-truth
+    pitch and energy (``prosody_inputs`` "target").
+
+    With "predicted" the decoder hears the model's own pitch and energy, as it does when it
+    speaks. Frame energy is the norm of the very spectrum the decoder must produce, so a
+    decoder trained on the true values leans on them and mumbles on the smooth predicted
+    ones (measured on 40 held-out lines: WER 0.374 with true pitch and energy, 0.458 with
+    predicted). The predictors still learn from the targets: bucketing stops the mel
+    loss's gradient from reaching them.
+    """
+    use_targets = prosody_inputs == "target"
     out = model(
         batch["phonemes"],
         batch["phoneme_lengths"],
         durations=batch["durations"],
-        pitch=batch["pitch"],
-        energy=batch["energy"],
+        pitch=batch["pitch"] if use_targets else None,
+        energy=batch["energy"] if use_targets else None,
     )
     return out, losses(model, out, batch)
 
@@ -227,7 +239,9 @@ def noam(step: int, peak: float, warmup: int) -> float:
 
 
 @torch.no_grad()
-def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -> dict[str, float]:
+def validate(
+    model: FastSpeech2, items: list[Utterance], device: torch.device, prosody_inputs: str
+) -> dict[str, float]:
     """Mean validation loss per part.
 
     The best model is chosen by the mel loss alone: the pitch and energy losses are noisy
@@ -238,7 +252,7 @@ def validate(model: FastSpeech2, items: list[Utterance], device: torch.device) -
     count = 0
     for start in range(0, len(items), 16):
         batch = collate(items[start : start + 16], device)
-        for name, value in teacher_forced(model, batch)[1].items():
+        for name, value in teacher_forced(model, batch, prosody_inputs)[1].items():
             totals[name] = totals.get(name, 0.0) + float(value)
         count += 1
     model.train()
@@ -256,6 +270,13 @@ def main() -> None:
     )
     parser.add_argument("--corpus", type=Path, help="corpus folder with wavs/ (FS2s only)")
     parser.add_argument("--segment-frames", type=int, default=32)
+    parser.add_argument(
+        "--prosody-inputs",
+        choices=["target", "predicted"],
+        default="target",
+        help="pitch and energy the decoder hears in training: the corpus's (the paper) or "
+        "the model's own predictions (fine-tuning for clearer speech)",
+    )
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--batch-frames", type=int, default=12000)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -295,11 +316,14 @@ def main() -> None:
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
     step, best = 0, float("inf")
+    # Validation mel loss on predicted prosody is higher; it does not compare with a
+    # target-prosody run's, so switching modes starts the best-model search afresh.
+    best_by = "mel" if args.prosody_inputs == "target" else "mel-predicted-prosody"
     if has_train_state(args.run):
         meta = load_train_state(args.run, optimizer)
         step = int(meta["step"])
         # Runs from before best-by-mel-loss kept the total loss; it is not comparable.
-        best = float(meta["best_val"]) if meta.get("best_by") == "mel" else float("inf")
+        best = float(meta["best_val"]) if meta.get("best_by") == best_by else float("inf")
         print(f"resumed at step {step}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f} M parameters on {device}", flush=True)
@@ -313,7 +337,7 @@ def main() -> None:
             for param_group in optimizer.param_groups:
                 param_group["lr"] = noam(step + 1, args.lr, args.warmup)
             batch = collate(group, device)
-            out, parts = teacher_forced(model, batch)
+            out, parts = teacher_forced(model, batch, args.prosody_inputs)
             if model.wave_decoder is not None:
                 if args.corpus is None:
                     raise SystemExit("an FS2s model needs --corpus (the folder with wavs/)")
@@ -333,14 +357,14 @@ def main() -> None:
                 log.flush()
                 print(record, flush=True)
             if step % args.save_every == 0 or step == args.steps:
-                val_parts = validate(model, val, device)
+                val_parts = validate(model, val, device, args.prosody_inputs)
                 val_loss = val_parts["mel"]
                 save_checkpoint(model, checkpoint)
                 if val_loss < best:
                     best = val_loss
                     save_checkpoint(model, args.run / "best")
                 save_train_state(
-                    args.run, optimizer, {"step": step, "best_val": best, "best_by": "mel"}
+                    args.run, optimizer, {"step": step, "best_val": best, "best_by": best_by}
                 )
                 record = {"step": step} | {f"val_{k}": round(v, 4) for k, v in val_parts.items()}
                 log.write(json.dumps(record) + "\n")

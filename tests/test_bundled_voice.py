@@ -89,3 +89,15 @@ def test_speaks_in_a_fresh_process_without_network(tmp_path: Path) -> None:
     audio, rate = sf.read(str(out), dtype="float32")
     assert rate == 22050 and 0.5 < len(audio) / rate < 3.0
     assert np.abs(audio).max() > 0.05
+
+
+def test_pitch_outside_the_resampling_range_is_a_one_line_error(tmp_path: Path) -> None:
+    """The bundled voice resamples for --pitch, which it allows only within an octave."""
+    out = tmp_path / "kept.wav"
+    out.write_bytes(b"earlier take")
+    result = run_cli("fs2", "Hello.", "--pitch", "3", "--out", str(out), "--device", "cpu")
+    assert result.returncode != 0
+    message = result.stderr.decode().strip()
+    assert "--pitch 3" in message and "between 0.5 and 2" in message
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert out.read_bytes() == b"earlier take"

@@ -147,7 +147,9 @@ def fs2(
         str, typer.Option(help="auto, griffin-lim, or a HiFi-GAN generator file/folder.")
     ] = "auto",
     device: DeviceOption = DeviceChoice.auto,
-    pitch: Annotated[float, typer.Option(help="Multiply F0 (Hz); 1.5 = higher.")] = 1.0,
+    pitch: Annotated[
+        float, typer.Option(help="Multiply F0 (Hz); 1.5 = higher; 0.5-2 for the bundled voice.")
+    ] = 1.0,
     energy: Annotated[float, typer.Option(help="Multiply energy (loudness).")] = 1.0,
     duration: Annotated[float, typer.Option(help="Multiply durations; 2.0 = twice as long.")] = (
         1.0
@@ -189,6 +191,7 @@ def fs2(
     started = time.perf_counter()
     engine = FS2Engine.load(checkpoint, kind=model.value, vocoder=vocoder, device=device.value)
     load_seconds = time.perf_counter() - started
+    engine.check_controls(controls)  # this voice's own limits, before anything is written
     described = f"fs2 ({model.value}, {engine.vocoder_name}, {engine.device})"
 
     if batch:

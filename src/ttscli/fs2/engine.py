@@ -28,6 +28,9 @@ SILENT_LOG_MEL = math.log(1e-5)
 
 ModelKind = Literal["fs2", "fs2s"]
 DEFAULT_CONTROLS = Controls()
+# A "resample" voice speaks --pitch times slower before its audio is sped up, so an octave
+# each way keeps the cost (and the artefacts of moving formants back) bounded.
+RESAMPLE_PITCH_RANGE = (0.5, 2.0)
 
 
 @dataclass
@@ -109,12 +112,22 @@ class FS2Engine:
         except KeyError as exc:
             raise UserError(f"phoneme {exc.args[0]} is not in this checkpoint's symbols") from None
 
+    def check_controls(self, controls: Controls) -> None:
+        """The general limits, and the narrower --pitch range of a voice that resamples."""
+        check_controls(controls)
+        low, high = RESAMPLE_PITCH_RANGE
+        if self.config.variance.pitch_control == "resample" and not low <= controls.pitch <= high:
+            raise UserError(
+                f"--pitch {controls.pitch:g}: this voice changes pitch by resampling, "
+                f"which works between {low:g} and {high:g}"
+            )
+
     @torch.inference_mode()
     def synthesize(
         self, utterances: Sequence[Sequence[str]], controls: Controls = DEFAULT_CONTROLS
     ) -> list[Synthesis]:
         """Synthesise a mini-batch of phoneme sequences in one pass on the device."""
-        check_controls(controls)
+        self.check_controls(controls)
         if self.config.variance.pitch_control == "resample" and controls.pitch != 1.0:
             return self._synthesize_resampled(utterances, controls)
         return self._run_model(utterances, controls)
@@ -197,7 +210,7 @@ class FS2Engine:
         """One Synthesis per sentence, computed only when the consumer asks for it."""
         from ttscli.text.frontend import text_to_utterances
 
-        check_controls(controls)
+        self.check_controls(controls)
         for utterance in text_to_utterances(text):
             yield self.synthesize([utterance.phonemes], controls)[0]
 
