@@ -7,18 +7,17 @@ minute on two cores.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+from tests.conftest import load_script
 from ttscli.fs2.model import Controls
 
 pytest.importorskip("pocketsphinx")
@@ -30,17 +29,7 @@ SCRIPT = REPO / "scripts" / "evaluate.py"
 SENTENCES = ["The cat sat on the mat.", "The quick brown fox jumps over the lazy dog."]
 
 
-def _load_script() -> ModuleType:
-    """The script as a module under a private name (PyPI has an unrelated ``evaluate``)."""
-    spec = importlib.util.spec_from_file_location("ttscli_evaluate_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-ev = _load_script()
+ev = load_script("evaluate")
 
 
 # --------------------------------------------------------------------------- WER

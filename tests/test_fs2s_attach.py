@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import load_script
 from tests.fs2_fixture import TINY_STATS, tiny_config
 from tests.test_latent_vocoder import TINY
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
@@ -21,12 +19,7 @@ from ttscli.fs2.vocoders import NeuralVocoder
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    sys.path.insert(0, str(REPO / "scripts"))
-    spec = importlib.util.spec_from_file_location("train_fs2s", REPO / "scripts/train_fs2s.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_fs2s")
 
 
 def test_attached_decoder_equals_mel_linear_then_vocoder(script: ModuleType, tmp_path: Path):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import load_script
 from ttscli.errors import UserError
 from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig
@@ -42,14 +41,7 @@ TINY = LatentVocoderConfig(
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
     """``scripts/train_vocoder.py`` as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location(
-        "train_vocoder", REPO / "scripts/train_vocoder.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_vocoder"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_vocoder")
 
 
 def test_output_is_frames_times_hop() -> None:

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 import torch
 
+from tests.conftest import load_script
 from tests.fs2_fixture import make_tiny_model
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def _load_script() -> ModuleType:
-    sys.path.insert(0, str(SCRIPTS))  # the script imports its sibling modules
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "ttscli_train_fs2_script", SCRIPTS / "train_fs2.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(SCRIPTS))
-
-
-train_fs2 = _load_script()
+train_fs2 = load_script("train_fs2")
 
 
 def _batch(model: torch.nn.Module) -> dict[str, torch.Tensor]:
