@@ -1,0 +1,26 @@
+"""scripts/bench_fs2.py: the stage-by-stage speed table of the bundled voice."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import load_script
+
+
+def test_stage_table_adds_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sentences = tmp_path / "lines.txt"
+    sentences.write_text("The cat sat on the mat.\nIs it wet, or dry?\n", encoding="utf-8")
+    bench = load_script("bench_fs2")
+    assert bench.main(["--sentences", str(sentences), "--limit", "2", "--no-references"]) == 0
+    table = capsys.readouterr().out
+    rows = dict(re.findall(r"^\| ([a-z -]+) \| ([0-9.]+) \|", table, flags=re.M))
+    stages = ["front-end", "acoustic model", "vocoder adapter", "generator"]
+    assert all(float(rows[name]) > 0 for name in stages), table
+    assert float(rows["all stages"]) == pytest.approx(
+        sum(float(rows[name]) for name in stages), abs=0.02
+    )
+    end_to_end = dict(re.findall(r"^\| (ttscli-fs2s?) \| ([0-9.]+) \|", table, flags=re.M))
+    assert set(end_to_end) == {"ttscli-fs2", "ttscli-fs2s"} and float(end_to_end["ttscli-fs2"]) > 0
