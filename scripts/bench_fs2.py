@@ -23,10 +23,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+if TYPE_CHECKING:
+    from ttscli.fs2.engine import FS2Engine
 
 from evaluate import (  # noqa: E402
     EspeakSystem,
@@ -38,19 +42,15 @@ from evaluate import (  # noqa: E402
 )
 
 
-def stage_times(
-    checkpoint: Path | None, sentences: Sequence[str]
-) -> tuple[dict[str, float], float]:
+def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, float], float]:
     """Seconds spent in each stage of the mel route over all sentences, and audio seconds."""
     import torch
 
-    from ttscli.fs2.engine import FS2Engine
     from ttscli.fs2.latent_vocoder import LatentVocoder
     from ttscli.fs2.model import Controls
     from ttscli.fs2.vocoders import NeuralVocoder
     from ttscli.text.frontend import text_to_utterances
 
-    engine = FS2Engine.load(checkpoint, kind="fs2", device="cpu")
     vocoder = engine.vocoder
     if not isinstance(vocoder, NeuralVocoder) or not isinstance(vocoder.module, LatentVocoder):
         raise SystemExit("error: this breakdown needs a latent (adapter + generator) vocoder")
@@ -63,8 +63,8 @@ def stage_times(
             timed = i >= len(sentences)
             begin = time.perf_counter()
             utterances = [u.phonemes for u in text_to_utterances(text)]
-            front_end = time.perf_counter() - begin
-            stage = dict.fromkeys(("acoustic model", "vocoder adapter", "generator"), 0.0)
+            if not timed:  # the front-end caches words: its first pass is the honest one
+                spent["front-end"] += time.perf_counter() - begin
             for phonemes in utterances:
                 ids = torch.tensor([engine.phoneme_ids(phonemes)])
                 start = time.perf_counter()
@@ -76,16 +76,11 @@ def stage_times(
                 after_adapter = time.perf_counter()
                 wave = latent.decoder(hidden)
                 end = time.perf_counter()
-                stage["acoustic model"] += middle - start
-                stage["vocoder adapter"] += after_adapter - middle
-                stage["generator"] += end - after_adapter
                 if timed:
+                    spent["acoustic model"] += middle - start
+                    spent["vocoder adapter"] += after_adapter - middle
+                    spent["generator"] += end - after_adapter
                     audio_seconds += wave.shape[-1] / engine.sample_rate
-            if not timed:  # the front-end caches words: its first pass is the honest one
-                spent["front-end"] += front_end
-            else:
-                for name, seconds in stage.items():
-                    spent[name] += seconds
     return spent, audio_seconds
 
 
@@ -109,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sentences = read_sentences(args.sentences, args.limit)
 
-    spent, audio_seconds = stage_times(args.checkpoint, sentences)
+    fs2 = FS2System("ttscli-fs2", args.checkpoint, "fs2", "auto")
+    spent, audio_seconds = stage_times(fs2.engine, sentences)
     total = sum(spent.values())
     print(f"{len(sentences)} sentences, {audio_seconds:.1f} s of audio; {machine_description()}")
     print("\n| stage (ttscli fs2) | seconds | RTF | share |\n|---|---:|---:|---:|")
@@ -117,10 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"| {name} | {seconds:.3f} | {seconds / audio_seconds:.4f} | {seconds / total:.0%} |")
     print(f"| all stages | {total:.3f} | {total / audio_seconds:.4f} | 100% |")
 
-    from ttscli.fs2.engine import FS2Engine
-
-    systems: list[System] = [FS2System("ttscli-fs2", args.checkpoint, "fs2", "auto")]
-    if FS2Engine.load(args.checkpoint, kind="fs2", device="cpu").model.wave_decoder is not None:
+    systems: list[System] = [fs2]
+    if fs2.engine.model.wave_decoder is not None:
         systems.append(FS2System("ttscli-fs2s", args.checkpoint, "fs2s", "auto"))
     if not args.no_references:
         systems += [TeacherSystem(), EspeakSystem()]

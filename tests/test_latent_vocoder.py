@@ -22,8 +22,6 @@ from ttscli.fs2.latent_vocoder import (
     save_bundled_latent,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-
 TINY = LatentVocoderConfig(
     adapter=AdapterConfig(layers=3, channels=8, kernel=3),
     decoder=HiFiGANConfig(
