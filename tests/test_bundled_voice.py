@@ -42,12 +42,8 @@ def loudness_db(audio: np.ndarray) -> float:
 
 @pytest.mark.parametrize(("scale", "low", "high"), [(1.5, 1.4, 1.6), (0.8, 0.74, 0.86)])
 def test_pitch_scales_median_f0_and_keeps_length(
-    engine: FS2Engine, scale: float, low: float, high: float, request: pytest.FixtureRequest
+    engine: FS2Engine, scale: float, low: float, high: float
 ) -> None:
-    if engine.kind == "fs2" and scale == 0.8:
-        # Known miss of the step-7,250 bundle (model card): x0.866 for a ceiling of 0.86.
-        # Strict, so a voice that fixes it turns this red and the marker must go.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="fs2 --pitch 0.8: x0.866"))
     normal = speak(engine)
     shifted = speak(engine, pitch=scale)
     base = median_f0(normal, engine.sample_rate)
