@@ -110,6 +110,10 @@ def interrupt_while_playing(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        # Ctrl-C reaches a program in a terminal with SIGINT at its default. A test run that
+        # a non-interactive shell started in the background has it ignored, and a child
+        # inherits that across exec (Python then installs no KeyboardInterrupt handler).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
