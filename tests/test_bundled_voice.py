@@ -32,24 +32,41 @@ def engine(request: pytest.FixtureRequest) -> FS2Engine:
     return FS2Engine.load(None, kind=request.param, device="cpu")
 
 
-def speak(engine: FS2Engine, **controls: float) -> np.ndarray:
-    return np.concatenate(list(engine.stream(SENTENCE, Controls(**controls))))
+def speak(engine: FS2Engine, text: str = SENTENCE, **controls: float) -> np.ndarray:
+    return np.concatenate(list(engine.stream(text, Controls(**controls))))
 
 
 def loudness_db(audio: np.ndarray) -> float:
     return float(20 * np.log10(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-9))
 
 
+PITCH_SENTENCES = (
+    SENTENCE,
+    "Our neighbours planted seven apple trees along the river last spring.",
+    "When the meeting ended, everyone went home through the heavy rain.",
+    "She asked whether the library would stay open late on Friday evenings.",
+    "A small boat drifted slowly past the harbour lights before dawn.",
+)
+"""Several sentences, because one is a noisy reading of the voice's pitch: the median F0 of a
+few seconds of speech moves with how DIO hears a handful of frames. On the step-10,500 voice
+the first sentence alone read --pitch 1.5 / 0.8 as x1.65 / x0.89 with --model fs2, while
+eight held-out lj_val sentences read x1.47-1.55 / x0.78-0.86 (medians x1.53 / x0.83)."""
+
+
 @pytest.mark.parametrize(("scale", "low", "high"), [(1.5, 1.4, 1.6), (0.8, 0.74, 0.86)])
 def test_pitch_scales_median_f0_and_keeps_length(
     engine: FS2Engine, scale: float, low: float, high: float
 ) -> None:
-    normal = speak(engine)
-    shifted = speak(engine, pitch=scale)
-    base = median_f0(normal, engine.sample_rate)
-    moved = median_f0(shifted, engine.sample_rate)
-    assert low <= moved / base <= high, f"{base:.1f} Hz -> {moved:.1f} Hz"
-    assert len(shifted) / len(normal) == pytest.approx(1.0, rel=0.05)
+    ratios, lengths = [], []
+    for text in PITCH_SENTENCES:
+        normal = speak(engine, text=text)
+        shifted = speak(engine, text=text, pitch=scale)
+        ratios.append(
+            median_f0(shifted, engine.sample_rate) / median_f0(normal, engine.sample_rate)
+        )
+        lengths.append(len(shifted) / len(normal))
+    assert low <= float(np.median(ratios)) <= high, [f"x{r:.3f}" for r in ratios]
+    assert lengths == pytest.approx([1.0] * len(lengths), rel=0.05)
 
 
 def test_energy_changes_loudness_in_the_asked_direction(engine: FS2Engine) -> None:
