@@ -55,7 +55,6 @@ def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, 
     if not isinstance(vocoder, NeuralVocoder) or not isinstance(vocoder.module, LatentVocoder):
         raise SystemExit("error: this breakdown needs a latent (adapter + generator) vocoder")
     latent = vocoder.module
-    stats = engine.model.variance_adaptor.stats
     spent = dict.fromkeys(("front-end", "acoustic model", "vocoder adapter", "generator"), 0.0)
     audio_seconds = 0.0
     with torch.inference_mode():
@@ -66,13 +65,11 @@ def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, 
             if not timed:  # the front-end caches words: its first pass is the honest one
                 spent["front-end"] += time.perf_counter() - begin
             for phonemes in utterances:
-                ids = torch.tensor([engine.phoneme_ids(phonemes)])
                 start = time.perf_counter()
-                out = engine.model(ids, torch.tensor([ids.shape[1]]), Controls())
-                mel = engine.widen_mel(out.mel, out.frame_mask).transpose(1, 2)
-                log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
+                acoustic = engine.run_acoustic([phonemes], Controls())
                 middle = time.perf_counter()
-                hidden = latent.adapter(latent.adapter_input(mel, log_f0))
+                mel = acoustic.mel.transpose(1, 2)
+                hidden = latent.adapter(latent.adapter_input(mel, acoustic.log_f0))
                 after_adapter = time.perf_counter()
                 wave = latent.decoder(hidden)
                 end = time.perf_counter()

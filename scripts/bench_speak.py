@@ -26,7 +26,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO))  # tests.kyutai_fixture: the tiny checkpoint and voice writers
 
 LONG_TEXT = " ".join(
     [
@@ -37,65 +36,6 @@ LONG_TEXT = " ".join(
     * 20
 )
 FIRST_AUDIO_TEXT = "Hello world, this is a latency test of the streaming voice."
-
-
-def full_size_lm_config() -> dict:
-    """kyutai/tts-1.6b-en_fr's LM (see shared/reference/kyutai-tts-1.6b.md): ~1.8B parameters."""
-    n_q = 32
-    return {
-        "card": 2048,
-        "n_q": n_q,
-        "dep_q": n_q,
-        "delays": [0, 0] + [2] * (n_q - 1),
-        "dim": 2048,
-        "text_card": 8000,
-        "existing_text_padding_id": 3,
-        "num_heads": 16,
-        "num_layers": 16,
-        "hidden_scale": 4.125,
-        "causal": True,
-        "layer_scale": None,
-        "context": 500,
-        "max_period": 10000,
-        "gating": "silu",
-        "norm": "rms_norm_f32",
-        "positional_embedding": "rope",
-        "depformer_dim": 1024,
-        "depformer_num_heads": 16,
-        "depformer_num_layers": 4,
-        "depformer_dim_feedforward": 3072,
-        "depformer_multi_linear": True,
-        "depformer_pos_emb": "none",
-        "depformer_weights_per_step": True,
-        "depformer_weights_per_step_schedule": list(range(8)) + [8] * 8 + [9] * 8 + [10] * 8,
-        "depformer_low_rank_embeddings": 128,
-        "demux_second_stream": True,
-        "text_card_out": None,
-        "cross_attention": True,
-        "conditioners": {
-            "speaker_wavs": {"type": "tensor", "tensor": {"dim": 512}},
-            "cfg": {
-                "type": "lut",
-                "lut": {
-                    "n_bins": 7,
-                    "dim": 16,
-                    "tokenizer": "noop",
-                    "possible_values": ["1.0", "1.5", "2.0", "2.5", "3.0", "3.5", "4.0"],
-                },
-            },
-            "control": {
-                "type": "lut",
-                "lut": {"dim": 2048, "n_bins": 1, "tokenizer": "noop", "possible_values": ["ok"]},
-            },
-        },
-        "fuser": {
-            "cross_attention_pos_emb": True,
-            "cross_attention_pos_emb_scale": 1,
-            "sum": ["control", "cfg"],
-            "prepend": [],
-            "cross": ["speaker_wavs"],
-        },
-    }
 
 
 @dataclass
@@ -135,7 +75,7 @@ def build_engine(args: argparse.Namespace, work: Path):
             if args.weights == "real":
                 raise
             print(f"(real weights unavailable: {exc})\n(using random weights)", file=sys.stderr)
-    from tests.kyutai_fixture import build_checkpoint, train_tokenizer, write_voice
+    from ttscli.kyutai.synthetic import build_checkpoint, train_tokenizer, write_voice
 
     if args.tiny:
         build_checkpoint(work / "tiny")
@@ -152,10 +92,12 @@ def _random_full_size(args: argparse.Namespace, work: Path, train_tokenizer, wri
     from moshi.models.loaders import CheckpointInfo
 
     from ttscli.kyutai import KyutaiEngine
+    from ttscli.kyutai.synthetic import FULL_SIZE
+    from ttscli.kyutai.synthetic import lm_config as make_lm_config
     from ttscli.torch_device import resolve_device
 
     device = resolve_device(args.device)
-    lm_config = full_size_lm_config()
+    lm_config = make_lm_config(text_card=8000, widths=FULL_SIZE)
     lm_config["demux_second_text_stream"] = lm_config.pop("demux_second_stream")
     info = CheckpointInfo(
         moshi_weights=None,  # type: ignore[arg-type]  (None = random init, no file)
@@ -191,9 +133,9 @@ def first_audio_ms(engine, repeats: int) -> float:
     samples = []
     for _ in range(repeats + 1):  # the first run warms allocators and CUDA graphs
         stream = engine.stream(FIRST_AUDIO_TEXT)
-        next(stream)
+        first = next(stream)
+        samples.append((time.perf_counter() - first.text_ready_at) * 1000)
         stream.close()
-        samples.append(engine.first_audio_seconds * 1000)
     return statistics.median(samples[1:])
 
 

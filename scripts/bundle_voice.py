@@ -33,14 +33,13 @@ from ttscli.fs2.checkpoint import (
     STATS_FILE,
     WEIGHTS_FILE,
     load_checkpoint,
-    load_dataclass,
     save_checkpoint,
 )
 from ttscli.fs2.config import FS2Config
 from ttscli.fs2.engine import FS2Engine
-from ttscli.fs2.latent_vocoder import load_bundled_latent, save_bundled_latent
+from ttscli.fs2.io import load_dataclass
 from ttscli.fs2.model import Controls, FastSpeech2
-from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS
+from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS, load_bundled_latent, save_bundled
 
 FILES = (CONFIG_FILE, STATS_FILE, WEIGHTS_FILE, BUNDLED_CONFIG, BUNDLED_WEIGHTS)
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -88,7 +87,7 @@ def write_bundle(
     config.validate()
     model.config = config
     save_checkpoint(model, out, dtype)
-    save_bundled_latent(load_bundled_latent(vocoder, model.config.audio), out, dtype)
+    save_bundled(load_bundled_latent(vocoder, model.config.audio), out, dtype)
 
 
 def check_speaks(folder: Path) -> list[str]:

@@ -273,7 +273,7 @@ class FS2System:
         self.controls = controls or Controls()
 
     def _make(self, text: str) -> tuple[np.ndarray, int]:
-        parts = [s.audio for s in self.engine.stream_syntheses(text, self.controls)]
+        parts = [chunk.audio for chunk in self.engine.stream(text, self.controls)]
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return audio, self.engine.sample_rate
 

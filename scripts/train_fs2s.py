@@ -44,8 +44,9 @@ from wave_losses import multi_resolution_stft_loss
 
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.config import WaveDecoderConfig
-from ttscli.fs2.latent_vocoder import LatentVocoder, load_bundled_latent, save_bundled_latent
+from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
+from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
 
 MARGIN = 16
 """Frames of context decoded on each side of a training window and left out of the loss:
@@ -206,7 +207,7 @@ class Trainee:
         if self.vocoder is None:
             save_checkpoint(self.model, folder)
         else:
-            save_bundled_latent(self.vocoder, folder, torch.float32)
+            save_bundled(self.vocoder, folder, torch.float32)
 
 
 def window_loss(trainee: Trainee, batch: Windows) -> torch.Tensor:

@@ -65,9 +65,8 @@ from ttscli.fs2.latent_vocoder import (  # noqa: E402
     AdapterConfig,
     LatentVocoder,
     LatentVocoderConfig,
-    load_bundled_latent,
-    save_bundled_latent,
 )
+from ttscli.fs2.vocoders import load_bundled_latent, save_bundled  # noqa: E402
 
 HOP = 256
 DEFAULT_SEED = 1234
@@ -211,7 +210,7 @@ class Teacher:
 
 def ported_vocoder(model: Any, seed: int, adapter: AdapterConfig) -> LatentVocoder:
     """A LatentVocoder with the teacher's decoder and a freshly initialised adapter."""
-    from ttscli.fs2.checkpoint import apply_weights
+    from ttscli.fs2.io import apply_weights
 
     torch.manual_seed(seed)
     vocoder = LatentVocoder(LatentVocoderConfig(adapter=adapter))
@@ -247,7 +246,7 @@ def cmd_port(args: argparse.Namespace) -> int:
     if error > PORT_TOLERANCE:
         print(f"error: port differs from the ONNX decoder by more than {PORT_TOLERANCE}")
         return 1
-    save_bundled_latent(vocoder, args.out, torch.float32)
+    save_bundled(vocoder, args.out, torch.float32)
     print(f"wrote {args.out} in {time.monotonic() - started:.1f} s")
     return 0
 
@@ -504,7 +503,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(json.dumps(entry))
                 running = {}
             if step % args.save_every == 0 or done:
-                save_bundled_latent(vocoder, run / "checkpoint", torch.float32)
+                save_bundled(vocoder, run / "checkpoint", torch.float32)
                 meta = {"step": step, "finetune_decoder": args.finetune_decoder, "seed": args.seed}
                 save_train_state(run, optimizer, meta)
     return 0
@@ -512,7 +511,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     vocoder = load_bundled_latent(args.run / "checkpoint")
-    save_bundled_latent(vocoder, args.out, torch.float32 if args.fp32 else torch.float16)
+    save_bundled(vocoder, args.out, torch.float32 if args.fp32 else torch.float16)
     size = (args.out / "vocoder.safetensors").stat().st_size
     print(f"wrote {args.out}/vocoder.json and vocoder.safetensors ({size / 1e6:.1f} MB)")
     return 0

@@ -98,9 +98,12 @@ def run_cli(
 
 def interrupt_while_playing(
     args: list[str], env: dict[str, str], raw: Path
-) -> tuple[int, str, float]:
+) -> tuple[int, str, int]:
     """Start ``ttscli ARGS`` playing into the ALSA capture file, press Ctrl-C once audio
-    is flowing, and return (exit code, stderr, seconds from Ctrl-C to exit)."""
+    is flowing, and return (exit code, stderr, samples played after Ctrl-C).
+
+    "Stops promptly" is measured in audio, not in wall time: what still plays after the
+    key press is bounded by the queues, whatever the machine's speed or load."""
     import signal
     import time
 
@@ -121,11 +124,11 @@ def interrupt_while_playing(
             break
         time.sleep(0.1)
     assert process.poll() is None, "finished before it could be interrupted"
-    pressed = time.monotonic()
+    played_before = raw.stat().st_size
     process.send_signal(signal.SIGINT)
     try:
-        code = process.wait(timeout=30)
+        code = process.wait(timeout=120)
     finally:
         process.kill()
     assert process.stderr is not None
-    return code, process.stderr.read().decode(), time.monotonic() - pressed
+    return code, process.stderr.read().decode(), (raw.stat().st_size - played_before) // 2

@@ -18,7 +18,8 @@ def test_stage_table_adds_up(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     table = capsys.readouterr().out
     rows = dict(re.findall(r"^\| ([a-z -]+) \| ([0-9.]+) \|", table, flags=re.M))
     stages = ["front-end", "acoustic model", "vocoder adapter", "generator"]
-    assert all(float(rows[name]) > 0 for name in stages), table
+    # A fast machine may print a stage as 0.000: its row must exist, not be above zero.
+    assert all(float(rows[name]) >= 0 for name in stages), table
     assert float(rows["all stages"]) == pytest.approx(
         sum(float(rows[name]) for name in stages), abs=0.02
     )

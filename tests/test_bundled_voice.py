@@ -17,9 +17,10 @@ import soundfile as sf
 
 from tests.conftest import run_cli
 from tests.pitch_measure import median_f0
-from ttscli.fs2.checkpoint import CONFIG_FILE, load_dataclass
+from ttscli.fs2.checkpoint import CONFIG_FILE
 from ttscli.fs2.config import FS2Config
 from ttscli.fs2.engine import ASSETS_DIR, FS2Engine
+from ttscli.fs2.io import load_dataclass
 from ttscli.fs2.model import Controls
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it quietly walks away."
@@ -33,7 +34,7 @@ def engine(request: pytest.FixtureRequest) -> FS2Engine:
 
 
 def speak(engine: FS2Engine, text: str = SENTENCE, **controls: float) -> np.ndarray:
-    return np.concatenate(list(engine.stream(text, Controls(**controls))))
+    return np.concatenate([chunk.audio for chunk in engine.stream(text, Controls(**controls))])
 
 
 def loudness_db(audio: np.ndarray) -> float:

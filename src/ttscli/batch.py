@@ -1,26 +1,27 @@
-"""Lines file -> one audio file per line plus ``manifest.jsonl``, resumable.
+"""The batch runner: lines file -> one audio file per line plus ``manifest.jsonl``, resumable.
 
-Shared by both engines: an engine supplies ``prepare`` (text -> model input, phonemes
-for the manifest, a length for sorting) and ``synthesize`` (a mini-batch of prepared
-inputs -> audio arrays). Lines are length-sorted so each mini-batch pads little.
+Shared by both engines through the engine interface: ``prepare_line`` checks a line and
+makes the engine's input (with phonemes for the manifest and a length for sorting), and
+``synthesize_batch`` turns a mini-batch of them into audio. Lines are length-sorted so each
+mini-batch pads little.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ttscli.atomic import atomic_write_bytes
 from ttscli.audio.sinks import write_file
+from ttscli.engine import Engine, PreparedLine
 from ttscli.errors import UserError
+from ttscli.text_input import read_text_file
 
 MANIFEST = "manifest.jsonl"
 
@@ -32,11 +33,9 @@ class BatchLine:
 
 
 @dataclass(frozen=True)
-class Prepared:
+class _Pending:
     line: BatchLine
-    payload: Any
-    phonemes: str | None
-    size: int
+    prepared: PreparedLine
 
 
 @dataclass
@@ -46,23 +45,24 @@ class BatchSummary:
     seconds: float
     manifest: Path
 
+    def describe(self) -> str:
+        return (
+            f"wrote {self.written} files ({self.seconds:.1f} s of audio), skipped "
+            f"{self.skipped} already done; manifest {self.manifest}"
+        )
 
-PrepareFn = Callable[[str], tuple[Any, "str | None", int]]
-SynthesizeFn = Callable[[list[Any]], list[np.ndarray]]
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "written": self.written,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "manifest": str(self.manifest),
+        }
 
 
 def read_lines(path: Path) -> list[BatchLine]:
     """Non-blank lines with their line numbers; ``-`` reads standard input."""
-    try:
-        raw = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"--in {path}: file not found") from None
-    except IsADirectoryError:
-        raise UserError(f"--in {path}: is a folder, expected a text file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"--in {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UserError(f"--in {path}: cannot read ({exc.strerror})") from None
+    raw = read_text_file(path)
     lines = [BatchLine(i, t.strip()) for i, t in enumerate(raw.splitlines(), 1) if t.strip()]
     if not lines:
         raise UserError(f"--in {path}: no text lines to synthesise")
@@ -106,13 +106,17 @@ def prepare_out_dir(out_dir: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
+def check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise UserError(f"--batch-size {batch_size}: must be at least 1")
+
+
 def run_batch(
+    engine: Engine,
     lines: Sequence[BatchLine],
     out_dir: Path,
     fmt: str,
-    prepare: PrepareFn,
-    synthesize: SynthesizeFn,
-    sample_rate: int,
+    options: Any = None,
     batch_size: int = 8,
     quiet: bool = False,
 ) -> BatchSummary:
@@ -123,8 +127,7 @@ def run_batch(
     Files are written atomically and the manifest is rewritten atomically after every
     mini-batch, so an interrupted run loses at most the mini-batch in flight.
     """
-    if batch_size < 1:
-        raise UserError(f"--batch-size {batch_size}: must be at least 1")
+    check_batch_size(batch_size)
     prepare_out_dir(out_dir)
     manifest_path = out_dir / MANIFEST
     entries = _load_manifest(manifest_path)
@@ -150,11 +153,11 @@ def run_batch(
     prepared = []
     for line in pending:
         try:
-            payload, phonemes, size = prepare(line.text)
+            prepared.append(_Pending(line, engine.prepare_line(line.text)))
         except UserError as exc:
             raise UserError(f"line {line.index}: {exc}") from None
-        prepared.append(Prepared(line, payload, phonemes, size))
-    prepared.sort(key=lambda p: p.size)
+    prepared.sort(key=lambda p: p.prepared.size)
+    sample_rate = engine.sample_rate
 
     seconds = 0.0
     console = Console(stderr=True)
@@ -171,16 +174,16 @@ def run_batch(
         task = progress.add_task("batch", total=len(prepared))
         for start in range(0, len(prepared), batch_size):
             group = prepared[start : start + batch_size]
-            audios = synthesize([p.payload for p in group])
-            for item, audio in zip(group, audios, strict=True):
+            chunks = engine.synthesize_batch([p.prepared for p in group], options)
+            for item, chunk in zip(group, chunks, strict=True):
                 name = _file_name(item.line.index, width, fmt)
-                write_file(out_dir / name, audio, sample_rate)
-                duration = len(audio) / sample_rate
+                write_file(out_dir / name, chunk.audio, sample_rate)
+                duration = chunk.seconds
                 seconds += duration
                 entries[item.line.index] = {
                     "index": item.line.index,
                     "text": item.line.text,
-                    "phonemes": item.phonemes,
+                    "phonemes": item.prepared.phonemes,
                     "seconds": round(duration, 3),
                     "path": name,
                 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +56,15 @@ def save_prosody_plot(
         raise UserError(f"--plot {path}: cannot write ({exc.strerror})") from None
     finally:
         plt.close(fig)
+
+
+def save_syntheses_plot(path: Path, syntheses: list[Any], frame_seconds: float) -> None:
+    """One plot for sentences spoken in a row (FastSpeech 2 ``Synthesis`` objects)."""
+    save_prosody_plot(
+        path,
+        np.concatenate([s.mel for s in syntheses]),
+        np.concatenate([s.pitch_hz for s in syntheses]),
+        np.concatenate([s.energy for s in syntheses]),
+        frame_seconds,
+        " | ".join(" ".join(s.phonemes) for s in syntheses),
+    )

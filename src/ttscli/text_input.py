@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import re
+import codecs
+import os
+import select
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TextIO
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from ttscli.errors import UserError
+from ttscli.text.feed import PAUSE
 
-_SENTENCE_END = re.compile(r"[.!?:;][\"')\]]*\s*$")
+STDIN_PAUSE_SECONDS = 0.5
+"""Input silent this long releases a sentence still waiting for its period."""
 
 
 def stdin_is_piped() -> bool:
@@ -26,52 +30,27 @@ def require_text(text: str) -> str:
     return text
 
 
-def passages(lines: Iterable[str]) -> Iterator[str]:
-    """Group incoming lines into passages that end at a sentence end or a blank line.
-
-    Hard-wrapped text (``cat book.txt | ttscli fs2``) has lines that stop mid-sentence;
-    waiting for the sentence to finish keeps its intonation, while a passage is still
-    released as soon as its last line arrives, so speech starts before the input ends.
-    """
-    buffer: list[str] = []
-    for line in lines:
-        stripped = line.strip()
-        if not stripped:
-            if buffer:
-                yield " ".join(buffer)
-                buffer = []
-            continue
-        buffer.append(stripped)
-        if _SENTENCE_END.search(stripped):
-            yield " ".join(buffer)
-            buffer = []
-    if buffer:
-        yield " ".join(buffer)
-
-
-def stdin_lines(stream: TextIO | None = None) -> Iterator[str]:
-    """Lines of stdin as they arrive (``readline`` does not wait for EOF)."""
-    source = stream if stream is not None else sys.stdin
-    while True:
-        line = source.readline()
-        if not line:
-            return
-        yield line
-
-
-def stdin_fragments(fd: int | None = None, size: int = 4096) -> Iterator[str]:
+def stdin_fragments(
+    fd: int | None = None, size: int = 4096, pause_after: float | None = None
+) -> Iterator[str]:
     """Text from stdin in whatever pieces the writer flushed, as soon as they arrive.
 
     ``os.read`` returns what is available instead of waiting for a full line or EOF, so
-    words streamed by an LLM without newlines still reach the model immediately. UTF-8 is
-    decoded incrementally, so a character split across reads is never garbled.
+    words streamed by an LLM without newlines still reach the engine immediately. UTF-8 is
+    decoded incrementally, so a character split across reads is never garbled. With
+    ``pause_after``, ``PAUSE`` is yielded once whenever no byte has arrived for that many
+    seconds, so a sentence feed can speak a last sentence that has no period.
     """
-    import codecs
-    import os
-
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     source = sys.stdin.fileno() if fd is None else fd
+    paused = True  # nothing to release before the first text
     while True:
+        if pause_after is not None and not paused:
+            ready, _, _ = select.select([source], [], [], pause_after)
+            if not ready:
+                paused = True
+                yield PAUSE
+                continue
         data = os.read(source, size)
         if not data:
             tail = decoder.decode(b"", final=True)
@@ -80,4 +59,59 @@ def stdin_fragments(fd: int | None = None, size: int = 4096) -> Iterator[str]:
             return
         text = decoder.decode(data)
         if text:
+            paused = False
             yield text
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file (``-`` = all of stdin), with one-line errors a user can act on."""
+    try:
+        return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"--in {path}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"--in {path}: is a folder, expected a text file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--in {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"--in {path}: cannot read ({exc.strerror})") from None
+
+
+def text_source(
+    text: str | None,
+    in_file: Path | None,
+    *,
+    check: Callable[[str], object] = require_text,
+    read_all: bool = False,
+    pause_after: float | None = None,
+) -> str | Iterator[str]:
+    """What one run speaks: the argument, a file, or stdin as it arrives.
+
+    Text known up front goes through ``check`` now, before any model loads. Piped stdin is
+    passed on in the pieces it arrives in (with ``PAUSE`` marks after ``pause_after``
+    seconds of silence), unless ``read_all``.
+    """
+    if in_file is not None and text is not None:
+        raise UserError("give either TEXT or --in FILE, not both")
+    if in_file is not None:
+        whole = read_text_file(in_file)
+    elif text is not None and text != "-":
+        whole = text
+    elif text is None and not stdin_is_piped():
+        raise UserError("no text: give TEXT, --in FILE, or pipe text into stdin")
+    elif read_all:
+        whole = sys.stdin.read()
+    else:
+        return fail_if_empty(stdin_fragments(pause_after=pause_after))
+    check(require_text(whole))
+    return whole
+
+
+def fail_if_empty(fragments: Iterator[str]) -> Iterator[str]:
+    """Fail clearly when stdin turns out to hold no text at all."""
+    seen = False
+    for fragment in fragments:
+        seen = seen or bool(fragment.strip())
+        yield fragment
+    if not seen:
+        raise UserError("nothing to say: standard input was empty")

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ttscli.atomic import atomic_write_bytes
+from ttscli.engine import Word
 from ttscli.errors import UserError
 
-WordTiming = tuple[str, float, float]
 FORMATS = (".json", ".srt")
 
 
@@ -28,16 +28,18 @@ def _srt_time(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
 
 
-def render(timings: Sequence[WordTiming], suffix: str) -> str:
+def render(timings: Sequence[Word], suffix: str) -> str:
     if suffix == ".json":
-        words = [{"word": w, "start": round(s, 3), "end": round(e, 3)} for w, s, e in timings]
+        words = [
+            {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)} for w in timings
+        ]
         return json.dumps({"words": words}, ensure_ascii=False, indent=1) + "\n"
     blocks = [
-        f"{n}\n{_srt_time(start)} --> {_srt_time(end)}\n{word}\n"
-        for n, (word, start, end) in enumerate(timings, 1)
+        f"{n}\n{_srt_time(w.start)} --> {_srt_time(w.end)}\n{w.text}\n"
+        for n, w in enumerate(timings, 1)
     ]
     return "\n".join(blocks)
 
 
-def write_timestamps(path: Path, timings: Sequence[WordTiming]) -> None:
+def write_timestamps(path: Path, timings: Sequence[Word]) -> None:
     atomic_write_bytes(path, render(timings, path.suffix.lower()).encode("utf-8"))

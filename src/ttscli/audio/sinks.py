@@ -20,6 +20,9 @@ from ttscli.errors import UserError
 
 
 class Sink(Protocol):
+    underruns: int | None
+    """Times the sound card ran dry; None for sinks that cannot underrun."""
+
     def write(self, chunk: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
@@ -33,6 +36,8 @@ class FileSink:
     An interrupted or failed run therefore never leaves a truncated file under the
     final name, nor replaces a good file that was there before.
     """
+
+    underruns = None
 
     def __init__(self, path: Path, sample_rate: int) -> None:
         self.path = path
@@ -81,6 +86,8 @@ def write_file(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 class StdoutSink:
     """16-bit little-endian mono PCM on stdout, flushed per chunk for live pipes."""
+
+    underruns = None
 
     def __init__(self, stream: BinaryIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer

@@ -36,6 +36,14 @@ class OutputDevice:
     default_samplerate: float
     is_default: bool
 
+    def describe(self) -> str:
+        """One line of ``ttscli devices``; ``*`` marks the default."""
+        mark = "*" if self.is_default else " "
+        return (
+            f"{mark} {self.index:3d}  {self.name}  ({self.host_api}, {self.channels} ch, "
+            f"{self.default_samplerate:.0f} Hz)"
+        )
+
 
 def list_output_devices() -> list[OutputDevice]:
     sd = _sounddevice()

@@ -1,32 +1,35 @@
 """FastSpeech 2 engine: text in, audio chunks out, on the CPU or CUDA.
 
 Streaming (sentence by sentence) and batch synthesis are one code path: ``stream``
-simply calls ``synthesize`` with one sentence at a time, so the first sentence plays
-while later ones are still being computed.
+calls ``synthesize`` with one sentence at a time, each as soon as the text feed has it,
+so the first sentence plays while later ones are still arriving or being computed.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 
 from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
+from ttscli.engine import Chunk, PreparedLine
 from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
-from ttscli.fs2.model import Controls, FastSpeech2
+from ttscli.fs2.kinds import ModelKind
+from ttscli.fs2.model import Controls, FastSpeech2, FS2Output
 from ttscli.fs2.vocoders import NeuralVocoder, Vocoder, resolve_vocoder
+from ttscli.text.feed import sentences_as_they_arrive
+from ttscli.text.frontend import speakable_utterances, text_to_phonemes
 from ttscli.torch_device import resolve_device
 
 ASSETS_DIR = Path(__file__).parent / "assets"
 SILENT_LOG_MEL = math.log(1e-5)
 
-ModelKind = Literal["fs2", "fs2s"]
 DEFAULT_CONTROLS = Controls()
 # A "resample" voice speaks --pitch times slower before its audio is sped up, so an octave
 # each way keeps the cost (and the artefacts of moving formants back) bounded.
@@ -49,6 +52,17 @@ class Synthesis:
         return len(self.audio) / self.sample_rate
 
 
+@dataclass
+class Acoustic:
+    """The acoustic model's output and the input the vocoder takes from it."""
+
+    output: FS2Output
+    mel: torch.Tensor
+    """(batch, frames, n_mels): the widened, padding-silenced mel for a vocoder; the
+    model's own mel for FS2s."""
+    log_f0: torch.Tensor | None
+
+
 def bundled_checkpoint() -> Path:
     """The voice shipped inside the package, or a clear error when this build has none."""
     if not (ASSETS_DIR / CONFIG_FILE).is_file():
@@ -65,7 +79,13 @@ def check_controls(controls: Controls) -> None:
 
 
 class FS2Engine:
-    """A loaded FastSpeech 2 / 2s model with its vocoder, on one device."""
+    """A loaded FastSpeech 2 / 2s model with its vocoder, on one device.
+
+    Implements ``ttscli.engine.Engine``; its options are ``Controls``.
+    """
+
+    name = "fs2"
+    chunks_ahead = 4  # sentences
 
     def __init__(
         self, model: FastSpeech2, vocoder: Vocoder | None, device: torch.device, kind: ModelKind
@@ -79,28 +99,41 @@ class FS2Engine:
         self.config = model.config
         self.sample_rate = model.config.audio.sample_rate
         self._symbol_ids = {s: i for i, s in enumerate(model.config.symbols)}
+        self.load_seconds = 0.0
 
     @classmethod
     def load(
         cls,
         checkpoint: Path | None = None,
-        kind: ModelKind = "fs2",
+        kind: ModelKind | str = ModelKind.fs2,
         vocoder: str = "auto",
         device: str = "auto",
     ) -> FS2Engine:
+        started = time.perf_counter()
+        kind = ModelKind(kind)
         directory = checkpoint if checkpoint is not None else bundled_checkpoint()
         torch_device = torch.device(resolve_device(device))
         model = load_checkpoint(directory)
-        if kind == "fs2s":
+        if kind is ModelKind.fs2s:
             if model.wave_decoder is None:
                 raise UserError(
                     f"checkpoint {directory}: has no FastSpeech 2s waveform decoder "
                     "(use --model fs2)"
                 )
-            return cls(model, None, torch_device, kind)
-        return cls(
-            model, resolve_vocoder(vocoder, directory, model.config.audio), torch_device, kind
-        )
+            engine = cls(model, None, torch_device, kind)
+        else:
+            engine = cls(
+                model, resolve_vocoder(vocoder, directory, model.config.audio), torch_device, kind
+            )
+        engine.load_seconds = time.perf_counter() - started
+        return engine
+
+    def describe(self) -> str:
+        return f"fs2 ({self.kind.value}, {self.vocoder_name}, {self.device})"
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.config.audio.hop_length / self.sample_rate
 
     @property
     def vocoder_name(self) -> str:
@@ -111,6 +144,9 @@ class FS2Engine:
             return [self._symbol_ids[p] for p in phonemes]
         except KeyError as exc:
             raise UserError(f"phoneme {exc.args[0]} is not in this checkpoint's symbols") from None
+
+    def check_options(self, options: Controls | None) -> None:
+        self.check_controls(options or DEFAULT_CONTROLS)
 
     def check_controls(self, controls: Controls) -> None:
         """The general limits, and the narrower --pitch range of a voice that resamples."""
@@ -136,22 +172,11 @@ class FS2Engine:
         self, utterances: Sequence[Sequence[str]], controls: Controls
     ) -> list[Synthesis]:
         """The model and vocoder on controls already checked (or derived from checked ones)."""
-        ids = [self.phoneme_ids(u) for u in utterances]
-        lengths = torch.tensor([len(i) for i in ids], device=self.device)
-        batch = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long, device=self.device)
-        for row, seq in enumerate(ids):
-            batch[row, : len(seq)] = torch.tensor(seq, device=self.device)
-        out = self.model(batch, lengths, controls)
+        acoustic = self.run_acoustic(utterances, controls)
+        out, mel = acoustic.output, acoustic.mel
+        waves = self.run_vocoder(acoustic)
         hop = self.config.audio.hop_length
         stats = self.model.variance_adaptor.stats
-        mel = out.mel
-        if self.vocoder is None:
-            assert self.model.wave_decoder is not None
-            waves = self.model.wave_decoder(out.decoder_hidden)
-        else:
-            mel = self.widen_mel(out.mel, out.frame_mask)
-            log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
-            waves = self.vocoder(mel.transpose(1, 2), log_f0)
         results = []
         for row, phonemes in enumerate(utterances):
             frames = int(out.frame_lengths[row])
@@ -169,6 +194,27 @@ class FS2Engine:
                 )
             )
         return results
+
+    def run_acoustic(self, utterances: Sequence[Sequence[str]], controls: Controls) -> Acoustic:
+        """Stage one: phonemes -> the model's output and what the vocoder will hear."""
+        ids = [self.phoneme_ids(u) for u in utterances]
+        lengths = torch.tensor([len(i) for i in ids], device=self.device)
+        batch = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long, device=self.device)
+        for row, seq in enumerate(ids):
+            batch[row, : len(seq)] = torch.tensor(seq, device=self.device)
+        out = self.model(batch, lengths, controls)
+        if self.vocoder is None:
+            return Acoustic(out, out.mel, None)
+        stats = self.model.variance_adaptor.stats
+        log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
+        return Acoustic(out, self.widen_mel(out.mel, out.frame_mask), log_f0)
+
+    def run_vocoder(self, acoustic: Acoustic) -> torch.Tensor:
+        """Stage two: (batch, samples) waveforms, by the FS2s decoder or the vocoder."""
+        if self.vocoder is None:
+            assert self.model.wave_decoder is not None
+            return self.model.wave_decoder(acoustic.output.decoder_hidden)
+        return self.vocoder(acoustic.mel.transpose(1, 2), acoustic.log_f0)
 
     def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mel the vocoder hears: padding silenced and, when the checkpoint has a
@@ -204,23 +250,41 @@ class FS2Engine:
             )
         return results
 
-    def stream_syntheses(
-        self, text: str, controls: Controls = DEFAULT_CONTROLS
-    ) -> Iterator[Synthesis]:
-        """One Synthesis per sentence, computed only when the consumer asks for it."""
-        from ttscli.text.frontend import text_to_utterances
+    def stream(self, text: str | Iterable[str], options: Controls | None = None) -> Iterator[Chunk]:
+        """One chunk per sentence, each computed as soon as its sentence has arrived.
 
+        ``text`` is a string or fragments still arriving (``text.feed.PAUSE`` releases a
+        sentence without a period). Pieces with nothing to say are skipped.
+        """
+        controls = options or DEFAULT_CONTROLS
         self.check_controls(controls)
-        for utterance in text_to_utterances(text):
-            yield self.synthesize([utterance.phonemes], controls)[0]
+        fragments = [text] if isinstance(text, str) else text
+        for passage in sentences_as_they_arrive(fragments):
+            ready = time.perf_counter()
+            for utterance in speakable_utterances(passage):
+                synthesis = self.synthesize([utterance.phonemes], controls)[0]
+                yield self._chunk(synthesis, utterance.text, ready)
 
-    def stream(self, text: str, controls: Controls = DEFAULT_CONTROLS) -> Iterator[np.ndarray]:
-        """Audio chunks, one per sentence (the engine interface shared with Kyutai)."""
-        for synthesis in self.stream_syntheses(text, controls):
-            yield synthesis.audio
+    def prepare_line(self, text: str) -> PreparedLine:
+        """The whole line as one phoneme sequence (sentence ends kept as pauses)."""
+        phonemes = text_to_phonemes(text)
+        return PreparedLine(text, phonemes, " ".join(phonemes), len(phonemes))
 
-    def prepare(self, text: str) -> tuple[str, ...]:
-        """Phonemes for one batch line (the whole line as one sequence)."""
-        from ttscli.text.frontend import text_to_phonemes
+    def synthesize_batch(
+        self, lines: Sequence[PreparedLine], options: Controls | None = None
+    ) -> list[Chunk]:
+        syntheses = self.synthesize([line.payload for line in lines], options or DEFAULT_CONTROLS)
+        return [
+            self._chunk(synthesis, line.text, None)
+            for line, synthesis in zip(lines, syntheses, strict=True)
+        ]
 
-        return text_to_phonemes(text)
+    def _chunk(self, synthesis: Synthesis, text: str, ready: float | None) -> Chunk:
+        return Chunk(
+            audio=synthesis.audio,
+            sample_rate=self.sample_rate,
+            text=text,
+            phonemes=synthesis.phonemes,
+            text_ready_at=ready,
+            detail=synthesis,
+        )

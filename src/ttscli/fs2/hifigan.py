@@ -8,13 +8,10 @@ load; that keeps inference fast and lets the same module read both the classic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-from ttscli.errors import UserError
 
 LRELU_SLOPE = 0.1
 
@@ -164,44 +161,3 @@ def infer_config(state: dict[str, torch.Tensor], sample_rate: int) -> HiFiGANCon
         resblock_dilation_sizes=dilations,
         sample_rate=sample_rate,
     )
-
-
-def load_public_generator(path: Path, sample_rate: int) -> HiFiGANGenerator:
-    """Load a HiFi-GAN generator checkpoint (``{"generator": state_dict}``) safely.
-
-    ``weights_only=True`` refuses anything but tensors and plain containers, so a
-    malicious file cannot run code. A ``config.json`` beside the file wins over shape
-    inference, as the original repository ships one with every checkpoint.
-    """
-    from ttscli.dataclass_json import ConfigMismatch, from_dict
-    from ttscli.fs2.checkpoint import apply_weights, read_json
-
-    try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UserError(f"vocoder {path}: file not found") from None
-    except Exception as exc:  # torch raises many types for a bad or unsafe file
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"vocoder {path}: not a loadable generator checkpoint ({first_line})"
-        ) from None
-    state = raw.get("generator", raw) if isinstance(raw, dict) else None
-    if not isinstance(state, dict) or not any(str(k).startswith("conv_pre.") for k in state):
-        raise UserError(f"vocoder {path}: no HiFi-GAN generator weights in this file")
-    state = fold_weight_norm(state)
-    config_path = path.parent / "config.json"
-    if config_path.is_file():
-        data = read_json(config_path)
-        fields = {k: data[k] for k in HiFiGANConfig.__dataclass_fields__ if k in data}
-        if "sampling_rate" in data:
-            fields["sample_rate"] = data["sampling_rate"]
-        fields.setdefault("n_mels", data.get("num_mels", 80))
-        try:
-            config = from_dict(HiFiGANConfig, fields)
-        except ConfigMismatch as exc:
-            raise UserError(f"{config_path}: {exc}") from None
-    else:
-        config = infer_config(state, sample_rate)
-    generator = HiFiGANGenerator(config)
-    apply_weights(generator, state, path)
-    return generator.eval()

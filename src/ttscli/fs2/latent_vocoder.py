@@ -14,17 +14,12 @@ match the ONNX initializers ``dec.*`` exactly.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from ttscli.atomic import atomic_write, atomic_write_bytes
-from ttscli.dataclass_json import to_dict
 from ttscli.errors import UserError
 from ttscli.fs2.config import AdapterConfig, AudioConfig
 from ttscli.fs2.hifigan import LRELU_SLOPE, HiFiGANConfig, HiFiGANGenerator
@@ -143,11 +138,6 @@ class LatentVocoder(nn.Module):
         return self.decoder(self.adapter(self.adapter_input(log_mel, log_f0)))
 
 
-def bundled_json(config: LatentVocoderConfig) -> dict:
-    """``vocoder.json`` content (the ``BundledVocoderConfig`` layout, ``type`` "latent")."""
-    return {"type": TYPE_NAME, "latent": to_dict(config)}
-
-
 def check_compatible(config: LatentVocoderConfig, audio: AudioConfig, source: str) -> None:
     """Refuse a model whose mels differ in any setting from the ones the adapter learnt."""
     if config.mel != audio:
@@ -159,49 +149,3 @@ def check_compatible(config: LatentVocoderConfig, audio: AudioConfig, source: st
         raise UserError(
             f"vocoder {source}: trained on other mels than the model makes ({', '.join(diffs)})"
         )
-
-
-def load_latent_vocoder(
-    config: LatentVocoderConfig, weights: Path, audio: AudioConfig | None = None
-) -> LatentVocoder:
-    """Build the vocoder and load ``weights`` (safetensors, fp16 or fp32) strictly."""
-    from ttscli.fs2.checkpoint import apply_weights, load_weights
-
-    source = str(weights.parent)
-    try:
-        config.validate()
-    except ValueError as exc:
-        raise UserError(f"vocoder {source}: {exc}") from None
-    if audio is not None:
-        check_compatible(config, audio, source)
-    module = LatentVocoder(config)
-    apply_weights(module, load_weights(weights), weights)
-    return module.eval()
-
-
-def load_bundled_latent(directory: Path, audio: AudioConfig | None = None) -> LatentVocoder:
-    """Read ``vocoder.json`` + ``vocoder.safetensors`` written by the export step."""
-    from ttscli.fs2.checkpoint import load_dataclass
-    from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS, BundledVocoderConfig
-
-    config = load_dataclass(BundledVocoderConfig, directory / BUNDLED_CONFIG)
-    if config.type != TYPE_NAME:
-        raise UserError(f"{directory / BUNDLED_CONFIG}: type {config.type!r}, not {TYPE_NAME!r}")
-    return load_latent_vocoder(
-        config.latent or LatentVocoderConfig(), directory / BUNDLED_WEIGHTS, audio
-    )
-
-
-def save_bundled_latent(vocoder: LatentVocoder, folder: Path, dtype: torch.dtype) -> None:
-    """Write ``vocoder.json`` + ``vocoder.safetensors`` (the files a checkpoint bundles),
-    each atomically; ``dtype`` float16 halves what the package ships."""
-    from ttscli.fs2.vocoders import BUNDLED_CONFIG, BUNDLED_WEIGHTS
-
-    tensors = {
-        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
-        for k, v in vocoder.state_dict().items()
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / BUNDLED_WEIGHTS, lambda tmp: save_file(tensors, tmp))
-    text = json.dumps(bundled_json(vocoder.config), indent=2) + "\n"
-    atomic_write_bytes(folder / BUNDLED_CONFIG, text.encode())

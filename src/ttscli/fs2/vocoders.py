@@ -1,7 +1,10 @@
-"""Mel-to-waveform vocoders behind one interface.
+"""Mel-to-waveform vocoders behind one interface, and the one owner of ``vocoder.json``.
 
 ``auto`` picks the vocoder bundled with a checkpoint when it has one, and Griffin-Lim
 otherwise, so every checkpoint can speak even before a neural vocoder is trained for it.
+A bundled vocoder is ``vocoder.json`` (``BundledVocoderConfig``) + ``vocoder.safetensors``,
+read by ``load_bundled_module`` and written by ``save_bundled``; a public HiFi-GAN
+generator file is read by ``load_public_generator``.
 """
 
 from __future__ import annotations
@@ -13,11 +16,26 @@ from typing import Literal, Protocol
 import torch
 
 from ttscli.audio.dsp import griffin_lim
+from ttscli.dataclass_json import ConfigMismatch, from_dict, to_dict
 from ttscli.errors import UserError
-from ttscli.fs2.checkpoint import apply_weights, load_dataclass, load_weights
 from ttscli.fs2.config import AudioConfig
-from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator, load_public_generator
-from ttscli.fs2.latent_vocoder import LatentVocoder, LatentVocoderConfig
+from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator, fold_weight_norm, infer_config
+from ttscli.fs2.io import (
+    apply_weights,
+    load_dataclass,
+    load_weights,
+    read_json,
+    save_json,
+    save_weights,
+)
+from ttscli.fs2.latent_vocoder import (
+    TYPE_NAME as LATENT,
+)
+from ttscli.fs2.latent_vocoder import (
+    LatentVocoder,
+    LatentVocoderConfig,
+    check_compatible,
+)
 
 BUNDLED_CONFIG = "vocoder.json"
 BUNDLED_WEIGHTS = "vocoder.safetensors"
@@ -87,22 +105,51 @@ def _check_compatible(config: HiFiGANConfig, audio: AudioConfig, source: str) ->
         )
 
 
-def load_bundled(directory: Path, audio: AudioConfig) -> Vocoder:
-    """Load the vocoder stored in our format inside ``directory``."""
-    config = load_dataclass(BundledVocoderConfig, directory / BUNDLED_CONFIG)
-    if config.type == "latent":
-        from ttscli.fs2.latent_vocoder import load_latent_vocoder
+def load_bundled_module(
+    directory: Path, audio: AudioConfig | None = None
+) -> LatentVocoder | HiFiGANGenerator:
+    """The generator stored in our format inside ``directory``, checked against ``audio``
+    (the mels the model makes) when given."""
+    config_path = directory / BUNDLED_CONFIG
+    weights_path = directory / BUNDLED_WEIGHTS
+    config = load_dataclass(BundledVocoderConfig, config_path)
+    module: LatentVocoder | HiFiGANGenerator
+    if config.type == LATENT:
+        latent = config.latent or LatentVocoderConfig()
+        if audio is not None:
+            check_compatible(latent, audio, str(directory))
+        module = LatentVocoder(latent)
+    else:
+        hifigan = config.hifigan or HiFiGANConfig()
+        if audio is not None:
+            _check_compatible(hifigan, audio, str(config_path))
+        module = HiFiGANGenerator(hifigan)
+    apply_weights(module, load_weights(weights_path), weights_path)
+    return module.eval()
 
-        module = load_latent_vocoder(
-            config.latent or LatentVocoderConfig(), directory / BUNDLED_WEIGHTS, audio
-        )
-        return NeuralVocoder(module, name=f"latent vocoder ({directory.name})")
-    hifigan = config.hifigan or HiFiGANConfig()
-    _check_compatible(hifigan, audio, str(directory / BUNDLED_CONFIG))
-    generator = HiFiGANGenerator(hifigan)
-    path = directory / BUNDLED_WEIGHTS
-    apply_weights(generator, load_weights(path), path)
-    return NeuralVocoder(generator.eval(), name=f"hifigan ({directory.name})")
+
+def load_bundled_latent(directory: Path, audio: AudioConfig | None = None) -> LatentVocoder:
+    """A bundled vocoder that must be the latent kind (what training resumes from)."""
+    module = load_bundled_module(directory, audio)
+    if not isinstance(module, LatentVocoder):
+        raise UserError(f"{directory / BUNDLED_CONFIG}: type 'hifigan', not {LATENT!r}")
+    return module
+
+
+def save_bundled(
+    module: LatentVocoder | HiFiGANGenerator, folder: Path, dtype: torch.dtype = torch.float32
+) -> None:
+    """Write ``vocoder.json`` + ``vocoder.safetensors``, each atomically, weights first."""
+    kind = LATENT if isinstance(module, LatentVocoder) else "hifigan"
+    save_weights(module, folder / BUNDLED_WEIGHTS, dtype)
+    save_json(folder / BUNDLED_CONFIG, {"type": kind, kind: to_dict(module.config)})
+
+
+def load_bundled(directory: Path, audio: AudioConfig) -> Vocoder:
+    """The bundled vocoder of ``directory``, ready to call."""
+    module = load_bundled_module(directory, audio)
+    kind = "latent vocoder" if isinstance(module, LatentVocoder) else "hifigan"
+    return NeuralVocoder(module, name=f"{kind} ({directory.name})")
 
 
 def has_bundled(directory: Path) -> bool:
@@ -129,3 +176,41 @@ def resolve_vocoder(choice: str, checkpoint_dir: Path, audio: AudioConfig) -> Vo
     generator = load_public_generator(path, audio.sample_rate)
     _check_compatible(generator.config, audio, str(path))
     return NeuralVocoder(generator, name=f"hifigan ({path.name})")
+
+
+def load_public_generator(path: Path, sample_rate: int) -> HiFiGANGenerator:
+    """Load a HiFi-GAN generator checkpoint (``{"generator": state_dict}``) safely.
+
+    ``weights_only=True`` refuses anything but tensors and plain containers, so a
+    malicious file cannot run code. A ``config.json`` beside the file wins over shape
+    inference, as the original repository ships one with every checkpoint.
+    """
+    try:
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"vocoder {path}: file not found") from None
+    except Exception as exc:  # torch raises many types for a bad or unsafe file
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"vocoder {path}: not a loadable generator checkpoint ({first_line})"
+        ) from None
+    state = raw.get("generator", raw) if isinstance(raw, dict) else None
+    if not isinstance(state, dict) or not any(str(k).startswith("conv_pre.") for k in state):
+        raise UserError(f"vocoder {path}: no HiFi-GAN generator weights in this file")
+    state = fold_weight_norm(state)
+    config_path = path.parent / "config.json"
+    if config_path.is_file():
+        data = read_json(config_path)
+        fields = {k: data[k] for k in HiFiGANConfig.__dataclass_fields__ if k in data}
+        if "sampling_rate" in data:
+            fields["sample_rate"] = data["sampling_rate"]
+        fields.setdefault("n_mels", data.get("num_mels", 80))
+        try:
+            config = from_dict(HiFiGANConfig, fields)
+        except ConfigMismatch as exc:
+            raise UserError(f"{config_path}: {exc}") from None
+    else:
+        config = infer_config(state, sample_rate)
+    generator = HiFiGANGenerator(config)
+    apply_weights(generator, state, path)
+    return generator.eval()

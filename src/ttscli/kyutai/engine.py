@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ttscli.engine import Chunk, PreparedLine, Word
 from ttscli.errors import UserError
 from ttscli.kyutai.weights import resolve_checkpoint, resolve_voice
+from ttscli.text.feed import WordFeed
 from ttscli.torch_device import resolve_device
 
 if TYPE_CHECKING:
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
     from moshi.models.tts import TTSModel
 
 COMPILE_ENV = "TTSCLI_TORCH_COMPILE"
-WordTiming = tuple[str, float, float]
 
 # Kyutai drops the first two decoded codec frames (a click at the start); so do we.
 _SKIP_FIRST_FRAMES = 2
@@ -82,33 +83,6 @@ def default_dtype(device: str) -> torch.dtype:
     return torch.float32
 
 
-class TextFeed:
-    """Cuts text arriving in arbitrary fragments into pieces made of whole words.
-
-    Fragments are concatenated verbatim (like tokens streamed from an LLM, which carry their own
-    spaces); a word is released once whitespace follows it or the input ends, and a
-    ``<break time="1s"/>`` tag is never cut in half.
-    """
-
-    def __init__(self) -> None:
-        self._buffer = ""
-
-    def push(self, fragment: str) -> str:
-        self._buffer += fragment
-        cut = max(self._buffer.rfind(c) for c in " \t\n\r\f\v")
-        if cut <= 0:
-            return ""
-        tag_open = self._buffer.rfind("<", 0, cut)
-        if tag_open > self._buffer.rfind(">", 0, cut):
-            cut = tag_open
-        ready, self._buffer = self._buffer[:cut], self._buffer[cut:]
-        return ready
-
-    def flush(self) -> str:
-        rest, self._buffer = self._buffer, ""
-        return rest
-
-
 class Generation:
     """One run of the LM over ``batch_size`` utterances, stepped by the caller.
 
@@ -117,7 +91,7 @@ class Generation:
     is in streaming mode inside it, so only one Generation per engine may be open at a time.
     """
 
-    def __init__(self, engine: KyutaiEngine, batch_size: int) -> None:
+    def __init__(self, engine: KyutaiEngine, batch_size: int, keep_frames: bool = False) -> None:
         import torch
         from moshi.conditioners import dropout_all_conditions
         from moshi.models.lm import LMGen
@@ -133,6 +107,9 @@ class Generation:
         self.frames = 0  # frames returned by the LM (it returns none for the first max_delay)
         self.t_first_text: float | None = None
         self.t_first_audio: float | None = None
+        self.kept_frames: list[torch.Tensor] | None = [] if keep_frames else None
+        """With ``keep_frames``: every token frame ``[B, 1 + Q, 1]`` the LM returned, as
+        ``TTSModel.generate`` returns them (what the golden test compares)."""
         self._stack = ExitStack()
 
         attributes = [engine.condition_attributes() for _ in range(batch_size)]
@@ -261,6 +238,8 @@ class Generation:
             self.offset += 1
             if frame is None:
                 return None
+            if self.kept_frames is not None:
+                self.kept_frames.append(frame.clone())
             self.frames += 1
             if self.frames <= self.tts.delay_steps:
                 return None
@@ -277,7 +256,7 @@ class Generation:
             return None
         return max(0.0, self.t_first_audio - self.t_first_text)
 
-    def word_timings(self, index: int, n_frames: int) -> list[WordTiming]:
+    def word_timings(self, index: int, n_frames: int) -> list[Word]:
         """(word, start, end) in seconds of the returned audio, from the machine's transcript.
 
         Kyutai's convention: a word consumed at step s starts at s / frame_rate; it ends where
@@ -289,21 +268,33 @@ class Generation:
         end_step = state.end_step if state.end_step is not None else n_frames
         starts = [step for _, step in state.transcript] + [end_step]
         return [
-            (word, min(starts[i] / rate, total), min(starts[i + 1] / rate, total))
+            Word(word, min(starts[i] / rate, total), min(starts[i + 1] / rate, total))
             for i, (word, _) in enumerate(state.transcript)
         ]
+
+    def final_words(self, index: int, n_frames: int, emitted: int) -> list[Word]:
+        """Words after the first ``emitted`` whose timing can no longer change: the next
+        word has started, inside the audio returned so far."""
+        transcript = self.states[index].transcript
+        done = emitted
+        while done + 1 < len(transcript) and transcript[done + 1][1] <= n_frames:
+            done += 1
+        if done == emitted:
+            return []
+        return self.word_timings(index, n_frames)[emitted:done]
 
 
 class KyutaiEngine:
     """Kyutai TTS with one fixed voice: streaming (text in and audio out) and batched synthesis.
 
-    Build with ``KyutaiEngine.load``.  Not thread-safe; one generation at a time.
+    Implements ``ttscli.engine.Engine`` (it takes no per-run options yet: sampling is set at
+    load). Build with ``KyutaiEngine.load``.  Not thread-safe; one generation at a time.
     """
 
+    name = "kyutai"
+    chunks_ahead = 32  # Mimi frames
     sample_rate: int
     load_seconds: float
-    word_timings: list[WordTiming]
-    first_audio_seconds: float | None
 
     def __init__(
         self,
@@ -322,9 +313,6 @@ class KyutaiEngine:
         self.sample_rate = int(model.mimi.sample_rate)
         self.frame_rate = float(model.mimi.frame_rate)
         self.load_seconds = 0.0
-        self.word_timings = []
-        self.batch_word_timings: list[list[WordTiming]] = []
-        self.first_audio_seconds = None
         self._busy = False
 
     # -- construction -----------------------------------------------------------------------
@@ -337,18 +325,22 @@ class KyutaiEngine:
         voice_repo: str | None = None,
         model_dir: Path | None = None,
         device: str = "auto",
-        n_q: int = 32,
+        n_q: int | None = None,
         temp: float = 0.6,
         cfg_coef: float = 2.0,
         seed: int | None = None,
     ) -> KyutaiEngine:
-        """Resolve files (fast failure with a one-line UserError), then build the model."""
+        """Resolve files (fast failure with a one-line UserError), then build the model.
+
+        ``n_q`` defaults to every codebook the model generates (32 for tts-1.6b-en_fr).
+        """
         start = time.perf_counter()
         _check_sampling(n_q, temp)
         resolved_device = resolve_device(device)
         checkpoint = resolve_checkpoint(hf_repo, Path(model_dir) if model_dir else None)
-        lm_config = checkpoint.info.lm_config or {}
-        max_q = int(lm_config.get("n_q", 32))
+        max_q = model_codebooks(checkpoint.info)
+        if n_q is None:
+            n_q = max_q
         if n_q > max_q:
             raise UserError(f"--n-q {n_q}: this model generates at most {max_q} codebooks")
         voice_path = resolve_voice(voice, voice_repo, checkpoint.voice_suffix)
@@ -371,7 +363,7 @@ class KyutaiEngine:
         *,
         voice_path: Path | None,
         device: str = "cpu",
-        n_q: int = 32,
+        n_q: int | None = None,
         temp: float = 0.6,
         cfg_coef: float = 2.0,
         seed: int | None = None,
@@ -387,6 +379,8 @@ class KyutaiEngine:
         from moshi.models.tts import TTSModel
 
         _check_sampling(n_q, temp)
+        if n_q is None:
+            n_q = model_codebooks(info)
         start = time.perf_counter()
         if seed is not None:
             _seed_everything(seed)
@@ -412,9 +406,10 @@ class KyutaiEngine:
 
         return no_compile()
 
-    def generation(self, batch_size: int) -> Generation:
-        """Low-level access for benchmarks: a stepped run over ``batch_size`` utterances."""
-        return Generation(self, batch_size)
+    def generation(self, batch_size: int, keep_frames: bool = False) -> Generation:
+        """Low-level access for benchmarks and tests: a stepped run over ``batch_size``
+        utterances."""
+        return Generation(self, batch_size, keep_frames)
 
     def warmup(self) -> None:
         """Generate until the first audio frame once, then discard everything."""
@@ -434,33 +429,35 @@ class KyutaiEngine:
         if self.seed is not None:
             _seed_everything(self.seed)
 
-    # -- public synthesis -------------------------------------------------------------------
-    def stream(self, text: str | Iterable[str]) -> Iterator[np.ndarray]:
-        """Yield float32 mono chunks (one 1920-sample Mimi frame each) as they are decoded.
+    # -- the engine interface ---------------------------------------------------------------
+    def describe(self) -> str:
+        return f"kyutai ({self.device}, {self.model.n_q} codebooks)"
 
-        ``text`` may be a string or an iterable of fragments arriving over time; words are fed
-        to the model as they arrive, so audio starts before the iterable is exhausted.  After
-        the generator finishes, ``word_timings`` and ``first_audio_seconds`` describe this call.
+    def check_options(self, options: object) -> None:
+        if options is not None:
+            raise UserError("Kyutai takes its sampling settings when it loads, not per run")
+
+    def stream(self, text: str | Iterable[str], options: object = None) -> Iterator[Chunk]:
+        """One chunk per decoded Mimi frame (1920 samples), as soon as it is decoded.
+
+        ``text`` may be a string or fragments arriving over time; words are fed to the model
+        as they arrive, so audio starts before the fragments run out. Each chunk carries the
+        words whose timing became final with it; a last, empty chunk carries the rest.
         """
+        self.check_options(options)
         self._claim()
-        self.word_timings = []
-        self.first_audio_seconds = None
         fragments: Iterable[str] = [text] if isinstance(text, str) else text
-        produced = 0
-        gen: Generation | None = None
         try:
             self._reseed()
-            gen = Generation(self, 1)
-            with gen:
-                feed = TextFeed()
+            with Generation(self, 1) as gen:
+                out = _SingleOutput(gen, self.sample_rate)
+                feed = WordFeed()
                 for fragment in fragments:
                     ready = feed.push(fragment)
                     if ready:
                         gen.feed(0, ready)
                     while gen.can_step():
-                        for chunk in self._step_single(gen):
-                            produced += 1
-                            yield chunk
+                        yield from out.step()
                 rest = feed.flush()
                 if rest.strip():
                     gen.feed(0, rest)
@@ -468,45 +465,36 @@ class KyutaiEngine:
                 if not gen.has_text(0):
                     return
                 while not gen.done():
-                    for chunk in self._step_single(gen):
-                        produced += 1
-                        yield chunk
+                    yield from out.step()
+                yield from out.finish()
         finally:
             self._busy = False
-            if gen is not None:
-                self.word_timings = gen.word_timings(0, produced)
-                self.batch_word_timings = [self.word_timings]
-                self.first_audio_seconds = gen.first_audio_seconds()
-
-    def _step_single(self, gen: Generation) -> Iterator[np.ndarray]:
-        audio = gen.step()
-        if audio is not None and gen.keeps(0, gen.last_index):
-            if self.first_audio_seconds is None:
-                self.first_audio_seconds = gen.first_audio_seconds()
-            yield audio[0]
 
     def synthesize(self, text: str) -> np.ndarray:
         """Whole utterance as one array (convenience over ``stream``)."""
-        chunks = list(self.stream(text))
+        chunks = [chunk.audio for chunk in self.stream(text)]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
-    def synthesize_batch(self, texts: list[str]) -> list[np.ndarray]:
-        """All texts in one model batch; each result is trimmed to its own end of speech.
+    def prepare_line(self, text: str) -> PreparedLine:
+        return PreparedLine(text, text, None, len(text))
 
-        ``batch_word_timings`` holds every item's timings, ``word_timings`` the last item's.
-        Blank texts give empty arrays without taking a batch slot.
-        """
-        self.first_audio_seconds = None
+    def synthesize_batch(
+        self, lines: Sequence[PreparedLine | str], options: object = None
+    ) -> list[Chunk]:
+        """All lines in one model batch; each is trimmed to its own end of speech and carries
+        its own word timings. Blank lines give empty chunks without taking a batch slot."""
+        self.check_options(options)
+        texts = [line if isinstance(line, str) else line.text for line in lines]
         self._claim()
         try:
             return self._synthesize_batch(texts)
         finally:
             self._busy = False
 
-    def _synthesize_batch(self, texts: list[str]) -> list[np.ndarray]:
+    def _synthesize_batch(self, texts: list[str]) -> list[Chunk]:
         self._reseed()
         results = [np.zeros(0, dtype=np.float32) for _ in texts]
-        timings: list[list[WordTiming]] = [[] for _ in texts]
+        timings: list[list[Word]] = [[] for _ in texts]
         active = [i for i, text in enumerate(texts) if text.strip()]
         if active:
             chunks: list[list[np.ndarray]] = [[] for _ in active]
@@ -521,18 +509,53 @@ class KyutaiEngine:
                     for slot in range(len(active)):
                         if gen.keeps(slot, gen.last_index):
                             chunks[slot].append(audio[slot])
-                self.first_audio_seconds = gen.first_audio_seconds()
                 for slot, i in enumerate(active):
                     if chunks[slot]:
                         results[i] = np.concatenate(chunks[slot])
                     timings[i] = gen.word_timings(slot, len(chunks[slot]))
-        self.batch_word_timings = timings
-        self.word_timings = timings[-1] if timings else []
-        return results
+        return [
+            Chunk(audio, self.sample_rate, words=tuple(words))
+            for audio, words in zip(results, timings, strict=True)
+        ]
 
 
-def _check_sampling(n_q: int, temp: float) -> None:
-    if not isinstance(n_q, int) or n_q < 1:
+class _SingleOutput:
+    """Turns the steps of a one-item generation into chunks with their final words."""
+
+    def __init__(self, gen: Generation, sample_rate: int) -> None:
+        self.gen = gen
+        self.sample_rate = sample_rate
+        self.produced = 0
+        self.emitted = 0
+
+    def step(self) -> Iterator[Chunk]:
+        audio = self.gen.step()
+        if audio is None or not self.gen.keeps(0, self.gen.last_index):
+            return
+        self.produced += 1
+        yield self._chunk(audio[0], self.gen.final_words(0, self.produced, self.emitted))
+
+    def finish(self) -> Iterator[Chunk]:
+        """The words still open at the end, in an empty chunk."""
+        rest = self.gen.word_timings(0, self.produced)[self.emitted :]
+        if rest:
+            yield self._chunk(np.zeros(0, dtype=np.float32), rest)
+
+    def _chunk(self, audio: np.ndarray, words: list[Word]) -> Chunk:
+        self.emitted += len(words)
+        return Chunk(
+            audio, self.sample_rate, words=tuple(words), text_ready_at=self.gen.t_first_text
+        )
+
+
+def model_codebooks(info: CheckpointInfo) -> int:
+    """How many audio codebooks the model generates (what ``--n-q`` defaults to)."""
+    lm_config = info.lm_config or {}
+    return int(lm_config.get("dep_q", lm_config.get("n_q", 32)))
+
+
+def _check_sampling(n_q: int | None, temp: float) -> None:
+    if n_q is not None and (not isinstance(n_q, int) or n_q < 1):
         raise UserError(f"--n-q {n_q}: expected a whole number of codebooks, 1 to 32")
     if temp < 0:
         raise UserError(f"--temp {temp}: temperature cannot be negative (0 = greedy)")

@@ -48,14 +48,24 @@ class _Inline:
     phonemes: tuple[str, ...]
 
 
-def text_to_utterances(text: str) -> list[Utterance]:
-    """Split ``text`` into sentences and phonemize each; raise ``UserError`` if none speak."""
+def speakable_utterances(text: str) -> list[Utterance]:
+    """Split ``text`` into sentences and phonemize each; [] when no word in it speaks.
+
+    A stream of text may hold pieces with nothing to say (a line of dashes between
+    paragraphs); they are skipped rather than ending the stream.
+    """
     protected, inline = _protect_braces(text)
     utterances = []
     for sentence in split_sentences(normalize(protected)):
         phonemes = _sentence_phonemes(sentence, inline)
         if phonemes is not None:
             utterances.append(Utterance(_restore_braces(sentence, inline), phonemes))
+    return utterances
+
+
+def text_to_utterances(text: str) -> list[Utterance]:
+    """Split ``text`` into sentences and phonemize each; raise ``UserError`` if none speak."""
+    utterances = speakable_utterances(text)
     if not utterances:
         shown = " ".join(text.split())
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
