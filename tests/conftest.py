@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -17,21 +15,6 @@ from tests.fs2_fixture import make_tiny_checkpoint
 from tests.kyutai_fixture import tiny_kyutai  # noqa: F401 (a pytest fixture)
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPTS = REPO / "scripts"
-
-
-def load_script(name: str) -> ModuleType:
-    """``scripts/NAME.py`` as a module (scripts are not part of the package). Its folder goes
-    on ``sys.path`` because scripts import their siblings; the module gets a private name
-    because PyPI has unrelated packages called e.g. ``evaluate``."""
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(f"ttscli_script_{name}", SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

@@ -13,15 +13,11 @@ from pathlib import Path
 import torch
 
 from ttscli.fs2.checkpoint import save_checkpoint
-from ttscli.fs2.config import (
-    FS2Config,
-    PostNetConfig,
-    ProsodyStats,
-    TransformerConfig,
-    VarianceConfig,
-    WaveDecoderConfig,
-)
+from ttscli.fs2.config import ProsodyStats
 from ttscli.fs2.model import FastSpeech2
+from ttscli.train.presets import tiny_config
+
+__all__ = ["FRAMES_PER_PHONEME", "TINY_STATS", "make_tiny_checkpoint", "tiny_config"]
 
 FRAMES_PER_PHONEME = 5
 
@@ -35,28 +31,6 @@ TINY_STATS = ProsodyStats(
     energy_min=0.0,
     energy_max=80.0,
 )
-
-
-def tiny_config(pitch_mode: str = "frame", wave_decoder: bool = True) -> FS2Config:
-    stack = TransformerConfig(layers=1, hidden=32, heads=2, conv_filter=64, dropout=0.0)
-    return FS2Config(
-        encoder=stack,
-        decoder=stack,
-        variance=VarianceConfig(
-            predictor_filter=32, predictor_dropout=0.0, n_bins=256, pitch_mode=pitch_mode
-        ),
-        postnet=PostNetConfig(layers=2, channels=32, dropout=0.0),
-        wave_decoder=WaveDecoderConfig(
-            upsample_channels=16,
-            layers=4,
-            dilation_cycle=2,
-            residual_channels=16,
-            gate_channels=16,
-            skip_channels=16,
-        )
-        if wave_decoder
-        else None,
-    )
 
 
 def make_tiny_model(pitch_mode: str = "frame", wave_decoder: bool = True) -> FastSpeech2:

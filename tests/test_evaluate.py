@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import load_script
+from ttscli.evaluation import evaluate as ev
 from ttscli.fs2.model import Controls
 
 pytest.importorskip("pocketsphinx")
@@ -27,9 +27,6 @@ pytest.importorskip("onnxruntime")
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "evaluate.py"
 SENTENCES = ["The cat sat on the mat.", "The quick brown fox jumps over the lazy dog."]
-
-
-ev = load_script("evaluate")
 
 
 # --------------------------------------------------------------------------- WER

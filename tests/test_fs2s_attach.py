@@ -8,18 +8,18 @@ from types import ModuleType
 import pytest
 import torch
 
-from tests.conftest import load_script
 from tests.fs2_fixture import TINY_STATS, tiny_config
 from tests.test_latent_vocoder import TINY
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
 from ttscli.fs2.vocoders import NeuralVocoder
+from ttscli.train import fs2s
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    return load_script("train_fs2s")
+    return fs2s
 
 
 def test_attached_decoder_equals_mel_linear_then_vocoder(script: ModuleType, tmp_path: Path):

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import load_script
 from ttscli.errors import UserError
 from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig
 from ttscli.fs2.latent_vocoder import AdapterConfig, LatentVocoder, LatentVocoderConfig
 from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
+from ttscli.train import vocoder as train_vocoder
 
 TINY = LatentVocoderConfig(
     adapter=AdapterConfig(layers=3, channels=8, kernel=3),
@@ -33,8 +33,8 @@ TINY = LatentVocoderConfig(
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    """``scripts/train_vocoder.py`` as a module (it is a script, not part of the package)."""
-    return load_script("train_vocoder")
+    """``ttscli.train.vocoder``, the library behind ``scripts/train_vocoder.py``."""
+    return train_vocoder
 
 
 def test_output_is_frames_times_hop() -> None:

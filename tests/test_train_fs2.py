@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import load_script
 from tests.fs2_fixture import make_tiny_model
-
-train_fs2 = load_script("train_fs2")
+from ttscli.train import fs2 as train_fs2
 
 
 def _batch(model: torch.nn.Module) -> dict[str, torch.Tensor]:

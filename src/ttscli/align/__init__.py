@@ -1,0 +1,1 @@
+"""Learning phoneme durations for a corpus without a teacher (monotonic alignment search)."""

@@ -1,0 +1,1 @@
+"""Judging and timing voices: WER and DNSMOS judges, speed benchmarks."""
