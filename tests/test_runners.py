@@ -197,3 +197,73 @@ def test_stdout_reader_closing_the_pipe_ends_quietly(tiny_checkpoint: Path) -> N
     stderr = ttscli.stderr.read().decode()
     assert len(head) == 100
     assert code == 0 and stderr == "", stderr
+
+
+# --- the manifest: append-only during a run, sorted and compact between runs ---------------
+
+
+def test_manifest_survives_a_torn_line_duplicates_and_disorder(
+    engine: FS2Engine, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    lines = [BatchLine(n, f"Line number {n}.") for n in range(1, 6)]
+    run_batch(engine, lines, out, "wav", quiet=True)
+    entries = _manifest(out)
+    assert [m["index"] for m in entries] == [1, 2, 3, 4, 5]
+    # As a crash and an older writer could leave it: out of order, a duplicate, an entry
+    # that points outside the folder, and a torn last line.
+    evil = dict(entries[0], path="../escape.wav")
+    scrambled = [entries[3], entries[1], entries[1], evil, entries[4], entries[2]]
+    text = "".join(json.dumps(m) + "\n" for m in scrambled) + '{"index": 1, "te'
+    (out / "manifest.jsonl").write_text(text)
+    summary = run_batch(engine, lines, out, "wav", quiet=True)
+    assert (summary.written, summary.skipped) == (1, 4)  # only line 1 had no valid entry
+    assert [m["index"] for m in _manifest(out)] == [1, 2, 3, 4, 5]
+    assert not (tmp_path / "escape.wav").exists()
+
+
+def test_batch_reads_a_lines_file_as_a_stream(engine: FS2Engine, tmp_path: Path) -> None:
+    from ttscli.lines import LinesFile
+
+    source = tmp_path / "lines.txt"
+    source.write_text("First line.\n\n  \nSecond line.\n", encoding="utf-8")
+    lines = LinesFile(source)
+    assert len(lines) == 2 and [line.index for line in lines] == [1, 4]
+    summary = run_batch(engine, lines, tmp_path / "out", "wav", quiet=True)
+    assert summary.written == 2
+    assert [m["path"] for m in _manifest(tmp_path / "out")] == ["0001.wav", "0004.wav"]
+
+
+def test_interrupted_batch_resumes_every_line_exactly_once(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    source = tmp_path / "lines.txt"
+    source.write_text("".join(f"This is line number {n}.\n" for n in range(1, 41)))
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "ttscli", "fs2", "--in", str(source), "--out", str(out)]
+    args += ["--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--batch-size", "1"]
+    process = subprocess.Popen(
+        [*args, "--quiet"],
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 300  # a ceiling for a hang, not a speed target
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(list(out.glob("*.wav"))) >= 3:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "finished before it could be interrupted"
+    os.kill(process.pid, signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    done_before = len(_manifest(out))
+    assert 3 <= done_before < 40
+    rerun = subprocess.run([*args, "--json"], capture_output=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    summary = json.loads(rerun.stdout)
+    assert summary["skipped"] >= done_before and summary["written"] + summary["skipped"] == 40
+    indices = [m["index"] for m in _manifest(out)]
+    assert indices == list(range(1, 41))
+    assert len(list(out.glob("*.wav"))) == 40 and not list(out.glob(".*.part"))

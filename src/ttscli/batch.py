@@ -8,8 +8,7 @@ mini-batch pads little.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ttscli.atomic import atomic_write_bytes
 from ttscli.audio.sinks import write_file
 from ttscli.engine import Engine, PreparedLine
 from ttscli.errors import UserError
-from ttscli.text_input import read_text_file
+from ttscli.lines import BatchLine, LinesFile
+from ttscli.manifest import MANIFEST, Manifest, file_name
 
-MANIFEST = "manifest.jsonl"
-
-
-@dataclass(frozen=True)
-class BatchLine:
-    index: int  # 1-based line number in the input file
-    text: str
+__all__ = ["MANIFEST", "BatchLine", "BatchSummary", "LinesFile", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -60,38 +53,6 @@ class BatchSummary:
         }
 
 
-def read_lines(path: Path) -> list[BatchLine]:
-    """Non-blank lines with their line numbers; ``-`` reads standard input."""
-    raw = read_text_file(path)
-    lines = [BatchLine(i, t.strip()) for i, t in enumerate(raw.splitlines(), 1) if t.strip()]
-    if not lines:
-        raise UserError(f"--in {path}: no text lines to synthesise")
-    return lines
-
-
-def _file_name(index: int, width: int, fmt: str) -> str:
-    return f"{index:0{width}d}.{fmt}"
-
-
-def _load_manifest(path: Path) -> dict[int, dict[str, Any]]:
-    """Entries of a previous run; a line cut short by a crash is ignored."""
-    entries: dict[int, dict[str, Any]] = {}
-    if not path.is_file():
-        return entries
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            entry = json.loads(raw)
-            entries[int(entry["index"])] = entry
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue
-    return entries
-
-
-def _save_manifest(path: Path, entries: dict[int, dict[str, Any]]) -> None:
-    text = "".join(json.dumps(entries[i], ensure_ascii=False) + "\n" for i in sorted(entries))
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def prepare_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir}: exists and is not a folder")
@@ -113,7 +74,7 @@ def check_batch_size(batch_size: int) -> None:
 
 def run_batch(
     engine: Engine,
-    lines: Sequence[BatchLine],
+    lines: Iterable[BatchLine],
     out_dir: Path,
     fmt: str,
     options: Any = None,
@@ -122,75 +83,76 @@ def run_batch(
 ) -> BatchSummary:
     """Synthesise every line not already done and keep the manifest in step.
 
-    A line counts as done when the manifest has it with the same text and its file
-    exists; everything else is (re)made, so editing a line and re-running redoes it.
-    Files are written atomically and the manifest is rewritten atomically after every
-    mini-batch, so an interrupted run loses at most the mini-batch in flight.
+    ``lines`` is read as a stream, three times (what is wanted, a check of every line
+    left to do, then the work): a ``LinesFile`` of any length, or a list. Memory stays
+    flat in the number of lines: a window of lines is prepared and length-sorted at a
+    time, so each mini-batch pads little. Files are written atomically and each is
+    recorded in the manifest as soon as it exists, so an interrupted run loses at most
+    the mini-batch in flight and the next run does only what is left.
     """
     check_batch_size(batch_size)
     prepare_out_dir(out_dir)
-    manifest_path = out_dir / MANIFEST
-    entries = _load_manifest(manifest_path)
-    width = max(4, len(str(max(line.index for line in lines))))
-    wanted = {line.index for line in lines}
-    entries = {i: e for i, e in entries.items() if i in wanted}
+    manifest = Manifest(out_dir, fmt)
+    skipped = manifest.resume(lines)
+    pending = manifest.lines - skipped
 
-    pending: list[BatchLine] = []
+    # Check every line left first: a bad line fails the run before any audio is made.
     for line in lines:
-        entry = entries.get(line.index)
-        done = (
-            entry is not None
-            and entry.get("text") == line.text
-            and (out_dir / str(entry.get("path", ""))).is_file()
-            and str(entry.get("path", "")).endswith(f".{fmt}")
-        )
-        if not done:
-            entries.pop(line.index, None)
-            pending.append(line)
-    skipped = len(lines) - len(pending)
-
-    # Prepare everything first: a bad line fails the run before any audio is made.
-    prepared = []
-    for line in pending:
-        try:
-            prepared.append(_Pending(line, engine.prepare_line(line.text)))
-        except UserError as exc:
-            raise UserError(f"line {line.index}: {exc}") from None
-    prepared.sort(key=lambda p: p.prepared.size)
-    sample_rate = engine.sample_rate
+        if not manifest.is_done(line.index):
+            _prepare(engine, line)
 
     seconds = 0.0
-    console = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]synthesising"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=console,
-        disable=quiet or not prepared,
+        console=Console(stderr=True),
+        disable=quiet or not pending,
         transient=False,
     )
+    window = max(256, 16 * batch_size)
     with progress:
-        task = progress.add_task("batch", total=len(prepared))
-        for start in range(0, len(prepared), batch_size):
-            group = prepared[start : start + batch_size]
-            chunks = engine.synthesize_batch([p.prepared for p in group], options)
-            for item, chunk in zip(group, chunks, strict=True):
-                name = _file_name(item.line.index, width, fmt)
-                write_file(out_dir / name, chunk.audio, sample_rate)
-                duration = chunk.seconds
-                seconds += duration
-                entries[item.line.index] = {
-                    "index": item.line.index,
-                    "text": item.line.text,
-                    "phonemes": item.prepared.phonemes,
-                    "seconds": round(duration, 3),
-                    "path": name,
-                }
-            _save_manifest(manifest_path, entries)
-            progress.advance(task, len(group))
-    if not manifest_path.exists():
-        _save_manifest(manifest_path, entries)
-    return BatchSummary(
-        written=len(prepared), skipped=skipped, seconds=seconds, manifest=manifest_path
-    )
+        task = progress.add_task("batch", total=pending)
+        for group in _windows((ln for ln in lines if not manifest.is_done(ln.index)), window):
+            prepared = sorted(
+                (_Pending(line, _prepare(engine, line)) for line in group),
+                key=lambda p: p.prepared.size,
+            )
+            for start in range(0, len(prepared), batch_size):
+                mini = prepared[start : start + batch_size]
+                chunks = engine.synthesize_batch([p.prepared for p in mini], options)
+                for item, chunk in zip(mini, chunks, strict=True):
+                    name = file_name(item.line.index, manifest.width, fmt)
+                    write_file(out_dir / name, chunk.audio, engine.sample_rate)
+                    seconds += chunk.seconds
+                    manifest.append(
+                        {
+                            "index": item.line.index,
+                            "text": item.line.text,
+                            "phonemes": item.prepared.phonemes,
+                            "seconds": round(chunk.seconds, 3),
+                            "path": name,
+                        }
+                    )
+                progress.advance(task, len(mini))
+    manifest.finish()
+    return BatchSummary(written=pending, skipped=skipped, seconds=seconds, manifest=manifest.path)
+
+
+def _prepare(engine: Engine, line: BatchLine) -> PreparedLine:
+    try:
+        return engine.prepare_line(line.text)
+    except UserError as exc:
+        raise UserError(f"line {line.index}: {exc}") from None
+
+
+def _windows(lines: Iterable[BatchLine], size: int) -> Iterator[list[BatchLine]]:
+    window: list[BatchLine] = []
+    for line in lines:
+        window.append(line)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window

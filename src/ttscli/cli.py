@@ -5,20 +5,19 @@ Every command follows one shape: text source -> engine -> chunk stream -> sink(s
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-from collections.abc import Callable
 from contextlib import nullcontext
+from json import dumps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from ttscli import __version__
 from ttscli import cli_options as opt
 from ttscli.batch import BatchSummary
+from ttscli.cli_options import err, user_errors
+from ttscli.cli_serve import serve_command
 from ttscli.engine import Chunk, Engine, RunStats
 from ttscli.errors import UserError
 from ttscli.fs2.kinds import ModelKind
@@ -38,25 +37,6 @@ app = typer.Typer(
         "`fs2` runs the bundled FastSpeech 2 voice.\n\n" + KYUTAI_ATTRIBUTION
     ),
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def user_errors(command: F) -> F:
-    """Turn UserError and Ctrl-C into one line on stderr and an exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except UserError as exc:
-            err.print(f"error: {exc}", markup=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted", markup=False)
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -75,23 +55,20 @@ def root(
 
 
 def _report(
-    result: BatchSummary | RunStats,
-    engine: Engine,
-    out: str | None,
-    *,
-    json_output: bool,
-    quiet: bool,
-    extra: dict[str, Any],
+    result: BatchSummary | RunStats, label: str, fields: dict[str, Any], quiet: bool, json: bool
 ) -> None:
     """What a run did: one line on stderr unless --quiet, a JSON object with --json."""
     if not quiet:
-        err.print(f"{engine.describe()}: {result.describe()}", markup=False)
-    if json_output and isinstance(result, BatchSummary):
-        typer.echo(json.dumps(result.as_json()))
-    elif json_output:
-        fields = {"engine": engine.name, "device": str(getattr(engine, "device", ""))}
-        fields |= {"sample_rate": engine.sample_rate, "out": out}
-        typer.echo(json.dumps(result.as_json(fields | extra)))
+        err.print(f"{label}: {result.describe()}", markup=False)
+    if json and isinstance(result, BatchSummary):
+        typer.echo(dumps(result.as_json()))
+    elif json:
+        typer.echo(dumps(result.as_json(fields)))
+
+
+def _engine_fields(engine: Engine, out: str | None) -> dict[str, Any]:
+    device = str(getattr(engine, "device", ""))
+    return {"engine": engine.name, "device": device, "sample_rate": engine.sample_rate, "out": out}
 
 
 @app.command()
@@ -103,36 +80,26 @@ def fs2(
     in_file: opt.InFileOption = None,
     out: opt.OutOption = None,
     output_device: opt.OutputDeviceOption = None,
-    model: Annotated[ModelKind, typer.Option(help="fs2 (mel + vocoder) or fs2s.")] = (
-        ModelKind.fs2
-    ),
-    checkpoint: Annotated[
-        Path | None, typer.Option(help="Checkpoint folder; default: the bundled voice.")
-    ] = None,
-    vocoder: Annotated[
-        str, typer.Option(help="auto, griffin-lim, or a HiFi-GAN generator file/folder.")
-    ] = "auto",
+    model: opt.ModelOption = ModelKind.fs2,
+    checkpoint: opt.CheckpointOption = None,
+    vocoder: opt.VocoderOption = "auto",
     device: opt.DeviceOption = opt.DeviceChoice.auto,
-    pitch: Annotated[
-        float, typer.Option(help="Multiply F0 (Hz); 1.5 = higher; 0.5-2 for the bundled voice.")
-    ] = 1.0,
-    energy: Annotated[float, typer.Option(help="Multiply energy (loudness).")] = 1.0,
-    duration: Annotated[float, typer.Option(help="Multiply durations; 2.0 = twice as long.")] = (
-        1.0
-    ),
+    pitch: opt.PitchOption = 1.0,
+    energy: opt.EnergyOption = 1.0,
+    duration: opt.DurationOption = 1.0,
     phonemes: Annotated[bool, typer.Option("--phonemes", help="Print the phonemes.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Save mel, pitch and energy as a PNG.")] = None,
     json_output: opt.JsonOption = False,
     batch_size: opt.BatchSizeOption = 8,
     audio_format: opt.FormatOption = opt.AudioFormat.wav,
     quiet: opt.QuietOption = False,
+    server: opt.ServerOption = None,
+    token: opt.TokenOption = None,
 ) -> None:
     """Speak with FastSpeech 2 / 2s (the bundled voice or --checkpoint DIR)."""
-    from ttscli.fs2.engine import FS2Engine, check_controls
-    from ttscli.fs2.model import Controls
+    from ttscli.fs2.kinds import Controls, check_controls
     from ttscli.plot import check_plot_path, save_syntheses_plot
-    from ttscli.text.frontend import text_to_utterances
-    from ttscli.text_input import STDIN_PAUSE_SECONDS
+    from ttscli.text_input import STDIN_PAUSE_SECONDS, require_text
 
     controls = Controls(pitch=pitch, energy=energy, duration=duration)
     check_controls(controls)
@@ -147,9 +114,16 @@ def fs2(
         output_device=output_device,
         batch_size=batch_size,
         json_output=json_output,
-        check_text=text_to_utterances,
+        check_text=require_text if server else _speakable,
         pause_after=STDIN_PAUSE_SECONDS,
     )
+    if server:
+        fields = {"model": model.value, "pitch": pitch, "energy": energy, "duration": duration}
+        remote = plan.execute_remote(server, fields, token)
+        _report(remote, server, {"server": server}, quiet, json_output)
+        return
+    from ttscli.fs2.engine import FS2Engine  # torch: only when the model runs here
+
     engine = FS2Engine.load(checkpoint, kind=model, vocoder=vocoder, device=device.value)
     phoneme_stream = sys.stderr if out == "-" else sys.stdout
 
@@ -164,10 +138,17 @@ def fs2(
         keep_chunks=plot is not None,
         on_chunk=show_phonemes if phonemes else None,
     )
-    extra = {"model": model.value, "vocoder": engine.vocoder_name}
-    _report(result, engine, out, json_output=json_output, quiet=quiet, extra=extra)
+    fields = _engine_fields(engine, out) | {"model": model.value, "vocoder": engine.vocoder_name}
+    _report(result, engine.describe(), fields, quiet, json_output)
     if plot is not None and isinstance(result, RunStats) and result.chunks:
         save_syntheses_plot(plot, [c.detail for c in result.chunks], engine.frame_seconds)
+
+
+def _speakable(text: str) -> object:
+    """Fail before the model loads on text with nothing to say (the server checks its own)."""
+    from ttscli.text.frontend import text_to_utterances
+
+    return text_to_utterances(text)
 
 
 @app.command()
@@ -207,6 +188,8 @@ def speak(
     audio_format: opt.FormatOption = opt.AudioFormat.wav,
     json_output: opt.JsonOption = False,
     quiet: opt.QuietOption = False,
+    server: opt.ServerOption = None,
+    token: opt.TokenOption = None,
 ) -> None:
     """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
     from ttscli.kyutai import KyutaiEngine
@@ -227,6 +210,11 @@ def speak(
         check_text=require_text,
         read_all=read_all,
     )
+    if server:
+        fields = {"voice": voice, "n_q": n_q, "seed": seed}
+        remote = plan.execute_remote(server, fields, token)
+        _report(remote, server, {"server": server}, quiet, json_output)
+        return
     with err.status("loading Kyutai TTS...", spinner="dots") if not quiet else nullcontext():
         engine = KyutaiEngine.load(
             voice=voice,
@@ -241,7 +229,8 @@ def speak(
         )
     result = plan.execute(engine, None, audio_format=audio_format.value, quiet=quiet)
     words = len(result.words) if isinstance(result, RunStats) else None
-    _report(result, engine, out, json_output=json_output, quiet=quiet, extra={"words": words})
+    fields = _engine_fields(engine, out) | {"words": words}
+    _report(result, engine.describe(), fields, quiet, json_output)
     if isinstance(result, RunStats) and timestamps is not None:
         write_timestamps(timestamps, result.words)
 
@@ -265,7 +254,7 @@ def voices(
     suffix = suffix_from_cached_config(hf_repo, model_dir)
     listing = list_voices(voice_repo, online=not offline, voice_suffix=suffix)
     if json_output:
-        typer.echo(json.dumps(asdict(listing)))
+        typer.echo(dumps(asdict(listing)))
     else:
         typer.echo(format_listing(listing))
 
@@ -280,12 +269,15 @@ def devices(
 
     found = list_output_devices()
     if json_output:
-        typer.echo(json.dumps([d.__dict__ for d in found]))
+        typer.echo(dumps([d.__dict__ for d in found]))
         return
     if not found:
         err.print("no sound output devices found", markup=False)
         raise typer.Exit(1)
     typer.echo("\n".join(d.describe() for d in found))
+
+
+app.command("serve")(user_errors(serve_command))
 
 
 def main() -> None:

@@ -1,15 +1,42 @@
-"""The flags both commands share, declared once so their names and help cannot drift apart.
+"""The flags the commands share, declared once so their names and help cannot drift apart,
+and the one way a command turns a user's mistake into a line on stderr.
 
-Only typer and the standard library are imported here: ``ttscli --help`` stays fast.
+Only typer, rich and the standard library are imported here: ``ttscli --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console
+
+from ttscli.errors import UserError
+from ttscli.fs2.kinds import ModelKind
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(command: F) -> F:
+    """Turn UserError and Ctrl-C into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class AudioFormat(str, Enum):
@@ -53,3 +80,29 @@ VoiceRepoOption = Annotated[str | None, typer.Option(help="Voice repository on t
 ModelDirOption = Annotated[
     Path | None, typer.Option(help="Local folder with the model files (no hub).")
 ]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="TTSCLI_SERVER",
+        help="Ask a running `ttscli serve` at this URL instead of loading a model here.",
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="TTSCLI_TOKEN", help="Bearer token for --server."),
+]
+
+# FastSpeech 2's own flags, shared by `fs2` and `serve`.
+ModelOption = Annotated[ModelKind, typer.Option(help="fs2 (mel + vocoder) or fs2s.")]
+CheckpointOption = Annotated[
+    Path | None, typer.Option(help="Checkpoint folder; default: the bundled voice.")
+]
+VocoderOption = Annotated[
+    str, typer.Option(help="auto, griffin-lim, or a HiFi-GAN generator file/folder.")
+]
+PitchOption = Annotated[
+    float, typer.Option(help="Multiply F0 (Hz); 1.5 = higher; 0.5-2 for the bundled voice.")
+]
+EnergyOption = Annotated[float, typer.Option(help="Multiply energy (loudness).")]
+DurationOption = Annotated[float, typer.Option(help="Multiply durations; 2.0 = twice as long.")]

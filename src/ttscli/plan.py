@@ -12,18 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ttscli.batch import (
-    BatchLine,
-    BatchSummary,
-    check_batch_size,
-    prepare_out_dir,
-    read_lines,
-    run_batch,
-)
+from ttscli.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
 from ttscli.engine import Chunk, Engine, RunStats
 from ttscli.errors import UserError
+from ttscli.lines import LinesFile
 from ttscli.output import check_output, is_batch_dir, open_sink
 from ttscli.run import speak_to
+from ttscli.serve.client import speak_via_server
 from ttscli.text_input import text_source
 
 
@@ -57,11 +52,11 @@ class RunPlan:
         self.output_device = output_device
         self.batch_size = batch_size
         self.batch_dir = Path(out or ".") if wants_batch(in_file, out) else None
-        self.lines: list[BatchLine] = []
+        self.lines: LinesFile | None = None
         self.source: str | Iterator[str] = ""
         if self.batch_dir is not None:
             assert in_file is not None
-            self.lines = read_lines(in_file)
+            self.lines = LinesFile(in_file)
             prepare_out_dir(self.batch_dir)
         else:
             check_output(out, output_device)
@@ -82,10 +77,25 @@ class RunPlan:
         """Run the plan: the batch runner for a folder, ``speak_to`` for everything else."""
         engine.check_options(options)  # the voice's own limits, before anything is written
         if self.batch_dir is not None:
+            assert self.lines is not None
             return run_batch(
                 engine, self.lines, self.batch_dir, audio_format, options, self.batch_size, quiet
             )
         sink = open_sink(self.out, engine.sample_rate, self.output_device)
         return speak_to(
             engine, self.source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk
+        )
+
+    def execute_remote(self, url: str, fields: dict[str, Any], token: str | None) -> RunStats:
+        """The same run, synthesised by a ``ttscli serve`` at ``url`` (no model here)."""
+        if self.batch_dir is not None:
+            raise UserError("--server speaks one text; run batches (--in with a folder) locally")
+        text = self.source if isinstance(self.source, str) else "".join(self.source)
+        if not text.strip():
+            raise UserError("nothing to say: standard input was empty")
+        return speak_via_server(
+            url,
+            {**fields, "input": text},
+            lambda rate: open_sink(self.out, rate, self.output_device),
+            token,
         )

@@ -26,6 +26,11 @@ def format_for(path: Path) -> str:
 
 
 def to_pcm16(chunk: np.ndarray) -> bytes:
-    """Little-endian signed 16-bit bytes, clipping instead of wrapping around."""
-    scaled = np.clip(chunk, -1.0, 1.0) * 32767.0
-    return np.round(scaled).astype("<i2").tobytes()
+    """Little-endian signed 16-bit bytes, clipping instead of wrapping around.
+
+    The same rule libsndfile applies when it writes a 16-bit file (scale by 32768, round
+    down, clip), so ``--out -``, a server's PCM and a ``.wav`` hold identical samples, and
+    ``int16 / 32768`` gets the exact float back.
+    """
+    scaled = np.floor(np.asarray(chunk, dtype=np.float64) * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype("<i2").tobytes()

@@ -102,8 +102,6 @@ def corpus_wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     return errors / words if words else math.nan
 
 
-
-
 # --------------------------------------------------------------------------- judges
 
 

@@ -20,7 +20,7 @@ from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
 from ttscli.engine import Chunk, PreparedLine
 from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
-from ttscli.fs2.kinds import ModelKind
+from ttscli.fs2.kinds import ModelKind, check_controls
 from ttscli.fs2.model import Controls, FastSpeech2, FS2Output
 from ttscli.fs2.vocoders import NeuralVocoder, Vocoder, resolve_vocoder
 from ttscli.text.feed import sentences_as_they_arrive
@@ -68,14 +68,6 @@ def bundled_checkpoint() -> Path:
     if not (ASSETS_DIR / CONFIG_FILE).is_file():
         raise UserError("no bundled FastSpeech 2 voice in this install; pass --checkpoint DIR")
     return ASSETS_DIR
-
-
-def check_controls(controls: Controls) -> None:
-    """Scales outside 0.1-10 are typos or would produce unusable audio."""
-    for name in ("pitch", "energy", "duration"):
-        value = getattr(controls, name)
-        if not math.isfinite(value) or not 0.1 <= value <= 10.0:
-            raise UserError(f"--{name} {value}: must be a number between 0.1 and 10")
 
 
 class FS2Engine:

@@ -1,4 +1,5 @@
 """FastSpeech 2 and 2s (Ren et al., 2021): encoder, variance adaptor, decoders."""
+# Controls lives in kinds.py (no torch) and is re-exported here, where callers expect it.
 
 from __future__ import annotations
 
@@ -11,17 +12,11 @@ from torch.nn import functional as F
 from ttscli.fs2 import cwt
 from ttscli.fs2.config import FS2Config, ProsodyStats, WaveDecoderConfig
 from ttscli.fs2.hifigan import HiFiGANConfig
+from ttscli.fs2.kinds import Controls
+
+__all__ = ["Controls", "FS2Output", "FastSpeech2"]
 from ttscli.fs2.latent_vocoder import MelAdapter, VitsDecoder
 from ttscli.fs2.modules import FFTStack, PostNet, VariancePredictor, padding_mask, regulate_length
-
-
-@dataclass(frozen=True)
-class Controls:
-    """User prosody scales: F0 in Hz, frame energy, and phoneme durations multiply."""
-
-    pitch: float = 1.0
-    energy: float = 1.0
-    duration: float = 1.0
 
 
 @dataclass

@@ -1,0 +1,84 @@
+"""``ttscli serve``: flags only; the server lives in ``ttscli.serve``."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from ttscli import cli_options as opt
+from ttscli.fs2.kinds import ModelKind
+
+
+def serve_command(
+    engine: Annotated[str, typer.Option(help="fs2 (the CPU voice) or speak (Kyutai).")] = "fs2",
+    host: Annotated[str, typer.Option(help="Address to listen on; loopback by default.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token every route but /health requires.")
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback --host without token.")
+    ] = False,
+    max_chars: Annotated[int, typer.Option(help="Longest text one request may send.")] = 20_000,
+    max_streams: Annotated[int, typer.Option(help="Requests synthesised at once (fs2).")] = 4,
+    max_queued: Annotated[int, typer.Option(help="Requests that may wait; more get 503.")] = 32,
+    cors: Annotated[str | None, typer.Option(help="Allow this browser origin (CORS).")] = None,
+    checkpoint: opt.CheckpointOption = None,
+    model: opt.ModelOption = ModelKind.fs2,
+    vocoder: opt.VocoderOption = "auto",
+    voice: Annotated[str | None, typer.Option(help="speak: the voice to serve.")] = None,
+    n_q: Annotated[int | None, typer.Option("--n-q", help="speak: codebooks.")] = None,
+    temp: Annotated[float, typer.Option(help="speak: sampling temperature.")] = 0.6,
+    cfg_coef: Annotated[float, typer.Option(help="speak: guidance strength.")] = 2.0,
+    seed: Annotated[int | None, typer.Option(help="speak: random seed.")] = None,
+    hf_repo: opt.HfRepoOption = None,
+    voice_repo: opt.VoiceRepoOption = None,
+    model_dir: opt.ModelDirOption = None,
+    device: opt.DeviceOption = opt.DeviceChoice.auto,
+) -> None:
+    """Serve an engine over HTTP (OpenAI-style /v1/audio/speech) and WebSocket (/v1/stream)."""
+    from ttscli.errors import UserError
+    from ttscli.serve.config import ServeConfig
+    from ttscli.serve.run import check_port_free, fs2_served, serve, speak_served
+
+    config = ServeConfig(
+        host=host,
+        port=port,
+        token=token or os.environ.get("TTSCLI_TOKEN") or None,
+        insecure_no_auth=insecure_no_auth,
+        max_chars=max_chars,
+        max_streams=max_streams,
+        max_queued=max_queued,
+        cors=cors,
+    )
+    config.check()
+    check_port_free(host, port)
+    if engine == "fs2":
+        from ttscli.fs2.engine import FS2Engine
+
+        loaded = FS2Engine.load(checkpoint, kind=model, vocoder=vocoder, device=device.value)
+        served = fs2_served(loaded, checkpoint)
+    elif engine == "speak":
+        from ttscli.kyutai import KyutaiEngine
+        from ttscli.kyutai.weights import DEFAULT_VOICE
+
+        kyutai = KyutaiEngine.load(
+            voice=voice,
+            hf_repo=hf_repo,
+            voice_repo=voice_repo,
+            model_dir=model_dir,
+            device=device.value,
+            n_q=n_q,
+            temp=temp,
+            cfg_coef=cfg_coef,
+            seed=seed,
+        )
+        settings = {"n_q": kyutai.model.n_q, "temp": temp, "cfg_coef": cfg_coef, "seed": seed}
+        served = speak_served(kyutai, voice or DEFAULT_VOICE, settings)
+    else:
+        raise UserError(f"--engine {engine}: fs2 or speak")
+    serve(served, config, announce=lambda line: typer.echo(line, err=True))

@@ -1,0 +1,1 @@
+"""``ttscli serve``: both engines behind HTTP and WebSocket, loaded once and kept warm."""

@@ -1,0 +1,263 @@
+"""The engine thread: every request's synthesis, advanced a chunk at a time, in turn.
+
+Engines are synchronous and own one device, so one thread drives them. Active jobs take
+turns (round robin), so a long text never delays the first sentence of a short one; a
+job whose client has not read its last ``buffer`` chunks is skipped until it does, so a
+slow or stalled client costs memory for a few chunks and no engine time at all. Jobs
+beyond ``max_active`` wait in a bounded queue; beyond that, ``submit`` refuses them and
+the server answers 503.
+
+Text that arrives over time (a WebSocket) never blocks the thread for sentence engines:
+complete sentences are queued on the job by the event loop, and a job with none is not
+ready. An engine that reads words while it speaks (Kyutai) takes the words through a
+blocking iterator instead, and runs one job at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ttscli.engine import Chunk
+from ttscli.errors import UserError
+
+log = logging.getLogger("ttscli.serve")
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A job ended with an error the client should see."""
+
+    message: str
+
+
+DONE = object()
+"""Delivered after a job's last chunk."""
+
+
+class Job:
+    """One request: text in (now or over time), chunks out to an asyncio queue.
+
+    ``passages`` mode (sentence engines): ``make_chunks(passage)`` is called per queued
+    passage, never blocking. ``fragments`` mode (word engines): ``make_chunks`` is called
+    once with an iterator that waits for fragments, which the engine thread may block on.
+    """
+
+    def __init__(
+        self,
+        make_chunks: Callable[..., Iterator[Chunk]],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        mode: str = "passages",
+        buffer: int = 8,
+    ) -> None:
+        self.make_chunks = make_chunks
+        self.mode = mode
+        self.buffer = buffer
+        self.loop = loop
+        self.out: asyncio.Queue[object] = asyncio.Queue()
+        self.pending = 0  # chunks delivered but not yet taken by the client side
+        self.cancelled = False
+        self.finished = False
+        self.submitted_at = time.perf_counter()
+        self._passages: deque[str] = deque()
+        self._fragments: queue.Queue[str | None] = queue.Queue()
+        self._input_closed = False
+        self._current: Iterator[Chunk] | None = None
+        self._scheduler: Scheduler | None = None
+
+    # -- text in (event loop side) ---------------------------------------------------------
+    def add_text(self, text: str) -> None:
+        """A complete passage (passages mode) or any fragment (fragments mode)."""
+        if self.mode == "passages":
+            if text.strip():
+                self._with_lock(lambda: self._passages.append(text))
+        else:
+            self._fragments.put(text)
+        self._wake()
+
+    def close_input(self) -> None:
+        def close() -> None:
+            self._input_closed = True
+
+        self._with_lock(close)
+        self._fragments.put(None)
+        self._wake()
+
+    # -- chunks out (event loop side) ------------------------------------------------------
+    async def next_item(self) -> object:
+        """The next Chunk, ``DONE`` or a ``Failed``."""
+        item = await self.out.get()
+        if isinstance(item, Chunk) and self._scheduler is not None:
+            self._scheduler.taken(self)
+        return item
+
+    def cancel(self) -> None:
+        """The client has gone or was dropped: stop spending engine time on it."""
+        self.cancelled = True
+        self._fragments.put(None)
+        self._wake()
+
+    # -- engine thread side ----------------------------------------------------------------
+    def ready(self) -> bool:
+        if self.cancelled or self.finished:
+            return True  # to be removed
+        if self.pending >= self.buffer:
+            return False
+        if self.mode == "fragments" or self._current is not None:
+            return True
+        return bool(self._passages) or self._input_closed
+
+    def step(self) -> object | None:
+        """One unit of work: a Chunk, DONE, or None when a passage just ended."""
+        if self._current is None:
+            if self.mode == "fragments":
+                self._current = self.make_chunks(self._fragment_iterator())
+            else:
+                if not self._passages:
+                    return DONE  # input closed and nothing left
+                self._current = self.make_chunks(self._passages.popleft())
+        try:
+            return next(self._current)
+        except StopIteration:
+            self._current = None
+            return DONE if self.mode == "fragments" else None
+
+    def close_engine_side(self) -> None:
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+
+    def _fragment_iterator(self) -> Iterator[str]:
+        while not self.cancelled:
+            try:
+                fragment = self._fragments.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if fragment is None:
+                return
+            yield fragment
+
+    def _with_lock(self, action: Callable[[], None]) -> None:
+        if self._scheduler is None:
+            action()
+            return
+        with self._scheduler.cond:
+            action()
+
+    def _wake(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.wake()
+
+    def deliver(self, item: object) -> None:
+        self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+
+
+class Scheduler:
+    """Runs jobs on one engine thread, in turn; bounded in active and waiting jobs."""
+
+    def __init__(self, max_active: int, max_queued: int) -> None:
+        self.max_active = max_active
+        self.max_queued = max_queued
+        self.cond = threading.Condition()
+        self.active: deque[Job] = deque()
+        self.waiting: deque[Job] = deque()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="ttscli-engine", daemon=True)
+        self._thread.start()
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        with self.cond:
+            return len(self.active), len(self.waiting)
+
+    def submit(self, job: Job) -> bool:
+        """Take the job, or refuse it (False) when active and waiting slots are all full."""
+        with self.cond:
+            if len(self.active) < self.max_active:
+                self.active.append(job)
+            elif len(self.waiting) < self.max_queued:
+                self.waiting.append(job)
+            else:
+                return False
+            job._scheduler = self
+            self.cond.notify_all()
+        return True
+
+    def taken(self, job: Job) -> None:
+        with self.cond:
+            job.pending -= 1
+            self.cond.notify_all()
+
+    def wake(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        with self.cond:
+            self._stopping = True
+            for job in [*self.active, *self.waiting]:
+                job.cancelled = True
+            self.cond.notify_all()
+        self._thread.join(timeout=30)
+
+    def _next_ready(self) -> Job | None:
+        """Round robin over active jobs; finished and cancelled ones leave, waiting ones
+        take their place. Called with the lock held."""
+        for _ in range(len(self.active)):
+            job = self.active[0]
+            self.active.rotate(-1)
+            if job.ready():
+                return job
+        return None
+
+    def _retire(self, job: Job) -> None:
+        with self.cond:
+            if job in self.active:
+                self.active.remove(job)
+            while self.waiting and len(self.active) < self.max_active:
+                waiting = self.waiting.popleft()
+                if waiting.cancelled:
+                    continue
+                self.active.append(waiting)
+            self.cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self._stopping:
+                    self.waiting = deque(j for j in self.waiting if not j.cancelled)
+                    job = self._next_ready()
+                    if job is not None:
+                        break
+                    self.cond.wait(timeout=1.0)
+                if self._stopping:
+                    return
+            if job.cancelled or job.finished:
+                job.close_engine_side()
+                self._retire(job)
+                continue
+            try:
+                item = job.step()
+            except UserError as exc:
+                item = Failed(str(exc))
+            except Exception:  # an engine bug must not take the server down
+                log.exception("synthesis failed")
+                item = Failed("internal error while synthesising")
+            if item is None:
+                continue
+            if isinstance(item, Chunk):
+                with self.cond:
+                    job.pending += 1
+                job.deliver(item)
+                continue
+            job.finished = True
+            job.close_engine_side()
+            job.deliver(item)
+            self._retire(job)

@@ -1,0 +1,403 @@
+"""`ttscli serve` as a real process on a loopback port, with real HTTP and WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import run_cli
+from tests.test_cli_fs2 import ok, one_line_error
+
+TOKEN = "test-token-123"
+RATE = 22050
+LONG_TEXT = " ".join(f"This is sentence number {n} of a long text." for n in range(300))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(
+        self, method: str, path: str, body: object = None, token: str | None = TOKEN, raw=None
+    ) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        connection.close()
+        return response.status, dict(response.headers), payload
+
+    def speech(self, text: str, fmt: str = "pcm", **fields: object) -> tuple[int, bytes]:
+        status, _, payload = self.request(
+            "POST", "/v1/audio/speech", {"input": text, "response_format": fmt, **fields}
+        )
+        return status, payload
+
+    def stats(self) -> dict:
+        return json.loads(self.request("GET", "/v1/stats")[2])
+
+    def idle(self) -> bool:
+        """True once nothing is in flight or queued; waits for jobs of clients that left
+        (a ceiling for a leak, not a speed target)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            stats = self.stats()
+            if stats["in_flight"] == 0 and stats["queued"] == 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+
+def start_server(*args: str) -> RunningServer:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ttscli", "serve", "--port", str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    server = RunningServer(port, process)
+    deadline = time.monotonic() + 120  # a ceiling for a hang, not a speed target
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+        try:
+            if server.request("GET", "/health", token=None)[0] == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("the server did not start")
+
+
+def stop_server(server: RunningServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    finally:
+        server.process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tiny_checkpoint: Path) -> Iterator[RunningServer]:
+    running = start_server(
+        "--checkpoint", str(tiny_checkpoint), "--vocoder", "griffin-lim", "--device", "cpu",
+        "--token", TOKEN, "--max-chars", "20000", "--max-streams", "2", "--max-queued", "6",
+    )  # fmt: skip
+    yield running
+    stop_server(running)
+
+
+def pcm(payload: bytes) -> np.ndarray:
+    return np.frombuffer(payload, dtype="<i2")
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+
+def test_health_needs_no_token_and_names_the_engine(server: RunningServer) -> None:
+    status, _, body = server.request("GET", "/health", token=None)
+    health = json.loads(body)
+    assert status == 200 and health["ready"] is True
+    assert health["engine"] == "fs2" and health["sample_rate"] == RATE
+
+
+def test_every_other_route_needs_the_token(server: RunningServer) -> None:
+    for token in (None, "wrong"):
+        assert server.request("GET", "/v1/voices", token=token)[0] == 401
+        status, _, body = server.request("POST", "/v1/audio/speech", {"input": "Hi."}, token=token)
+        assert status == 401 and b"token" in body
+    status, _, body = server.request("GET", "/v1/voices")
+    assert status == 200 and json.loads(body)["voices"][0]["engine"] == "fs2"
+
+
+def test_formats_decode_to_the_right_rate_and_length(server: RunningServer) -> None:
+    status, raw = server.speech("Hello world. How are you?", "pcm")
+    assert status == 200
+    samples = len(pcm(raw))
+    assert samples > RATE // 2
+    for fmt, rate in (("wav", RATE), ("flac", RATE), ("opus", 24000)):
+        status, payload = server.speech("Hello world. How are you?", fmt)
+        assert status == 200, payload
+        audio, decoded_rate = sf.read(io.BytesIO(payload), dtype="int16")
+        assert decoded_rate == rate, fmt
+        expected = samples * rate / RATE
+        assert abs(len(audio) - expected) <= 0.01 * rate, (fmt, len(audio), expected)
+        if fmt in ("wav", "flac"):
+            np.testing.assert_array_equal(audio, pcm(raw))
+
+
+def test_pcm_names_its_rate_and_the_body_streams(server: RunningServer) -> None:
+    """The first bytes arrive while the rest is still being made: the server's counters say
+    the request is in flight after the client has read its first audio."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+    body = json.dumps({"input": LONG_TEXT, "response_format": "pcm"})
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    connection.request("POST", "/v1/audio/speech", body=body, headers=headers)
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.headers["X-Sample-Rate"] == str(RATE)
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    first = response.read1(4096)
+    assert first
+    # The client has not read on: the engine cannot have finished the long text.
+    assert server.stats()["in_flight"] >= 1
+    connection.close()
+    assert server.idle()
+
+
+def test_bad_requests_get_4xx_and_the_server_keeps_serving(server: RunningServer) -> None:
+    speech = "/v1/audio/speech"
+    cases = [
+        (None, b"{not json", 400),
+        (None, b"[1, 2]", 400),
+        ({"voice": "bundled"}, None, 400),  # no input
+        ({"input": "   "}, None, 400),
+        ({"input": 42}, None, 400),
+        ({"input": "x" * 20001}, None, 413),
+        ({"input": "Hi.", "voice": "../../etc/passwd"}, None, 400),
+        ({"input": "Hi.", "response_format": "mp3"}, None, 400),
+        ({"input": "Hi.", "pitch": "high"}, None, 400),
+        ({"input": "Hi.", "speed": 0}, None, 400),
+        ({"input": "Hi.", "duration": float("nan")}, None, 400),
+        ({"input": "..."}, None, 400),
+        ({"input": "{ZZ9} hi"}, None, 400),
+    ]
+    for body, raw, expected in cases:
+        status, _, payload = server.request("POST", speech, body, raw=raw)
+        assert status == expected, (body, raw, payload)
+        assert json.loads(payload)["error"]["message"], payload
+    assert server.speech("Still here.")[0] == 200
+
+
+def test_openai_voice_names_and_speed_are_understood(server: RunningServer) -> None:
+    normal = len(pcm(server.speech("Hello world.", voice="alloy")[1]))
+    fast = len(pcm(server.speech("Hello world.", voice="alloy", speed=2.0)[1]))
+    assert fast == pytest.approx(normal / 2, rel=0.15)
+
+
+def test_sixteen_concurrent_clients_are_served_or_cleanly_refused(server: RunningServer) -> None:
+    async def one(session: aiohttp.ClientSession, n: int) -> tuple[int, int]:
+        async with session.post(
+            f"{server.url}/v1/audio/speech",
+            json={"input": f"Client number {n} says hello. And goodbye.", "response_format": "pcm"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as response:
+            body = await response.read()
+            if response.status == 503:
+                assert response.headers["Retry-After"]
+            return response.status, len(body)
+
+    async def everyone() -> list[tuple[int, int]]:
+        async with aiohttp.ClientSession() as session:
+            return await asyncio.gather(*(one(session, n) for n in range(16)))
+
+    results = asyncio.run(everyone())
+    statuses = [status for status, _ in results]
+    assert set(statuses) <= {200, 503}
+    # 2 running + 6 waiting fit; the rest may be refused, and at least those 8 are served
+    assert statuses.count(200) >= 8
+    assert all(size > 0 for status, size in results if status == 200)
+    assert server.idle()
+
+
+def test_a_client_that_hangs_up_disturbs_no_one_and_leaks_nothing(server: RunningServer) -> None:
+    quitter = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+    body = json.dumps({"input": LONG_TEXT, "response_format": "pcm"})
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    quitter.request("POST", "/v1/audio/speech", body=body, headers=headers)
+    response = quitter.getresponse()
+    assert response.read1(1024)
+    quitter.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    quitter.close()
+    status, payload = server.speech("Meanwhile, another client is served.")
+    assert status == 200 and len(payload) > 0
+    assert server.idle()
+
+
+# --- WebSocket ----------------------------------------------------------------------------
+
+
+async def ws_session(server: RunningServer, messages: list, token: str | None = TOKEN):
+    """Send ``messages`` (dicts as JSON, bytes as binary), collect audio bytes and events."""
+    query = f"?token={token}" if token else ""
+    audio = bytearray()
+    events = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{server.url}/v1/stream{query}") as ws,
+    ):
+        events.append(await ws.receive_json())
+        for message in messages:
+            if isinstance(message, bytes):
+                await ws.send_bytes(message)
+            else:
+                await ws.send_json(message)
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                audio += message.data
+            elif message.type == aiohttp.WSMsgType.TEXT:
+                events.append(json.loads(message.data))
+    return bytes(audio), events
+
+
+def test_websocket_fragments_split_mid_word_sound_like_the_whole_text(
+    server: RunningServer,
+) -> None:
+    text = "Hello there. How are you today? Fine"
+    pieces = ["Hel", "lo th", "ere. H", "ow are y", "ou today", "? Fi", "ne"]
+    messages = [{"type": "start", "pitch": 1.0}]
+    messages += [{"type": "text", "text": p} for p in pieces] + [{"type": "end"}]
+    audio, events = asyncio.run(ws_session(server, messages))
+    assert events[0] == {"type": "ready", "engine": "fs2", "sample_rate": RATE}
+    sentences = [e for e in events if e["type"] == "sentence"]
+    assert [e["text"] for e in sentences] == ["Hello there.", "How are you today?", "Fine"]
+    assert events[-1]["type"] == "done"
+    assert audio == server.speech(text)[1]
+    ends = [e["end"] for e in sentences]
+    assert ends == sorted(ends) and ends[-1] == pytest.approx(len(audio) / 2 / RATE, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("messages", "fragment"),
+    [
+        ([b"\x00\xffgarbage"], "binary"),
+        ([{"type": "shout"}], "unknown message type"),
+        ([{"type": "end"}], "nothing to say"),
+        ([{"type": "text", "text": 5}], "string"),
+        ([{"type": "start", "voice": "nobody"}], "voice"),
+        ([{"type": "text", "text": "x" * 20001}], "limit"),
+    ],
+)
+def test_websocket_bad_messages_get_an_error_event(
+    server: RunningServer, messages: list, fragment: str
+) -> None:
+    _, events = asyncio.run(ws_session(server, messages))
+    assert events[-1]["type"] == "error" and fragment in events[-1]["message"], events
+    assert server.speech("Still serving.")[0] == 200
+
+
+def test_websocket_without_token_is_refused(server: RunningServer) -> None:
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        asyncio.run(ws_session(server, [], token=None))
+    assert info.value.status == 401
+
+
+# --- the CLI as a client, and starting a server wrong ---------------------------------------
+
+
+def test_cli_client_writes_what_a_local_run_writes(
+    server: RunningServer, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    remote, local = tmp_path / "remote.wav", tmp_path / "local.wav"
+    env = dict(os.environ, TTSCLI_TOKEN=TOKEN)
+    ok(run_cli("fs2", "Hello world. Again.", "--server", server.url, "--out", str(remote), env=env))
+    local_args = ["--checkpoint", str(tiny_checkpoint), "--vocoder", "griffin-lim"]
+    local_args += ["--device", "cpu", "--out", str(local)]
+    ok(run_cli("fs2", "Hello world. Again.", *local_args))
+    np.testing.assert_array_equal(sf.read(str(remote))[0], sf.read(str(local))[0])
+    wrong = dict(os.environ, TTSCLI_TOKEN="nope")
+    one_line_error(
+        run_cli("fs2", "Hi.", "--server", server.url, "--out", str(remote), env=wrong), "401"
+    )
+
+
+def test_cli_client_does_not_import_torch(server: RunningServer, tmp_path: Path) -> None:
+    code = (
+        "import sys, runpy; sys.argv = ['ttscli', 'fs2', 'Hello.', '--server', "
+        f"'{server.url}', '--token', '{TOKEN}', '--out', '{tmp_path / 'a.wav'}', '--quiet'];"
+        "\ntry:\n    runpy.run_module('ttscli', run_name='__main__')\nexcept SystemExit:\n    pass"
+        "\nprint('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert result.stdout.decode().strip().splitlines()[-1] == "False", result.stderr.decode()
+    assert sf.info(str(tmp_path / "a.wav")).frames > 0
+
+
+def test_starting_a_server_wrongly_is_a_one_line_error(server: RunningServer) -> None:
+    one_line_error(run_cli("serve", "--host", "0.0.0.0", "--port", "9"), "--token")
+    one_line_error(run_cli("serve", "--port", str(server.port)), "cannot listen")
+    one_line_error(run_cli("serve", "--engine", "nope", "--port", str(free_port())), "--engine")
+
+
+# --- speak (Kyutai) on the tiny checkpoint -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def speak_server(tiny_kyutai) -> Iterator[RunningServer]:
+    from tests.test_cli_speak import speak_env
+
+    env_before = dict(os.environ)
+    os.environ.update(speak_env(tiny_kyutai))
+    try:
+        running = start_server(
+            "--engine", "speak", "--hf-repo", tiny_kyutai.model_repo,
+            "--voice-repo", tiny_kyutai.voice_repo, "--voice", tiny_kyutai.voice_name,
+            "--device", "cpu", "--seed", "3", "--n-q", "8",
+        )  # fmt: skip
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    yield running
+    stop_server(running)
+
+
+def test_speak_serves_http_and_words_over_the_websocket(speak_server: RunningServer) -> None:
+    status, _, body = speak_server.request("GET", "/v1/voices")
+    voice = json.loads(body)["voices"][0]
+    assert status == 200 and voice["engine"] == "speak" and voice["licence"] == "CC-BY 4.0"
+    status, payload = speak_server.speech("Hello world, this is Kyutai.")
+    assert status == 200 and len(payload) > 24000  # more than half a second at 24 kHz
+    assert speak_server.speech("Hi.", seed=99)[0] == 400  # fixed when the server started
+    pieces = ["Hel", "lo wor", "ld, thank ", "you."]
+    messages = [{"type": "text", "text": p} for p in pieces] + [{"type": "end"}]
+    audio, events = asyncio.run(ws_session(speak_server, messages))
+    assert events[0]["sample_rate"] == 24000
+    words = [e["text"] for e in events if e["type"] == "word"]
+    assert words == ["Hello", "world,", "thank", "you."]
+    assert events[-1]["type"] == "done" and len(audio) > 0
+
+
+def test_speak_serves_two_clients_at_once_in_turn(speak_server: RunningServer) -> None:
+    async def both() -> list[tuple[float, float, int, int]]:
+        async with aiohttp.ClientSession() as session:
+
+            async def one(text: str) -> tuple[int, int]:
+                async with session.post(
+                    f"{speak_server.url}/v1/audio/speech",
+                    json={"input": text, "response_format": "pcm"},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                ) as response:
+                    return response.status, len(await response.read())
+
+            return await asyncio.gather(one("One two three four."), one("Five six seven."))
+
+    results = asyncio.run(both())
+    assert all(status == 200 and size > 0 for status, size in results), results
