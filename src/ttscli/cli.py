@@ -16,8 +16,10 @@ import typer
 from ttscli import __version__
 from ttscli import cli_options as opt
 from ttscli.batch import BatchSummary
+from ttscli.cli_lists import devices_command, voices_command
 from ttscli.cli_options import err, user_errors
 from ttscli.cli_serve import serve_command
+from ttscli.cluster.ray_batch import ClusterSettings, ClusterSummary, EngineSpec
 from ttscli.engine import Chunk, Engine, RunStats
 from ttscli.errors import UserError
 from ttscli.fs2.kinds import ModelKind
@@ -55,12 +57,16 @@ def root(
 
 
 def _report(
-    result: BatchSummary | RunStats, label: str, fields: dict[str, Any], quiet: bool, json: bool
+    result: BatchSummary | ClusterSummary | RunStats,
+    label: str,
+    fields: dict[str, Any],
+    quiet: bool,
+    json: bool,
 ) -> None:
     """What a run did: one line on stderr unless --quiet, a JSON object with --json."""
     if not quiet:
         err.print(f"{label}: {result.describe()}", markup=False)
-    if json and isinstance(result, BatchSummary):
+    if json and isinstance(result, (BatchSummary, ClusterSummary)):
         typer.echo(dumps(result.as_json()))
     elif json:
         typer.echo(dumps(result.as_json(fields)))
@@ -95,6 +101,11 @@ def fs2(
     quiet: opt.QuietOption = False,
     server: opt.ServerOption = None,
     token: opt.TokenOption = None,
+    cluster: opt.ClusterOption = None,
+    cluster_address: opt.ClusterAddressOption = None,
+    workers: opt.WorkersOption = 2,
+    worker_cpus: opt.WorkerCpusOption = 1.0,
+    worker_gpus: opt.WorkerGpusOption = 0.0,
 ) -> None:
     """Speak with FastSpeech 2 / 2s (the bundled voice or --checkpoint DIR)."""
     from ttscli.fs2.kinds import Controls, check_controls
@@ -116,11 +127,19 @@ def fs2(
         json_output=json_output,
         check_text=require_text if server else _speakable,
         pause_after=STDIN_PAUSE_SECONDS,
+        audio_format=audio_format.value,
+        cluster=_cluster(cluster, cluster_address, workers, worker_cpus, worker_gpus),
     )
     if server:
         fields = {"model": model.value, "pitch": pitch, "energy": energy, "duration": duration}
         remote = plan.execute_remote(server, fields, token)
         _report(remote, server, {"server": server}, quiet, json_output)
+        return
+    if plan.cluster is not None:
+        load = {"checkpoint": checkpoint, "kind": model, "vocoder": vocoder, "device": device}
+        spec = EngineSpec("fs2", {**load, "device": device.value})
+        result = plan.execute_on_cluster(spec, controls, plan.cluster, quiet)
+        _report(result, "ray", {}, quiet, json_output)
         return
     from ttscli.fs2.engine import FS2Engine  # torch: only when the model runs here
 
@@ -142,6 +161,16 @@ def fs2(
     _report(result, engine.describe(), fields, quiet, json_output)
     if plot is not None and isinstance(result, RunStats) and result.chunks:
         save_syntheses_plot(plot, [c.detail for c in result.chunks], engine.frame_seconds)
+
+
+def _cluster(
+    name: str | None, address: str | None, workers: int, cpus: float, gpus: float
+) -> ClusterSettings | None:
+    if name is None:
+        return None
+    if name != "ray":
+        raise UserError(f"--cluster {name}: the only cluster engine is ray")
+    return ClusterSettings(address, workers, cpus, gpus)
 
 
 def _speakable(text: str) -> object:
@@ -190,6 +219,11 @@ def speak(
     quiet: opt.QuietOption = False,
     server: opt.ServerOption = None,
     token: opt.TokenOption = None,
+    cluster: opt.ClusterOption = None,
+    cluster_address: opt.ClusterAddressOption = None,
+    workers: opt.WorkersOption = 2,
+    worker_cpus: opt.WorkerCpusOption = 1.0,
+    worker_gpus: opt.WorkerGpusOption = 0.0,
 ) -> None:
     """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
     from ttscli.kyutai import KyutaiEngine
@@ -209,11 +243,21 @@ def speak(
         json_output=json_output,
         check_text=require_text,
         read_all=read_all,
+        audio_format=audio_format.value,
+        cluster=_cluster(cluster, cluster_address, workers, worker_cpus, worker_gpus),
     )
     if server:
         fields = {"voice": voice, "n_q": n_q, "seed": seed}
         remote = plan.execute_remote(server, fields, token)
         _report(remote, server, {"server": server}, quiet, json_output)
+        return
+    if plan.cluster is not None:
+        load = {"voice": voice, "hf_repo": hf_repo, "voice_repo": voice_repo, "n_q": n_q}
+        load |= {"model_dir": model_dir, "device": device.value, "temp": temp, "seed": seed}
+        spec = EngineSpec("speak", {**load, "cfg_coef": cfg_coef})
+        _report(
+            plan.execute_on_cluster(spec, None, plan.cluster, quiet), "ray", {}, quiet, json_output
+        )
         return
     with err.status("loading Kyutai TTS...", spinner="dots") if not quiet else nullcontext():
         engine = KyutaiEngine.load(
@@ -235,48 +279,8 @@ def speak(
         write_timestamps(timestamps, result.words)
 
 
-@app.command()
-@user_errors
-def voices(
-    voice_repo: opt.VoiceRepoOption = None,
-    hf_repo: opt.HfRepoOption = None,
-    model_dir: opt.ModelDirOption = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Only voices in the local cache.")] = (
-        False
-    ),
-    json_output: opt.JsonOption = False,
-) -> None:
-    """List Kyutai voices (cached ones work offline) with each folder's licence."""
-    from dataclasses import asdict
-
-    from ttscli.kyutai.voices import format_listing, list_voices, suffix_from_cached_config
-
-    suffix = suffix_from_cached_config(hf_repo, model_dir)
-    listing = list_voices(voice_repo, online=not offline, voice_suffix=suffix)
-    if json_output:
-        typer.echo(dumps(asdict(listing)))
-    else:
-        typer.echo(format_listing(listing))
-
-
-@app.command()
-@user_errors
-def devices(
-    json_output: opt.JsonOption = False,
-) -> None:
-    """List sound output devices (for --output-device)."""
-    from ttscli.audio.soundcard import list_output_devices
-
-    found = list_output_devices()
-    if json_output:
-        typer.echo(dumps([d.__dict__ for d in found]))
-        return
-    if not found:
-        err.print("no sound output devices found", markup=False)
-        raise typer.Exit(1)
-    typer.echo("\n".join(d.describe() for d in found))
-
-
+app.command("voices")(user_errors(voices_command))
+app.command("devices")(user_errors(devices_command))
 app.command("serve")(user_errors(serve_command))
 
 

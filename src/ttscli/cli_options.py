@@ -106,3 +106,16 @@ PitchOption = Annotated[
 ]
 EnergyOption = Annotated[float, typer.Option(help="Multiply energy (loudness).")]
 DurationOption = Annotated[float, typer.Option(help="Multiply durations; 2.0 = twice as long.")]
+
+# Batches on a cluster (`--in LINES --out FOLDER --cluster ray`).
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(help="ray: run the batch on Ray actors (pip install 'ttscli\\[cluster]')."),
+]
+ClusterAddressOption = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster HOST:PORT (default: RAY_ADDRESS, else a local instance)."),
+]
+WorkersOption = Annotated[int, typer.Option(help="Ray workers (each loads the engine once).")]
+WorkerCpusOption = Annotated[float, typer.Option(help="CPUs (and torch threads) per worker.")]
+WorkerGpusOption = Annotated[float, typer.Option(help="GPUs per worker (1 for speak on GPUs).")]

@@ -8,11 +8,23 @@ in the constructor, in one line, before the seconds a model takes to load.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 from ttscli.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
+from ttscli.cluster.ray_batch import (
+    ClusterSettings,
+    ClusterSummary,
+    EngineSpec,
+    check_reachable,
+    import_ray,
+    run_cluster_batch,
+)
 from ttscli.engine import Chunk, Engine, RunStats
 from ttscli.errors import UserError
 from ttscli.lines import LinesFile
@@ -42,8 +54,19 @@ class RunPlan:
         check_text: Callable[[str], object],
         read_all: bool = False,
         pause_after: float | None = None,
+        audio_format: str = "wav",
+        cluster: ClusterSettings | None = None,
     ) -> None:
         check_batch_size(batch_size)
+        self.audio_format = audio_format
+        self.cluster = cluster
+        if cluster is not None:
+            if not wants_batch(in_file, out):
+                raise UserError("--cluster is for batches: --in LINES.txt --out FOLDER")
+            cluster.check()
+            import_ray()
+            if cluster.address:
+                check_reachable(cluster.address)
         if out == "-" and json_output:
             raise UserError("--json prints on stdout, which --out - already uses for audio")
         if in_file is not None and text is not None:
@@ -85,6 +108,39 @@ class RunPlan:
         return speak_to(
             engine, self.source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk
         )
+
+    def execute_on_cluster(
+        self, spec: EngineSpec, options: Any, settings: ClusterSettings, quiet: bool
+    ) -> ClusterSummary:
+        """The batch on Ray actors; this process only reads, writes and keeps the manifest."""
+        if self.batch_dir is None or self.lines is None:
+            raise UserError("--cluster is for batches: --in LINES.txt --out FOLDER")
+        progress = Progress(
+            TextColumn("[bold]synthesising on Ray"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=quiet,
+        )
+        started = time.perf_counter()
+        audio = [0.0]
+        with progress:
+            task = progress.add_task("cluster", total=len(self.lines), rate="")
+
+            def advance(lines: int, seconds: float) -> None:
+                audio[0] += seconds
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                done = int(progress.tasks[0].completed) + lines
+                rate = f"{done / elapsed:.1f} lines/s, {audio[0] / elapsed:.1f} s audio/s"
+                progress.update(task, advance=lines, rate=rate)
+
+            summary = run_cluster_batch(
+                spec, self.lines, self.batch_dir, self.audio_format, options, settings,
+                self.batch_size, progress=advance,
+            )  # fmt: skip
+        return summary
 
     def execute_remote(self, url: str, fields: dict[str, Any], token: str | None) -> RunStats:
         """The same run, synthesised by a ``ttscli serve`` at ``url`` (no model here)."""

@@ -1,0 +1,323 @@
+"""``--cluster ray``: a batch's lines synthesised by Ray actors, written by the driver.
+
+Each worker is an actor that loads the engine once and turns shards of lines into encoded
+audio. The driver reads the input as a stream, keeps a bounded number of shards in flight
+(back-pressure: its memory does not grow with the input), and writes every file atomically
+and its manifest entry, exactly as the single-process batch does, so resuming, the
+manifest's format and "every line exactly once" are the same. A worker that dies is
+restarted by Ray and the shard it held runs again; nothing of it was written, so nothing is
+written twice. Ctrl-C stops the work; the same command again resumes it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import soundfile as sf
+
+from ttscli.atomic import atomic_write_bytes
+from ttscli.audio.formats import FORMATS
+from ttscli.batch import check_batch_size, prepare_out_dir
+from ttscli.engine import Engine
+from ttscli.errors import UserError
+from ttscli.lines import BatchLine
+from ttscli.manifest import Manifest, file_name
+
+INSTALL_HINT = "--cluster ray needs Ray: pip install 'ttscli[cluster]'"
+
+
+class EngineSource(Protocol):
+    """Anything a worker can load its engine from (sent to the workers by value)."""
+
+    def load(self) -> Engine: ...
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How a worker loads its engine: a name and the loader's arguments (no model inside,
+    so it travels to the workers as a few bytes)."""
+
+    kind: str  # "fs2" or "speak"
+    arguments: dict[str, Any]
+
+    def load(self) -> Engine:
+        if self.kind == "fs2":
+            from ttscli.fs2.engine import FS2Engine  # torch: only inside a worker
+
+            return FS2Engine.load(**self.arguments)
+        from ttscli.kyutai import KyutaiEngine
+
+        return KyutaiEngine.load(**self.arguments)
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    address: str | None = None
+    workers: int = 2
+    worker_cpus: float = 1.0
+    worker_gpus: float = 0.0
+    shard_lines: int = 16
+    in_flight_per_worker: int = 2
+
+    def check(self) -> None:
+        if self.workers < 1:
+            raise UserError(f"--workers {self.workers}: must be at least 1")
+        if self.worker_cpus <= 0:
+            raise UserError(f"--worker-cpus {self.worker_cpus:g}: must be above 0")
+        if self.worker_gpus < 0:
+            raise UserError(f"--worker-gpus {self.worker_gpus:g}: cannot be negative")
+
+
+@dataclass
+class WorkerFigures:
+    lines: int = 0
+    audio_seconds: float = 0.0
+    compute_seconds: float = 0.0
+
+
+@dataclass
+class ClusterSummary:
+    written: int
+    skipped: int
+    seconds: float
+    manifest: Path
+    wall_seconds: float = 0.0
+    workers: dict[str, WorkerFigures] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        rate = self.written / self.wall_seconds if self.wall_seconds else 0.0
+        return (
+            f"wrote {self.written} files ({self.seconds:.1f} s of audio) on "
+            f"{len(self.workers)} workers, {rate:.1f} lines/s; skipped {self.skipped} "
+            f"already done; manifest {self.manifest}"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "written": self.written,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "manifest": str(self.manifest),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "workers": {
+                name: {
+                    "lines": w.lines,
+                    "audio_seconds": round(w.audio_seconds, 3),
+                    "compute_seconds": round(w.compute_seconds, 3),
+                }
+                for name, w in self.workers.items()
+            },
+        }
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    return ray
+
+
+def encode(audio: Any, sample_rate: int, fmt: str) -> bytes:
+    """A whole file's bytes, written the way ``FileSink`` writes one."""
+    container, subtype = FORMATS[fmt]
+    buffer = io.BytesIO()
+    with sf.SoundFile(
+        buffer, "w", samplerate=sample_rate, channels=1, format=container, subtype=subtype
+    ) as out:
+        out.write(audio)
+    return buffer.getvalue()
+
+
+class ShardWorker:
+    """The body of a Ray actor: an engine loaded once, shards of lines in, files out."""
+
+    def __init__(self, spec: EngineSource, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        self.engine = spec.load()
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def synthesize(
+        self, shard: list[tuple[int, str]], options: Any, fmt: str, batch_size: int
+    ) -> dict[str, Any]:
+        """Encoded files for the shard's lines, or the first bad line's error."""
+        started = time.perf_counter()
+        prepared = []
+        for index, text in shard:
+            try:
+                prepared.append((index, self.engine.prepare_line(text)))
+            except UserError as exc:
+                return {"error": f"line {index}: {exc}"}
+        prepared.sort(key=lambda item: item[1].size)
+        files = []
+        for start in range(0, len(prepared), batch_size):
+            mini = prepared[start : start + batch_size]
+            chunks = self.engine.synthesize_batch([p for _, p in mini], options)
+            for (index, line), chunk in zip(mini, chunks, strict=True):
+                data = encode(chunk.audio, self.engine.sample_rate, fmt)
+                files.append((index, line.text, line.phonemes, chunk.seconds, data))
+        return {
+            "worker": self.name,
+            "files": files,
+            "compute_seconds": time.perf_counter() - started,
+        }
+
+
+def _shards(lines: Iterable[BatchLine], size: int) -> Iterator[list[tuple[int, str]]]:
+    shard: list[tuple[int, str]] = []
+    for line in lines:
+        shard.append((line.index, line.text))
+        if len(shard) == size:
+            yield shard
+            shard = []
+    if shard:
+        yield shard
+
+
+def check_reachable(address: str) -> None:
+    """A cluster that cannot be reached fails in one line now; Ray itself would retry for
+    minutes first."""
+    if address == "auto":
+        return  # Ray finds the cluster this machine belongs to
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--cluster-address {address}: expected HOST:PORT (or ray://HOST:PORT)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"--cluster-address {address}: cannot reach it ({reason})") from None
+
+
+def connect(ray: Any, address: str | None) -> bool:
+    """Join the cluster at ``address`` (or RAY_ADDRESS), or start a local instance.
+    Returns whether this process started Ray (and so must stop it)."""
+    if ray.is_initialized():
+        return False
+    target = address or os.environ.get("RAY_ADDRESS") or None
+    if target is not None:
+        check_reachable(target)
+    # Ray announces at WARNING level that it enabled token authentication for the local
+    # instance it starts (it did: nothing to act on); keep the CLI's stderr to our lines.
+    logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
+    try:
+        ray.init(
+            address=target,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        where = target or "a local Ray instance"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--cluster-address {where}: cannot connect ({first[:160]})") from None
+    return True
+
+
+def run_cluster_batch(
+    spec: EngineSource,
+    lines: Iterable[BatchLine],
+    out_dir: Path,
+    fmt: str,
+    options: Any,
+    settings: ClusterSettings,
+    batch_size: int = 8,
+    progress: Callable[[int, float], None] | None = None,
+    on_workers: Callable[[list[Any]], None] | None = None,
+) -> ClusterSummary:
+    """Every line not yet done, synthesised by ``settings.workers`` Ray actors."""
+    settings.check()
+    check_batch_size(batch_size)
+    ray = import_ray()
+    prepare_out_dir(out_dir)
+    manifest = Manifest(out_dir, fmt)
+    skipped = manifest.resume(lines)
+    pending = manifest.lines - skipped
+    summary = ClusterSummary(0, skipped, 0.0, manifest.path)
+    if pending == 0:
+        manifest.finish()
+        return summary
+    started_here = connect(ray, settings.address)
+    started = time.perf_counter()
+    try:
+        actor = ray.remote(ShardWorker).options(
+            num_cpus=settings.worker_cpus,
+            num_gpus=settings.worker_gpus,
+            max_restarts=-1,
+            max_task_retries=-1,
+        )
+        threads = max(1, int(settings.worker_cpus))
+        workers = [actor.remote(spec, threads) for _ in range(settings.workers)]
+        if on_workers is not None:
+            on_workers(workers)
+        limit = settings.workers * settings.in_flight_per_worker
+        in_flight: dict[Any, list[tuple[int, str]]] = {}
+        shards = _shards(
+            (ln for ln in lines if not manifest.is_done(ln.index)), settings.shard_lines
+        )
+        turn = 0
+        exhausted = False
+        while in_flight or not exhausted:
+            while not exhausted and len(in_flight) < limit:
+                shard = next(shards, None)
+                if shard is None:
+                    exhausted = True
+                    break
+                worker = workers[turn % len(workers)]
+                turn += 1
+                in_flight[worker.synthesize.remote(shard, options, fmt, batch_size)] = shard
+            if not in_flight:
+                break
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                in_flight.pop(ref)
+                result = ray.get(ref)
+                if "error" in result:
+                    raise UserError(result["error"])
+                _write(result, out_dir, fmt, manifest, summary)
+                if progress is not None:
+                    progress(len(result["files"]), sum(f[3] for f in result["files"]))
+        summary.wall_seconds = time.perf_counter() - started
+        return summary
+    finally:
+        manifest.finish()
+        if started_here:
+            ray.shutdown()
+
+
+def _write(
+    result: dict[str, Any], out_dir: Path, fmt: str, manifest: Manifest, summary: ClusterSummary
+) -> None:
+    figures = summary.workers.setdefault(result["worker"], WorkerFigures())
+    figures.compute_seconds += result["compute_seconds"]
+    for index, text, phonemes, seconds, data in result["files"]:
+        name = file_name(index, manifest.width, fmt)
+        atomic_write_bytes(out_dir / name, data)
+        manifest.append(
+            {
+                "index": index,
+                "text": text,
+                "phonemes": phonemes,
+                "seconds": round(seconds, 3),
+                "path": name,
+            }
+        )
+        summary.written += 1
+        summary.seconds += seconds
+        figures.lines += 1
+        figures.audio_seconds += seconds
