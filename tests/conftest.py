@@ -115,3 +115,24 @@ def interrupt_while_playing(
         process.kill()
     assert process.stderr is not None
     return code, process.stderr.read().decode(), (raw.stat().st_size - played_before) // 2
+
+
+def interrupt_after_files(args: list[str], folder: Path, files: int) -> int:
+    """Run ``args`` (a whole command line), press Ctrl-C once ``folder`` holds ``files``
+    audio files, and return the exit code."""
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        args,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 300  # a ceiling for a hang, not a speed target
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(list(folder.glob("*.wav"))) >= files:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=120)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import interrupt_after_files
 from ttscli.audio.sinks import FileSink
 from ttscli.batch import BatchLine, run_batch
 from ttscli.errors import UserError
@@ -237,27 +238,12 @@ def test_batch_reads_a_lines_file_as_a_stream(engine: FS2Engine, tmp_path: Path)
 def test_interrupted_batch_resumes_every_line_exactly_once(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
-    import os
-    import signal
-
     source = tmp_path / "lines.txt"
     source.write_text("".join(f"This is line number {n}.\n" for n in range(1, 41)))
     out = tmp_path / "out"
     args = [sys.executable, "-m", "ttscli", "fs2", "--in", str(source), "--out", str(out)]
     args += ["--checkpoint", str(tiny_checkpoint), "--device", "cpu", "--batch-size", "1"]
-    process = subprocess.Popen(
-        [*args, "--quiet"],
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.monotonic() + 300  # a ceiling for a hang, not a speed target
-    while time.monotonic() < deadline and process.poll() is None:
-        if len(list(out.glob("*.wav"))) >= 3:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "finished before it could be interrupted"
-    os.kill(process.pid, signal.SIGINT)
-    assert process.wait(timeout=120) == 130
+    assert interrupt_after_files([*args, "--quiet"], out, 3) == 130
     done_before = len(_manifest(out))
     assert 3 <= done_before < 40
     rerun = subprocess.run([*args, "--json"], capture_output=True, timeout=600)

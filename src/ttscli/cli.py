@@ -19,8 +19,9 @@ from ttscli.batch import BatchSummary
 from ttscli.cli_lists import devices_command, voices_command
 from ttscli.cli_options import err, user_errors
 from ttscli.cli_serve import serve_command
-from ttscli.cluster.ray_batch import ClusterSettings, ClusterSummary, EngineSpec
+from ttscli.cluster.ray_batch import ClusterSettings, ClusterSummary
 from ttscli.engine import Chunk, Engine, RunStats
+from ttscli.engine_spec import EngineSpec, kyutai_spec
 from ttscli.errors import UserError
 from ttscli.fs2.kinds import ModelKind
 from ttscli.plan import RunPlan, wants_batch
@@ -135,15 +136,13 @@ def fs2(
         remote = plan.execute_remote(server, fields, token)
         _report(remote, server, {"server": server}, quiet, json_output)
         return
+    load = {"checkpoint": checkpoint, "kind": model, "vocoder": vocoder, "device": device.value}
+    spec = EngineSpec("fs2", load)
     if plan.cluster is not None:
-        load = {"checkpoint": checkpoint, "kind": model, "vocoder": vocoder, "device": device}
-        spec = EngineSpec("fs2", {**load, "device": device.value})
         result = plan.execute_on_cluster(spec, controls, plan.cluster, quiet)
         _report(result, "ray", {}, quiet, json_output)
         return
-    from ttscli.fs2.engine import FS2Engine  # torch: only when the model runs here
-
-    engine = FS2Engine.load(checkpoint, kind=model, vocoder=vocoder, device=device.value)
+    engine = spec.load()
     phoneme_stream = sys.stderr if out == "-" else sys.stdout
 
     def show_phonemes(chunk: Chunk) -> None:
@@ -226,7 +225,6 @@ def speak(
     worker_gpus: opt.WorkerGpusOption = 0.0,
 ) -> None:
     """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
-    from ttscli.kyutai import KyutaiEngine
     from ttscli.text_input import require_text
     from ttscli.timestamps import check_timestamps_path, write_timestamps
 
@@ -251,26 +249,15 @@ def speak(
         remote = plan.execute_remote(server, fields, token)
         _report(remote, server, {"server": server}, quiet, json_output)
         return
+    spec = kyutai_spec(
+        voice, hf_repo, voice_repo, model_dir, device.value, n_q, temp, cfg_coef, seed
+    )
     if plan.cluster is not None:
-        load = {"voice": voice, "hf_repo": hf_repo, "voice_repo": voice_repo, "n_q": n_q}
-        load |= {"model_dir": model_dir, "device": device.value, "temp": temp, "seed": seed}
-        spec = EngineSpec("speak", {**load, "cfg_coef": cfg_coef})
-        _report(
-            plan.execute_on_cluster(spec, None, plan.cluster, quiet), "ray", {}, quiet, json_output
-        )
+        result = plan.execute_on_cluster(spec, None, plan.cluster, quiet)
+        _report(result, "ray", {}, quiet, json_output)
         return
     with err.status("loading Kyutai TTS...", spinner="dots") if not quiet else nullcontext():
-        engine = KyutaiEngine.load(
-            voice=voice,
-            hf_repo=hf_repo,
-            voice_repo=voice_repo,
-            model_dir=model_dir,
-            device=device.value,
-            n_q=n_q,
-            temp=temp,
-            cfg_coef=cfg_coef,
-            seed=seed,
-        )
+        engine = spec.load()
     result = plan.execute(engine, None, audio_format=audio_format.value, quiet=quiet)
     words = len(result.words) if isinstance(result, RunStats) else None
     fields = _engine_fields(engine, out) | {"words": words}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ttscli import cli_options as opt
+from ttscli.engine_spec import EngineSpec, kyutai_spec
 from ttscli.fs2.kinds import ModelKind
 
 
@@ -58,25 +59,15 @@ def serve_command(
     config.check()
     check_port_free(host, port)
     if engine == "fs2":
-        from ttscli.fs2.engine import FS2Engine
-
-        loaded = FS2Engine.load(checkpoint, kind=model, vocoder=vocoder, device=device.value)
-        served = fs2_served(loaded, checkpoint)
+        fs2 = {"checkpoint": checkpoint, "kind": model, "vocoder": vocoder, "device": device.value}
+        served = fs2_served(EngineSpec("fs2", fs2).load(), checkpoint)
     elif engine == "speak":
-        from ttscli.kyutai import KyutaiEngine
         from ttscli.kyutai.weights import DEFAULT_VOICE
 
-        kyutai = KyutaiEngine.load(
-            voice=voice,
-            hf_repo=hf_repo,
-            voice_repo=voice_repo,
-            model_dir=model_dir,
-            device=device.value,
-            n_q=n_q,
-            temp=temp,
-            cfg_coef=cfg_coef,
-            seed=seed,
+        spec = kyutai_spec(
+            voice, hf_repo, voice_repo, model_dir, device.value, n_q, temp, cfg_coef, seed
         )
+        kyutai: Any = spec.load()
         settings = {"n_q": kyutai.model.n_q, "temp": temp, "cfg_coef": cfg_coef, "seed": seed}
         served = speak_served(kyutai, voice or DEFAULT_VOICE, settings)
     else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class UserError(Exception):
     """A problem the user can fix: bad input, missing file, no sound device.
@@ -13,3 +16,18 @@ class UserError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+@contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Turn every way reading a text file can fail into one line naming ``what``."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise UserError(f"{what}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{what}: is a folder, expected a text file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{what}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"{what}: cannot read ({exc.strerror})") from None

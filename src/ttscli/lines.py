@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ttscli.errors import UserError
+from ttscli.errors import UserError, reading
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,9 @@ class LinesFile:
     def _check(self) -> int:
         """Read it through once: missing, a folder, not UTF-8 or empty fails here, early."""
         count = 0
-        try:
+        with reading(f"--in {self.name}"):
             for _ in self:
                 count += 1
-        except FileNotFoundError:
-            raise UserError(f"--in {self.name}: file not found") from None
-        except IsADirectoryError:
-            raise UserError(f"--in {self.name}: is a folder, expected a text file") from None
-        except UnicodeDecodeError:
-            raise UserError(f"--in {self.name}: not UTF-8 text") from None
-        except OSError as exc:
-            raise UserError(f"--in {self.name}: cannot read ({exc.strerror})") from None
         if not count:
             raise UserError(f"--in {self.name}: no text lines to synthesise")
         return count

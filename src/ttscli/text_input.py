@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ttscli.errors import UserError
+from ttscli.errors import UserError, reading
 from ttscli.text.feed import PAUSE
 
 STDIN_PAUSE_SECONDS = 0.5
@@ -65,16 +65,8 @@ def stdin_fragments(
 
 def read_text_file(path: Path) -> str:
     """A UTF-8 text file (``-`` = all of stdin), with one-line errors a user can act on."""
-    try:
+    with reading(f"--in {path}"):
         return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"--in {path}: file not found") from None
-    except IsADirectoryError:
-        raise UserError(f"--in {path}: is a folder, expected a text file") from None
-    except UnicodeDecodeError:
-        raise UserError(f"--in {path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UserError(f"--in {path}: cannot read ({exc.strerror})") from None
 
 
 def text_source(

@@ -25,11 +25,14 @@ import soundfile as sf
 
 from ttscli.atomic import atomic_write_bytes
 from ttscli.audio.formats import FORMATS
-from ttscli.batch import check_batch_size, prepare_out_dir
+from ttscli.batch import BatchSummary, check_batch_size, prepare_out_dir
 from ttscli.engine import Engine
+from ttscli.engine_spec import EngineSpec
 from ttscli.errors import UserError
 from ttscli.lines import BatchLine
 from ttscli.manifest import Manifest, file_name
+
+__all__ = ["ClusterSettings", "EngineSpec", "run_cluster_batch"]
 
 INSTALL_HINT = "--cluster ray needs Ray: pip install 'ttscli[cluster]'"
 
@@ -38,24 +41,6 @@ class EngineSource(Protocol):
     """Anything a worker can load its engine from (sent to the workers by value)."""
 
     def load(self) -> Engine: ...
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """How a worker loads its engine: a name and the loader's arguments (no model inside,
-    so it travels to the workers as a few bytes)."""
-
-    kind: str  # "fs2" or "speak"
-    arguments: dict[str, Any]
-
-    def load(self) -> Engine:
-        if self.kind == "fs2":
-            from ttscli.fs2.engine import FS2Engine  # torch: only inside a worker
-
-            return FS2Engine.load(**self.arguments)
-        from ttscli.kyutai import KyutaiEngine
-
-        return KyutaiEngine.load(**self.arguments)
 
 
 @dataclass(frozen=True)
@@ -84,28 +69,19 @@ class WorkerFigures:
 
 
 @dataclass
-class ClusterSummary:
-    written: int
-    skipped: int
-    seconds: float
-    manifest: Path
+class ClusterSummary(BatchSummary):
+    """A batch's summary, with each worker's share."""
+
     wall_seconds: float = 0.0
     workers: dict[str, WorkerFigures] = field(default_factory=dict)
 
     def describe(self) -> str:
         rate = self.written / self.wall_seconds if self.wall_seconds else 0.0
-        return (
-            f"wrote {self.written} files ({self.seconds:.1f} s of audio) on "
-            f"{len(self.workers)} workers, {rate:.1f} lines/s; skipped {self.skipped} "
-            f"already done; manifest {self.manifest}"
-        )
+        return f"{super().describe()}; {len(self.workers)} workers, {rate:.1f} lines/s"
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "written": self.written,
-            "skipped": self.skipped,
-            "seconds": round(self.seconds, 3),
-            "manifest": str(self.manifest),
+            **super().as_json(),
             "wall_seconds": round(self.wall_seconds, 3),
             "workers": {
                 name: {

@@ -202,11 +202,27 @@ class FS2Engine:
         return Acoustic(out, self.widen_mel(out.mel, out.frame_mask), log_f0)
 
     def run_vocoder(self, acoustic: Acoustic) -> torch.Tensor:
-        """Stage two: (batch, samples) waveforms, by the FS2s decoder or the vocoder."""
+        """Stage two: (batch, samples) waveforms, by the FS2s decoder or the vocoder.
+
+        Each row of a batch is vocoded on its own frames: a generator's convolutions would
+        otherwise hear the padding after a shorter row, so a line would sound a little
+        different in each mini-batch it happened to land in (and padding is wasted work).
+        """
+        lengths = [int(n) for n in acoustic.output.frame_lengths]
+        if len(lengths) == 1 or len(set(lengths)) == 1:
+            return self._vocode(acoustic, slice(None), max(lengths))
+        hop = self.config.audio.hop_length
+        waves = acoustic.mel.new_zeros(len(lengths), max(lengths) * hop)
+        for row, frames in enumerate(lengths):
+            waves[row, : frames * hop] = self._vocode(acoustic, slice(row, row + 1), frames)[0]
+        return waves
+
+    def _vocode(self, acoustic: Acoustic, rows: slice, frames: int) -> torch.Tensor:
         if self.vocoder is None:
             assert self.model.wave_decoder is not None
-            return self.model.wave_decoder(acoustic.output.decoder_hidden)
-        return self.vocoder(acoustic.mel.transpose(1, 2), acoustic.log_f0)
+            return self.model.wave_decoder(acoustic.output.decoder_hidden[rows, :frames])
+        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, :frames]
+        return self.vocoder(acoustic.mel[rows, :frames].transpose(1, 2), log_f0)
 
     def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mel the vocoder hears: padding silenced and, when the checkpoint has a
