@@ -119,3 +119,21 @@ def test_pitch_outside_the_resampling_range_is_a_one_line_error(tmp_path: Path) 
     assert "--pitch 3" in message and "between 0.5 and 2" in message
     assert len(message.splitlines()) == 1 and "Traceback" not in message
     assert out.read_bytes() == b"earlier take"
+
+
+def test_stream_vocodes_a_first_window_then_the_rest_seamlessly(engine: FS2Engine) -> None:
+    """A sentence's first audio is out after the acoustic model and one short window; the
+    windows join into what vocoding the whole sentence at once gives."""
+    from ttscli.fs2.engine import FIRST_WINDOW_FRAMES
+    from ttscli.text.frontend import text_to_phonemes
+
+    chunks = list(engine.stream(SENTENCE))
+    hop = engine.config.audio.hop_length
+    assert len(chunks) == 2
+    assert len(chunks[0].audio) == FIRST_WINDOW_FRAMES * hop
+    assert chunks[0].text and chunks[1].text is None
+    whole = engine.synthesize([text_to_phonemes(SENTENCE)])[0].audio
+    joined = np.concatenate([c.audio for c in chunks])
+    assert len(joined) == len(whole)
+    assert chunks[0].sentence_seconds == pytest.approx(len(whole) / engine.sample_rate)
+    assert float(np.max(np.abs(joined - whole))) <= 1e-3

@@ -146,7 +146,8 @@ def fs2(
     phoneme_stream = sys.stderr if out == "-" else sys.stdout
 
     def show_phonemes(chunk: Chunk) -> None:
-        print(" ".join(chunk.phonemes), file=phoneme_stream, flush=True)
+        if chunk.phonemes:  # the first chunk of each sentence
+            print(" ".join(chunk.phonemes), file=phoneme_stream, flush=True)
 
     result = plan.execute(
         engine,
@@ -159,7 +160,8 @@ def fs2(
     fields = _engine_fields(engine, out) | {"model": model.value, "vocoder": engine.vocoder_name}
     _report(result, engine.describe(), fields, quiet, json_output)
     if plot is not None and isinstance(result, RunStats) and result.chunks:
-        save_syntheses_plot(plot, [c.detail for c in result.chunks], engine.frame_seconds)
+        syntheses = [c.detail for c in result.chunks if c.detail is not None]
+        save_syntheses_plot(plot, syntheses, engine.frame_seconds)
 
 
 def _cluster(

@@ -33,6 +33,8 @@ class Chunk:
     text: str | None = None
     """The sentence this chunk speaks, for engines that speak a sentence at a time."""
     phonemes: tuple[str, ...] = ()
+    sentence_seconds: float | None = None
+    """With ``text``: how long that whole sentence is (its audio may come in several chunks)."""
     words: tuple[Word, ...] = ()
     """Words whose timing became final with this chunk (each word appears in one chunk)."""
     text_ready_at: float | None = None

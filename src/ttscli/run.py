@@ -52,7 +52,7 @@ def speak_to(
                     {
                         "text": chunk.text,
                         "phonemes": " ".join(chunk.phonemes),
-                        "seconds": round(chunk.seconds, 3),
+                        "seconds": round(chunk.sentence_seconds or chunk.seconds, 3),
                     }
                 )
             if keep_chunks:

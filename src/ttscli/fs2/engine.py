@@ -31,6 +31,11 @@ ASSETS_DIR = Path(__file__).parent / "assets"
 SILENT_LOG_MEL = math.log(1e-5)
 
 DEFAULT_CONTROLS = Controls()
+FIRST_WINDOW_FRAMES = 48
+"""Frames (about half a second) vocoded first, so a sentence starts playing that soon."""
+CONTEXT_FRAMES = 24
+"""Frames of mel on each side of a window: the generator's reach (measured: joined windows
+differ from one pass by under 3e-5 with 24, by 3e-3 with 16)."""
 # A "resample" voice speaks --pitch times slower before its audio is sped up, so an octave
 # each way keeps the cost (and the artefacts of moving formants back) bounded.
 RESAMPLE_PITCH_RANGE = (0.5, 2.0)
@@ -165,27 +170,29 @@ class FS2Engine:
     ) -> list[Synthesis]:
         """The model and vocoder on controls already checked (or derived from checked ones)."""
         acoustic = self.run_acoustic(utterances, controls)
-        out, mel = acoustic.output, acoustic.mel
         waves = self.run_vocoder(acoustic)
         hop = self.config.audio.hop_length
-        stats = self.model.variance_adaptor.stats
         results = []
         for row, phonemes in enumerate(utterances):
-            frames = int(out.frame_lengths[row])
-            audio = waves[row, : frames * hop].float().clamp(-1, 1).cpu().numpy()
-            pitch = out.pitch[row, :frames].float() * stats.log_f0_std + stats.log_f0_mean
-            energy = out.energy[row, :frames].float() * stats.energy_std + stats.energy_mean
-            results.append(
-                Synthesis(
-                    phonemes=tuple(phonemes),
-                    audio=np.ascontiguousarray(audio, dtype=np.float32),
-                    mel=mel[row, :frames].float().cpu().numpy(),
-                    pitch_hz=torch.exp(pitch).cpu().numpy(),
-                    energy=energy.clamp(min=0).cpu().numpy(),
-                    sample_rate=self.sample_rate,
-                )
-            )
+            frames = int(acoustic.output.frame_lengths[row])
+            results.append(self._synthesis(acoustic, row, phonemes, waves[row, : frames * hop]))
         return results
+
+    def _synthesis(
+        self, acoustic: Acoustic, row: int, phonemes: Sequence[str], wave: torch.Tensor
+    ) -> Synthesis:
+        out, stats = acoustic.output, self.model.variance_adaptor.stats
+        frames = int(out.frame_lengths[row])
+        pitch = out.pitch[row, :frames].float() * stats.log_f0_std + stats.log_f0_mean
+        energy = out.energy[row, :frames].float() * stats.energy_std + stats.energy_mean
+        return Synthesis(
+            phonemes=tuple(phonemes),
+            audio=_samples(wave),
+            mel=acoustic.mel[row, :frames].float().cpu().numpy(),
+            pitch_hz=torch.exp(pitch).cpu().numpy(),
+            energy=energy.clamp(min=0).cpu().numpy(),
+            sample_rate=self.sample_rate,
+        )
 
     def run_acoustic(self, utterances: Sequence[Sequence[str]], controls: Controls) -> Acoustic:
         """Stage one: phonemes -> the model's output and what the vocoder will hear."""
@@ -216,6 +223,14 @@ class FS2Engine:
         for row, frames in enumerate(lengths):
             waves[row, : frames * hop] = self._vocode(acoustic, slice(row, row + 1), frames)[0]
         return waves
+
+    def _vocode_span(self, acoustic: Acoustic, left: int, right: int) -> torch.Tensor:
+        """Row 0's waveform for frames ``left:right`` on their own (what a window hears)."""
+        if self.vocoder is None:
+            assert self.model.wave_decoder is not None
+            return self.model.wave_decoder(acoustic.output.decoder_hidden[:1, left:right])[0]
+        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[:1, left:right]
+        return self.vocoder(acoustic.mel[:1, left:right].transpose(1, 2), log_f0)[0]
 
     def _vocode(self, acoustic: Acoustic, rows: slice, frames: int) -> torch.Tensor:
         if self.vocoder is None:
@@ -259,10 +274,12 @@ class FS2Engine:
         return results
 
     def stream(self, text: str | Iterable[str], options: Controls | None = None) -> Iterator[Chunk]:
-        """One chunk per sentence, each computed as soon as its sentence has arrived.
+        """Audio as soon as it exists: a sentence's first window is out after the acoustic
+        model and one short stretch of vocoding, the rest of it follows in one piece.
 
         ``text`` is a string or fragments still arriving (``text.feed.PAUSE`` releases a
-        sentence without a period). Pieces with nothing to say are skipped.
+        sentence without a period). Pieces with nothing to say are skipped. The first chunk
+        of each sentence carries its text, phonemes and length.
         """
         controls = options or DEFAULT_CONTROLS
         self.check_controls(controls)
@@ -270,8 +287,46 @@ class FS2Engine:
         for passage in sentences_as_they_arrive(fragments):
             ready = time.perf_counter()
             for utterance in speakable_utterances(passage):
-                synthesis = self.synthesize([utterance.phonemes], controls)[0]
-                yield self._chunk(synthesis, utterance.text, ready)
+                yield from self._sentence_chunks(
+                    utterance.phonemes, utterance.text, controls, ready
+                )
+
+    @torch.inference_mode()
+    def _sentence_chunks(
+        self, phonemes: Sequence[str], text: str, controls: Controls, ready: float
+    ) -> Iterator[Chunk]:
+        windowed = (
+            isinstance(self.vocoder, NeuralVocoder) or self.vocoder is None
+        ) and not self._resamples(controls)
+        if not windowed:  # Griffin-Lim is iterative over the whole signal; resampling too
+            synthesis = self.synthesize([phonemes], controls)[0]
+            yield self._chunk(synthesis, text, ready)
+            return
+        acoustic = self.run_acoustic([phonemes], controls)
+        frames = int(acoustic.output.frame_lengths[0])
+        hop = self.config.audio.hop_length
+        detail = self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0))
+        first = FIRST_WINDOW_FRAMES if frames >= 2 * FIRST_WINDOW_FRAMES else frames
+        for start, end in ((0, first), (first, frames)):
+            if start >= end:
+                continue
+            left, right = max(0, start - CONTEXT_FRAMES), min(frames, end + CONTEXT_FRAMES)
+            wave = self._vocode_span(acoustic, left, right)[
+                (start - left) * hop : (end - left) * hop
+            ]
+            head = start == 0
+            yield Chunk(
+                audio=_samples(wave),
+                sample_rate=self.sample_rate,
+                text=text if head else None,
+                phonemes=tuple(phonemes) if head else (),
+                sentence_seconds=frames * hop / self.sample_rate if head else None,
+                text_ready_at=ready,
+                detail=detail if head else None,
+            )
+
+    def _resamples(self, controls: Controls) -> bool:
+        return self.config.variance.pitch_control == "resample" and controls.pitch != 1.0
 
     def prepare_line(self, text: str) -> PreparedLine:
         """The whole line as one phoneme sequence (sentence ends kept as pauses)."""
@@ -293,6 +348,12 @@ class FS2Engine:
             sample_rate=self.sample_rate,
             text=text,
             phonemes=synthesis.phonemes,
+            sentence_seconds=synthesis.seconds,
             text_ready_at=ready,
             detail=synthesis,
         )
+
+
+def _samples(wave: torch.Tensor) -> np.ndarray:
+    """float32 samples in [-1, 1], on the CPU."""
+    return np.ascontiguousarray(wave.float().clamp(-1, 1).cpu().numpy(), dtype=np.float32)

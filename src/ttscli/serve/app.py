@@ -376,7 +376,7 @@ class StreamSession:
                 await asyncio.wait_for(self.ws.send_bytes(to_pcm16(item.audio)), timeout)
             if item.text is not None:
                 event = {"type": "sentence", "text": item.text, "start": round(heard, 3)}
-                event["end"] = round(heard + item.seconds, 3)
+                event["end"] = round(heard + (item.sentence_seconds or item.seconds), 3)
                 await self.ws.send_json(event)
             for word in item.words:
                 await self.ws.send_json(
