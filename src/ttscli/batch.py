@@ -11,24 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ttscli.audio.sinks import write_file
-from ttscli.engine import Engine, PreparedLine
+from ttscli.engine import Chunk, Engine, PreparedLine
 from ttscli.errors import UserError
 from ttscli.lines import BatchLine, LinesFile
-from ttscli.manifest import MANIFEST, Manifest, file_name
+from ttscli.manifest import MANIFEST, Manifest
 
 __all__ = ["MANIFEST", "BatchLine", "BatchSummary", "LinesFile", "run_batch"]
 
-
-@dataclass(frozen=True)
-class _Pending:
-    line: BatchLine
-    prepared: PreparedLine
+T = TypeVar("T")
 
 
 @dataclass
@@ -96,10 +92,15 @@ def run_batch(
     skipped = manifest.resume(lines)
     pending = manifest.lines - skipped
 
-    # Check every line left first: a bad line fails the run before any audio is made.
+    # Check every line left first: a bad line fails the run before any audio is made. The
+    # first window's inputs are kept, so a batch of up to that many lines prepares each once.
+    window = max(256, 16 * batch_size)
+    checked: dict[int, PreparedLine] = {}
     for line in lines:
         if not manifest.is_done(line.index):
-            _prepare(engine, line)
+            prepared = prepare(engine, line)
+            if len(checked) < window:
+                checked[line.index] = prepared
 
     seconds = 0.0
     progress = Progress(
@@ -111,48 +112,52 @@ def run_batch(
         disable=quiet or not pending,
         transient=False,
     )
-    window = max(256, 16 * batch_size)
     with progress:
         task = progress.add_task("batch", total=pending)
-        for group in _windows((ln for ln in lines if not manifest.is_done(ln.index)), window):
-            prepared = sorted(
-                (_Pending(line, _prepare(engine, line)) for line in group),
-                key=lambda p: p.prepared.size,
-            )
-            for start in range(0, len(prepared), batch_size):
-                mini = prepared[start : start + batch_size]
-                chunks = engine.synthesize_batch([p.prepared for p in mini], options)
-                for item, chunk in zip(mini, chunks, strict=True):
-                    name = file_name(item.line.index, manifest.width, fmt)
-                    write_file(out_dir / name, chunk.audio, engine.sample_rate)
-                    seconds += chunk.seconds
-                    manifest.append(
-                        {
-                            "index": item.line.index,
-                            "text": item.line.text,
-                            "phonemes": item.prepared.phonemes,
-                            "seconds": round(chunk.seconds, 3),
-                            "path": name,
-                        }
-                    )
-                progress.advance(task, len(mini))
+        todo = (line for line in lines if not manifest.is_done(line.index))
+        for group in groups(todo, window):
+            items = [
+                (line, checked.pop(line.index, None) or prepare(engine, line)) for line in group
+            ]
+            for line, prepared, chunk in synthesize_sorted(engine, items, batch_size, options):
+                write_file(
+                    out_dir / manifest.file_name(line.index), chunk.audio, engine.sample_rate
+                )
+                manifest.record(line.index, line.text, prepared.phonemes, chunk.seconds)
+                seconds += chunk.seconds
+                progress.advance(task, 1)
     manifest.finish()
     return BatchSummary(written=pending, skipped=skipped, seconds=seconds, manifest=manifest.path)
 
 
-def _prepare(engine: Engine, line: BatchLine) -> PreparedLine:
+def synthesize_sorted(
+    engine: Engine, items: list[tuple[T, PreparedLine]], batch_size: int, options: Any
+) -> Iterator[tuple[T, PreparedLine, Chunk]]:
+    """The items' audio, made in mini-batches of similar length (little padding), in that
+    length order; each item comes back with what it was paired with."""
+    ordered = sorted(items, key=lambda item: item[1].size)
+    for start in range(0, len(ordered), batch_size):
+        mini = ordered[start : start + batch_size]
+        chunks = engine.synthesize_batch([prepared for _, prepared in mini], options)
+        for (key, prepared), chunk in zip(mini, chunks, strict=True):
+            yield key, prepared, chunk
+
+
+def prepare(engine: Engine, line: BatchLine) -> PreparedLine:
+    """The engine's input for one line; a bad line's error names its line number."""
     try:
         return engine.prepare_line(line.text)
     except UserError as exc:
         raise UserError(f"line {line.index}: {exc}") from None
 
 
-def _windows(lines: Iterable[BatchLine], size: int) -> Iterator[list[BatchLine]]:
-    window: list[BatchLine] = []
-    for line in lines:
-        window.append(line)
-        if len(window) == size:
-            yield window
-            window = []
-    if window:
-        yield window
+def groups(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter), read as a stream."""
+    group: list[T] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group

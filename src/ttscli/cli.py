@@ -139,7 +139,7 @@ def fs2(
     load = {"checkpoint": checkpoint, "kind": model, "vocoder": vocoder, "device": device.value}
     spec = EngineSpec("fs2", load)
     if plan.cluster is not None:
-        result = plan.execute_on_cluster(spec, controls, plan.cluster, quiet)
+        result = plan.execute_on_cluster(spec, controls, quiet)
         _report(result, "ray", {}, quiet, json_output)
         return
     engine = spec.load()
@@ -152,7 +152,6 @@ def fs2(
     result = plan.execute(
         engine,
         controls,
-        audio_format=audio_format.value,
         quiet=quiet,
         keep_chunks=plot is not None,
         on_chunk=show_phonemes if phonemes else None,
@@ -255,12 +254,12 @@ def speak(
         voice, hf_repo, voice_repo, model_dir, device.value, n_q, temp, cfg_coef, seed
     )
     if plan.cluster is not None:
-        result = plan.execute_on_cluster(spec, None, plan.cluster, quiet)
+        result = plan.execute_on_cluster(spec, None, quiet)
         _report(result, "ray", {}, quiet, json_output)
         return
     with err.status("loading Kyutai TTS...", spinner="dots") if not quiet else nullcontext():
         engine = spec.load()
-    result = plan.execute(engine, None, audio_format=audio_format.value, quiet=quiet)
+    result = plan.execute(engine, None, quiet=quiet)
     words = len(result.words) if isinstance(result, RunStats) else None
     fields = _engine_fields(engine, out) | {"words": words}
     _report(result, engine.describe(), fields, quiet, json_output)

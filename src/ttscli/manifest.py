@@ -34,10 +34,6 @@ def text_key(text: str) -> int:
     return (digest >> 1) or 1
 
 
-def file_name(index: int, width: int, fmt: str) -> str:
-    return f"{index:0{width}d}.{fmt}"
-
-
 class Manifest:
     """The manifest of one output folder, for one run over one input."""
 
@@ -114,6 +110,22 @@ class Manifest:
         )
 
     # -- during a run ----------------------------------------------------------------------
+    def file_name(self, index: int) -> str:
+        """The audio file of line ``index``, relative to the output folder."""
+        return f"{index:0{self.width}d}.{self.fmt}"
+
+    def record(self, index: int, text: str, phonemes: str | None, seconds: float) -> None:
+        """Record that line ``index``'s file (``file_name(index)``) now exists."""
+        self.append(
+            {
+                "index": index,
+                "text": text,
+                "phonemes": phonemes,
+                "seconds": round(seconds, 3),
+                "path": self.file_name(index),
+            }
+        )
+
     def append(self, entry: dict[str, Any]) -> None:
         """Record one finished line: one write of one whole line, at the end of the file."""
         data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")

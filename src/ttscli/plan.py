@@ -92,7 +92,6 @@ class RunPlan:
         engine: Engine,
         options: Any,
         *,
-        audio_format: str,
         quiet: bool,
         keep_chunks: bool = False,
         on_chunk: Callable[[Chunk], None] | None = None,
@@ -102,19 +101,23 @@ class RunPlan:
         if self.batch_dir is not None:
             assert self.lines is not None
             return run_batch(
-                engine, self.lines, self.batch_dir, audio_format, options, self.batch_size, quiet
+                engine,
+                self.lines,
+                self.batch_dir,
+                self.audio_format,
+                options,
+                self.batch_size,
+                quiet,
             )
         sink = open_sink(self.out, engine.sample_rate, self.output_device)
         return speak_to(
             engine, self.source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk
         )
 
-    def execute_on_cluster(
-        self, spec: EngineSpec, options: Any, settings: ClusterSettings, quiet: bool
-    ) -> ClusterSummary:
-        """The batch on Ray actors; this process only reads, writes and keeps the manifest."""
-        if self.batch_dir is None or self.lines is None:
-            raise UserError("--cluster is for batches: --in LINES.txt --out FOLDER")
+    def execute_on_cluster(self, spec: EngineSpec, options: Any, quiet: bool) -> ClusterSummary:
+        """The batch on Ray actors (``cluster`` was given, so this is a batch); this process
+        only reads, writes and keeps the manifest."""
+        assert self.cluster is not None and self.batch_dir is not None and self.lines is not None
         progress = Progress(
             TextColumn("[bold]synthesising on Ray"),
             BarColumn(),
@@ -137,7 +140,7 @@ class RunPlan:
                 progress.update(task, advance=lines, rate=rate)
 
             summary = run_cluster_batch(
-                spec, self.lines, self.batch_dir, self.audio_format, options, settings,
+                spec, self.lines, self.batch_dir, self.audio_format, options, self.cluster,
                 self.batch_size, progress=advance,
             )  # fmt: skip
         return summary

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,12 +25,19 @@ import soundfile as sf
 
 from ttscli.atomic import atomic_write_bytes
 from ttscli.audio.formats import FORMATS
-from ttscli.batch import BatchSummary, check_batch_size, prepare_out_dir
+from ttscli.batch import (
+    BatchSummary,
+    check_batch_size,
+    groups,
+    prepare,
+    prepare_out_dir,
+    synthesize_sorted,
+)
 from ttscli.engine import Engine
 from ttscli.engine_spec import EngineSpec
 from ttscli.errors import UserError
 from ttscli.lines import BatchLine
-from ttscli.manifest import Manifest, file_name
+from ttscli.manifest import Manifest
 
 __all__ = ["ClusterSettings", "EngineSpec", "run_cluster_batch"]
 
@@ -127,40 +134,25 @@ class ShardWorker:
         return os.getpid()
 
     def synthesize(
-        self, shard: list[tuple[int, str]], options: Any, fmt: str, batch_size: int
+        self, shard: list[BatchLine], options: Any, fmt: str, batch_size: int
     ) -> dict[str, Any]:
-        """Encoded files for the shard's lines, or the first bad line's error."""
+        """Encoded files for the shard's lines, or the first bad line's error; made the way
+        the one-process batch makes them."""
         started = time.perf_counter()
-        prepared = []
-        for index, text in shard:
-            try:
-                prepared.append((index, self.engine.prepare_line(text)))
-            except UserError as exc:
-                return {"error": f"line {index}: {exc}"}
-        prepared.sort(key=lambda item: item[1].size)
-        files = []
-        for start in range(0, len(prepared), batch_size):
-            mini = prepared[start : start + batch_size]
-            chunks = self.engine.synthesize_batch([p for _, p in mini], options)
-            for (index, line), chunk in zip(mini, chunks, strict=True):
-                data = encode(chunk.audio, self.engine.sample_rate, fmt)
-                files.append((index, line.text, line.phonemes, chunk.seconds, data))
+        try:
+            items = [(line, prepare(self.engine, line)) for line in shard]
+        except UserError as exc:
+            return {"error": str(exc)}
+        files = [
+            (line.index, line.text, prepared.phonemes, chunk.seconds,
+             encode(chunk.audio, self.engine.sample_rate, fmt))
+            for line, prepared, chunk in synthesize_sorted(self.engine, items, batch_size, options)
+        ]  # fmt: skip
         return {
             "worker": self.name,
             "files": files,
             "compute_seconds": time.perf_counter() - started,
         }
-
-
-def _shards(lines: Iterable[BatchLine], size: int) -> Iterator[list[tuple[int, str]]]:
-    shard: list[tuple[int, str]] = []
-    for line in lines:
-        shard.append((line.index, line.text))
-        if len(shard) == size:
-            yield shard
-            shard = []
-    if shard:
-        yield shard
 
 
 def check_reachable(address: str) -> None:
@@ -242,8 +234,8 @@ def run_cluster_batch(
         if on_workers is not None:
             on_workers(workers)
         limit = settings.workers * settings.in_flight_per_worker
-        in_flight: dict[Any, list[tuple[int, str]]] = {}
-        shards = _shards(
+        in_flight: list[Any] = []
+        shards = groups(
             (ln for ln in lines if not manifest.is_done(ln.index)), settings.shard_lines
         )
         turn = 0
@@ -256,16 +248,15 @@ def run_cluster_batch(
                     break
                 worker = workers[turn % len(workers)]
                 turn += 1
-                in_flight[worker.synthesize.remote(shard, options, fmt, batch_size)] = shard
+                in_flight.append(worker.synthesize.remote(shard, options, fmt, batch_size))
             if not in_flight:
                 break
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            ready, in_flight = ray.wait(in_flight, num_returns=1)
             for ref in ready:
-                in_flight.pop(ref)
                 result = ray.get(ref)
                 if "error" in result:
                     raise UserError(result["error"])
-                _write(result, out_dir, fmt, manifest, summary)
+                _write(result, out_dir, manifest, summary)
                 if progress is not None:
                     progress(len(result["files"]), sum(f[3] for f in result["files"]))
         summary.wall_seconds = time.perf_counter() - started
@@ -277,22 +268,13 @@ def run_cluster_batch(
 
 
 def _write(
-    result: dict[str, Any], out_dir: Path, fmt: str, manifest: Manifest, summary: ClusterSummary
+    result: dict[str, Any], out_dir: Path, manifest: Manifest, summary: ClusterSummary
 ) -> None:
     figures = summary.workers.setdefault(result["worker"], WorkerFigures())
     figures.compute_seconds += result["compute_seconds"]
     for index, text, phonemes, seconds, data in result["files"]:
-        name = file_name(index, manifest.width, fmt)
-        atomic_write_bytes(out_dir / name, data)
-        manifest.append(
-            {
-                "index": index,
-                "text": text,
-                "phonemes": phonemes,
-                "seconds": round(seconds, 3),
-                "path": name,
-            }
-        )
+        atomic_write_bytes(out_dir / manifest.file_name(index), data)
+        manifest.record(index, text, phonemes, seconds)
         summary.written += 1
         summary.seconds += seconds
         figures.lines += 1

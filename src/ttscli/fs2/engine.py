@@ -161,7 +161,7 @@ class FS2Engine:
     ) -> list[Synthesis]:
         """Synthesise a mini-batch of phoneme sequences in one pass on the device."""
         self.check_controls(controls)
-        if self.config.variance.pitch_control == "resample" and controls.pitch != 1.0:
+        if self._resamples(controls):
             return self._synthesize_resampled(utterances, controls)
         return self._run_model(utterances, controls)
 
@@ -216,28 +216,22 @@ class FS2Engine:
         different in each mini-batch it happened to land in (and padding is wasted work).
         """
         lengths = [int(n) for n in acoustic.output.frame_lengths]
-        if len(lengths) == 1 or len(set(lengths)) == 1:
-            return self._vocode(acoustic, slice(None), max(lengths))
+        if len(set(lengths)) == 1:  # one row, or rows without padding
+            return self._vocode(acoustic, slice(None), 0, lengths[0])
         hop = self.config.audio.hop_length
         waves = acoustic.mel.new_zeros(len(lengths), max(lengths) * hop)
         for row, frames in enumerate(lengths):
-            waves[row, : frames * hop] = self._vocode(acoustic, slice(row, row + 1), frames)[0]
+            waves[row, : frames * hop] = self._vocode(acoustic, slice(row, row + 1), 0, frames)[0]
         return waves
 
-    def _vocode_span(self, acoustic: Acoustic, left: int, right: int) -> torch.Tensor:
-        """Row 0's waveform for frames ``left:right`` on their own (what a window hears)."""
+    def _vocode(self, acoustic: Acoustic, rows: slice, start: int, end: int) -> torch.Tensor:
+        """``rows``' waveforms for frames ``start:end`` on their own (what a row or a
+        window hears: no padding, no frames beyond)."""
         if self.vocoder is None:
             assert self.model.wave_decoder is not None
-            return self.model.wave_decoder(acoustic.output.decoder_hidden[:1, left:right])[0]
-        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[:1, left:right]
-        return self.vocoder(acoustic.mel[:1, left:right].transpose(1, 2), log_f0)[0]
-
-    def _vocode(self, acoustic: Acoustic, rows: slice, frames: int) -> torch.Tensor:
-        if self.vocoder is None:
-            assert self.model.wave_decoder is not None
-            return self.model.wave_decoder(acoustic.output.decoder_hidden[rows, :frames])
-        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, :frames]
-        return self.vocoder(acoustic.mel[rows, :frames].transpose(1, 2), log_f0)
+            return self.model.wave_decoder(acoustic.output.decoder_hidden[rows, start:end])
+        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, start:end]
+        return self.vocoder(acoustic.mel[rows, start:end].transpose(1, 2), log_f0)
 
     def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mel the vocoder hears: padding silenced and, when the checkpoint has a
@@ -311,9 +305,8 @@ class FS2Engine:
             if start >= end:
                 continue
             left, right = max(0, start - CONTEXT_FRAMES), min(frames, end + CONTEXT_FRAMES)
-            wave = self._vocode_span(acoustic, left, right)[
-                (start - left) * hop : (end - left) * hop
-            ]
+            wave = self._vocode(acoustic, slice(0, 1), left, right)[0]
+            wave = wave[(start - left) * hop : (end - left) * hop]
             head = start == 0
             yield Chunk(
                 audio=_samples(wave),

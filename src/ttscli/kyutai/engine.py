@@ -106,7 +106,6 @@ class Generation:
         self.offset = 0  # LM steps taken
         self.frames = 0  # frames returned by the LM (it returns none for the first max_delay)
         self.t_first_text: float | None = None
-        self.t_first_audio: float | None = None
         self.kept_frames: list[torch.Tensor] | None = [] if keep_frames else None
         """With ``keep_frames``: every token frame ``[B, 1 + Q, 1]`` the LM returned, as
         ``TTSModel.generate`` returns them (what the golden test compares)."""
@@ -247,17 +246,13 @@ class Generation:
         if self.last_index < 0:
             return None
         audio = np.clip(pcm[:, 0].float().cpu().numpy(), -1.0, 1.0)
-        if self.t_first_audio is None:
-            self.t_first_audio = time.perf_counter()
         return audio
 
-    def first_audio_seconds(self) -> float | None:
-        if self.t_first_text is None or self.t_first_audio is None:
-            return None
-        return max(0.0, self.t_first_audio - self.t_first_text)
-
-    def word_timings(self, index: int, n_frames: int) -> list[Word]:
-        """(word, start, end) in seconds of the returned audio, from the machine's transcript.
+    def word_timings(
+        self, index: int, n_frames: int, first: int = 0, last: int | None = None
+    ) -> list[Word]:
+        """Words ``first:last`` with their start and end in seconds of the returned audio,
+        from the machine's transcript (a stream asks for the few it has not sent yet).
 
         Kyutai's convention: a word consumed at step s starts at s / frame_rate; it ends where
         the next word starts (the last one at the end of speech).
@@ -265,12 +260,14 @@ class Generation:
         rate = self.tts.mimi.frame_rate
         state = self.states[index]
         total = n_frames / rate
+        transcript = state.transcript
         end_step = state.end_step if state.end_step is not None else n_frames
-        starts = [step for _, step in state.transcript] + [end_step]
-        return [
-            Word(word, min(starts[i] / rate, total), min(starts[i + 1] / rate, total))
-            for i, (word, _) in enumerate(state.transcript)
-        ]
+        last = len(transcript) if last is None else last
+
+        def start(i: int) -> float:
+            return min((transcript[i][1] if i < len(transcript) else end_step) / rate, total)
+
+        return [Word(transcript[i][0], start(i), start(i + 1)) for i in range(first, last)]
 
     def final_words(self, index: int, n_frames: int, emitted: int) -> list[Word]:
         """Words after the first ``emitted`` whose timing can no longer change: the next
@@ -279,9 +276,7 @@ class Generation:
         done = emitted
         while done + 1 < len(transcript) and transcript[done + 1][1] <= n_frames:
             done += 1
-        if done == emitted:
-            return []
-        return self.word_timings(index, n_frames)[emitted:done]
+        return self.word_timings(index, n_frames, emitted, done)
 
 
 class KyutaiEngine:
@@ -537,7 +532,7 @@ class _SingleOutput:
 
     def finish(self) -> Iterator[Chunk]:
         """The words still open at the end, in an empty chunk."""
-        rest = self.gen.word_timings(0, self.produced)[self.emitted :]
+        rest = self.gen.word_timings(0, self.produced, self.emitted)
         if rest:
             yield self._chunk(np.zeros(0, dtype=np.float32), rest)
 

@@ -223,13 +223,12 @@ class Server:
         return value
 
     def _submit(self, options: Any) -> Job:
-        engine = self.served.engine
-        if self.served.streams_words:
-            make = partial(engine.stream, options=options)
-            job = Job(make, asyncio.get_running_loop(), mode="fragments")
-        else:
-            make = partial(engine.stream, options=options)
-            job = Job(make, asyncio.get_running_loop(), buffer=self.config.chunk_buffer)
+        job = Job(
+            partial(self.served.engine.stream, options=options),
+            asyncio.get_running_loop(),
+            mode="fragments" if self.served.streams_words else "passages",
+            buffer=self.config.chunk_buffer,
+        )
         if not self.scheduler.submit(job):
             self.counters.refused += 1
             raise web.HTTPServiceUnavailable(

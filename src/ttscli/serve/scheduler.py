@@ -19,7 +19,6 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,7 +64,6 @@ class Job:
         self.pending = 0  # chunks delivered but not yet taken by the client side
         self.cancelled = False
         self.finished = False
-        self.submitted_at = time.perf_counter()
         self._passages: deque[str] = deque()
         self._fragments: queue.Queue[str | None] = queue.Queue()
         self._input_closed = False
