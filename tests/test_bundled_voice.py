@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from tests.conftest import run_cli
 from tests.pitch_measure import median_f0
@@ -137,3 +138,37 @@ def test_stream_vocodes_a_first_window_then_the_rest_seamlessly(engine: FS2Engin
     assert len(joined) == len(whole)
     assert chunks[0].sentence_seconds == pytest.approx(len(whole) / engine.sample_rate)
     assert float(np.max(np.abs(joined - whole))) <= 1e-3
+
+
+LONG_SENTENCE = (
+    "When the committee finally met in the old hall on the hill, after many weeks of "
+    "letters, delays and quiet arguments about money, roads, schools and the river, "
+    "nobody expected that the youngest member, a shy clerk from the county office, "
+    "would stand up first and read, slowly and clearly, the whole plan that everyone "
+    "else had somehow forgotten to bring with them that morning"
+)
+
+
+def test_long_sentence_is_vocoded_in_bounded_windows_that_join_seamlessly(
+    engine: FS2Engine,
+) -> None:
+    """Memory follows the window, not the sentence: no chunk (and no generator call) is
+    longer than a window, and the windows join into one pass over the whole sentence."""
+    from ttscli.fs2.engine import WINDOW_FRAMES
+    from ttscli.text.frontend import text_to_phonemes
+
+    hop = engine.config.audio.hop_length
+    chunks = list(engine.stream(LONG_SENTENCE))
+    assert len(chunks) >= 3 and chunks[1].text is None
+    assert max(len(c.audio) for c in chunks) <= WINDOW_FRAMES * 5 // 4 * hop
+    phonemes = text_to_phonemes(LONG_SENTENCE)
+    acoustic = engine.run_acoustic([phonemes], Controls())
+    frames = int(acoustic.output.frame_lengths[0])
+    assert frames > 2 * WINDOW_FRAMES
+    with torch.inference_mode():
+        one_pass = engine._vocode(acoustic, slice(0, 1), 0, frames)[0].clamp(-1, 1).numpy()
+    joined = np.concatenate([c.audio for c in chunks])
+    batch = engine.synthesize([phonemes])[0].audio
+    assert len(joined) == len(batch) == len(one_pass)
+    assert float(np.max(np.abs(joined - one_pass))) <= 1e-3
+    assert float(np.max(np.abs(batch - one_pass))) <= 1e-3

