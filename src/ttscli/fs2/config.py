@@ -99,6 +99,9 @@ class WaveDecoderConfig:
     latent_dim: int = 192
     resblock_kernels: tuple[int, ...] = (3, 5, 7)
     resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 2), (2, 6), (3, 12))
+    istft_n_fft: int = 0
+    """vits only: an inverse-STFT head after the upsamplers (see ``HiFiGANConfig``)."""
+    istft_hop: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,12 +140,12 @@ class FS2Config:
             )
         wave = self.wave_decoder
         if wave is not None:
-            total = 1
+            total = wave.istft_hop if wave.type == "vits" and wave.istft_n_fft else 1
             for rate in wave.upsample_rates:
                 total *= rate
             if total != self.audio.hop_length:
                 raise ValueError(
-                    f"wave_decoder.upsample_rates multiply to {total}, "
+                    f"wave_decoder: upsample_rates (and istft_hop) multiply to {total}, "
                     f"audio.hop_length is {self.audio.hop_length}"
                 )
             if len(wave.upsample_kernels) != len(wave.upsample_rates):

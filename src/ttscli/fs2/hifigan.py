@@ -28,13 +28,25 @@ class HiFiGANConfig:
     resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
     resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
     sample_rate: int = 22050
+    istft_n_fft: int = 0
+    """0: the last stage writes samples (HiFi-GAN). Otherwise it writes the log-magnitude and
+    phase of an ``istft_n_fft``-point STFT at hop ``istft_hop``, and an inverse STFT makes
+    the samples (iSTFTNet, Kaneko et al. 2022): the upsampling stages that head replaces
+    run at the highest rates and did most of the arithmetic."""
+    istft_hop: int = 0
 
     @property
     def hop_length(self) -> int:
-        hop = 1
+        hop = self.istft_hop if self.istft_n_fft else 1
         for rate in self.upsample_rates:
             hop *= rate
         return hop
+
+    def validate(self) -> None:
+        if self.istft_n_fft and not 0 < self.istft_hop <= self.istft_n_fft // 2:
+            raise ValueError("istft_hop: needs 0 < hop <= n_fft / 2 for the windows to overlap")
+        if self.istft_n_fft % 2:
+            raise ValueError("istft_n_fft: must be even")
 
 
 def _padding(kernel: int, dilation: int) -> int:
@@ -99,7 +111,14 @@ class HiFiGANGenerator(nn.Module):
                 config.resblock_kernel_sizes, config.resblock_dilation_sizes, strict=True
             )
         )
-        self.conv_post = nn.Conv1d(c0 // 2 ** len(self.ups), 1, 7, padding=3)
+        config.validate()
+        channels = c0 // 2 ** len(self.ups)
+        if config.istft_n_fft:
+            # a short kernel: at the head's frame rate a wide one would cost as much as a stage
+            self.conv_post = nn.Conv1d(channels, config.istft_n_fft + 2, 3, padding=1)
+            self.register_buffer("window", torch.hann_window(config.istft_n_fft), persistent=False)
+        else:
+            self.conv_post = nn.Conv1d(channels, 1, 7, padding=3)
         self.kernels_per_level = len(config.resblock_kernel_sizes)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
@@ -109,7 +128,27 @@ class HiFiGANGenerator(nn.Module):
             level = self.resblocks[i * self.kernels_per_level : (i + 1) * self.kernels_per_level]
             x = sum(block(x) for block in level) / self.kernels_per_level
         x = self.conv_post(F.leaky_relu(x))
+        if self.config.istft_n_fft:
+            return self._inverse_stft(x)
         return torch.tanh(x).squeeze(1)
+
+    def _inverse_stft(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, n_fft + 2, frames): log-magnitudes then phases of ``n_fft // 2 + 1`` bins ->
+        (B, frames * hop) samples. Frame ``k`` is centred on sample ``k * hop``."""
+        n_fft, hop = self.config.istft_n_fft, self.config.istft_hop
+        bins = n_fft // 2 + 1
+        magnitude = torch.exp(x[:, :bins].float().clamp(max=8.0))
+        spectrum = torch.polar(magnitude, x[:, bins:].float())
+        wave = torch.istft(
+            spectrum,
+            n_fft,
+            hop,
+            win_length=n_fft,
+            window=self.window.float(),
+            center=True,
+            length=x.shape[-1] * hop,
+        )
+        return wave.clamp(-1.0, 1.0).to(x.dtype)
 
 
 def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -105,12 +105,14 @@ class MelAdapter(nn.Module):
 
 
 class VitsDecoder(HiFiGANGenerator):
-    """The VITS generator: our HiFi-GAN, but ``conv_post`` has no bias (as in VITS)."""
+    """The VITS generator: our HiFi-GAN, but ``conv_post`` has no bias (as in VITS). With
+    an inverse-STFT head (a generator distilled from the teacher's) the head keeps its bias."""
 
     def __init__(self, config: HiFiGANConfig) -> None:
         super().__init__(config)
-        channels = config.upsample_initial_channel // 2 ** len(config.upsample_rates)
-        self.conv_post = nn.Conv1d(channels, 1, 7, padding=3, bias=False)
+        if not config.istft_n_fft:
+            channels = config.upsample_initial_channel // 2 ** len(config.upsample_rates)
+            self.conv_post = nn.Conv1d(channels, 1, 7, padding=3, bias=False)
 
 
 class LatentVocoder(nn.Module):

@@ -210,6 +210,8 @@ class LatentWaveDecoder(nn.Module):
                 resblock_kernel_sizes=config.resblock_kernels,
                 resblock_dilation_sizes=config.resblock_dilations,
                 sample_rate=sample_rate,
+                istft_n_fft=config.istft_n_fft,
+                istft_hop=config.istft_hop,
             )
         )
 
