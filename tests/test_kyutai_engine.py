@@ -333,3 +333,45 @@ def test_stepped_generation_yields_moshis_own_tokens(engine: KyutaiEngine, fragm
     ours = torch.cat(gen.kept_frames, dim=-1)
     assert ours.shape == expected.shape
     assert torch.equal(ours, expected)
+
+
+def test_slots_started_at_different_steps_each_sound_as_if_alone(
+    tiny_kyutai: TinyKyutai,
+) -> None:
+    """The server's batched loop: a stream that joins a running batch later, and is fed its
+    words one by one with steps skipped while it waits, gives (greedy sampling) the audio
+    and word timings it gives alone; the first stream is not disturbed either."""
+    from ttscli.kyutai.slots import SlotGeneration
+
+    greedy = KyutaiEngine.load(
+        voice=tiny_kyutai.voice_name, hf_repo=tiny_kyutai.model_repo,
+        voice_repo=tiny_kyutai.voice_repo, device="cpu", n_q=8, temp=0.0,
+    )  # fmt: skip
+    texts = ["Hello world, the quick brown fox.", "A second stream starts later, word by word."]
+    alone = [list(greedy.stream(text)) for text in texts]
+    audio: list[list[np.ndarray]] = [[], []]
+    words: list[list[Word]] = [[], []]
+    with SlotGeneration(greedy, 3) as gen:
+        first = gen.open()
+        gen.feed(first, texts[0])
+        gen.close_input(first)
+        owner, pending, step = {first: 0}, [w + " " for w in texts[1].split()], 0
+        while any(gen.occupied):
+            if step == 5:
+                second = gen.open()
+                owner[second] = 1
+            if step >= 5 and step % 4 == 1 and pending:
+                gen.feed(second, pending.pop(0))
+                if not pending:
+                    gen.close_input(second)
+            for slot, frame in gen.step_slots([s for s in owner if gen.runnable(s)]).items():
+                audio[owner[slot]].append(frame)
+                words[owner[slot]] += gen.new_words(slot)
+            for slot in [s for s in owner if gen.occupied[s] and gen.slot_done(s)]:
+                words[owner[slot]] += gen.last_words(slot)
+                gen.release(slot)
+            step += 1
+            assert step < 2000
+    for i in (0, 1):
+        np.testing.assert_allclose(np.concatenate(audio[i]), _audio(alone[i]), atol=1e-5)
+        assert words[i] == _words(alone[i])

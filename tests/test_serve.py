@@ -385,19 +385,34 @@ def test_speak_serves_http_and_words_over_the_websocket(speak_server: RunningSer
     assert events[-1]["type"] == "done" and len(audio) > 0
 
 
-def test_speak_serves_two_clients_at_once_in_turn(speak_server: RunningServer) -> None:
-    async def both() -> list[tuple[float, float, int, int]]:
+def test_speak_streams_two_clients_at_once_in_one_batched_loop(
+    speak_server: RunningServer,
+) -> None:
+    """Both requests stream before either ends: they are slots of one batched model loop,
+    not a queue."""
+
+    async def both() -> list[tuple[int, int, float, float]]:
         async with aiohttp.ClientSession() as session:
 
-            async def one(text: str) -> tuple[int, int]:
+            async def one(text: str) -> tuple[int, int, float, float]:
                 async with session.post(
                     f"{speak_server.url}/v1/audio/speech",
                     json={"input": text, "response_format": "pcm"},
                     headers={"Authorization": f"Bearer {TOKEN}"},
                 ) as response:
-                    return response.status, len(await response.read())
+                    size, first = 0, float("inf")
+                    async for piece in response.content.iter_any():
+                        if piece and size == 0:
+                            first = time.monotonic()
+                        size += len(piece)
+                    return response.status, size, first, time.monotonic()
 
-            return await asyncio.gather(one("One two three four."), one("Five six seven."))
+            return await asyncio.gather(
+                one("One two three four five six seven eight nine ten."),
+                one("Eleven twelve thirteen fourteen fifteen sixteen seventeen."),
+            )
 
     results = asyncio.run(both())
-    assert all(status == 200 and size > 0 for status, size in results), results
+    assert all(status == 200 and size > 0 for status, size, _, _ in results), results
+    firsts, ends = [r[2] for r in results], [r[3] for r in results]
+    assert max(firsts) < min(ends), results

@@ -109,8 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'`python -c "import torch"`: {floor_s:.2f} s, peak RSS {floor_mb:.0f} MB')
     print(f"medians of {args.repeats} runs each, ratios taken pair by pair\n")
     print(
-        "| run | ttscli fs2 wall | Piper wall | ratio | ttscli peak RSS | above torch | Piper peak RSS |"
-    )  # noqa: E501
+        "| run | ttscli fs2 wall | Piper wall | ratio | ttscli peak RSS | above torch "
+        "| Piper peak RSS |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, (mine, piper) in results.items():
         ratio = statistics.median(a.wall / b.wall for a, b in zip(mine, piper, strict=True))

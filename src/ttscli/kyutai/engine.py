@@ -91,7 +91,13 @@ class Generation:
     is in streaming mode inside it, so only one Generation per engine may be open at a time.
     """
 
-    def __init__(self, engine: KyutaiEngine, batch_size: int, keep_frames: bool = False) -> None:
+    def __init__(
+        self,
+        engine: KyutaiEngine,
+        batch_size: int,
+        keep_frames: bool = False,
+        out_of_sync: bool = False,
+    ) -> None:
         import torch
         from moshi.conditioners import dropout_all_conditions
         from moshi.models.lm import LMGen
@@ -129,6 +135,7 @@ class Generation:
             on_audio_hook=self._on_audio,
             cfg_is_masked_until=None,
             cfg_is_no_text=True,
+            support_out_of_sync=out_of_sync,
         )
         zero = tts.machine.token_ids.zero
         device = tts.lm.device

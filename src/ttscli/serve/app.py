@@ -26,6 +26,7 @@ from ttscli.serve.config import ServeConfig
 from ttscli.serve.encoders import FORMATS, encoder_for
 from ttscli.serve.page import PAGE_HTML
 from ttscli.serve.scheduler import DONE, Failed, Job, Scheduler
+from ttscli.serve.slot_driver import SlotDriver
 from ttscli.serve.voices import RequestError, ServedEngine
 from ttscli.text.feed import SentenceFeed
 
@@ -72,8 +73,10 @@ class Server:
         self.served = served
         self.config = config
         self.counters = Counters()
-        max_active = 1 if served.streams_words else config.max_streams
-        self.scheduler = Scheduler(max_active, config.max_queued)
+        driver = None
+        if served.streams_words:  # Kyutai: every active request in one batched model loop
+            driver = SlotDriver(served.engine, config.max_streams)  # type: ignore[arg-type]
+        self.scheduler = Scheduler(config.max_streams, config.max_queued, driver)
 
     # -- app -------------------------------------------------------------------------------
     def app(self) -> web.Application:

@@ -9,8 +9,8 @@ the server answers 503.
 
 Text that arrives over time (a WebSocket) never blocks the thread for sentence engines:
 complete sentences are queued on the job by the event loop, and a job with none is not
-ready. An engine that reads words while it speaks (Kyutai) takes the words through a
-blocking iterator instead, and runs one job at a time.
+ready. An engine that reads words while it speaks (Kyutai) takes fragments from the job's
+queue in a driver of its own that steps all active jobs in one batch (``slot_driver.py``).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class Job:
     """One request: text in (now or over time), chunks out to an asyncio queue.
 
     ``passages`` mode (sentence engines): ``make_chunks(passage)`` is called per queued
-    passage, never blocking. ``fragments`` mode (word engines): ``make_chunks`` is called
-    once with an iterator that waits for fragments, which the engine thread may block on.
+    passage, never blocking. ``fragments`` mode (word engines): fragments are queued as
+    they come, for the slot driver to take (``make_chunks`` is not used).
     """
 
     def __init__(
@@ -65,7 +65,7 @@ class Job:
         self.cancelled = False
         self.finished = False
         self._passages: deque[str] = deque()
-        self._fragments: queue.Queue[str | None] = queue.Queue()
+        self.fragments: queue.Queue[str | None] = queue.Queue()
         self._input_closed = False
         self._current: Iterator[Chunk] | None = None
         self._scheduler: Scheduler | None = None
@@ -77,7 +77,7 @@ class Job:
             if text.strip():
                 self._with_lock(lambda: self._passages.append(text))
         else:
-            self._fragments.put(text)
+            self.fragments.put(text)
         self._wake()
 
     def close_input(self) -> None:
@@ -85,7 +85,7 @@ class Job:
             self._input_closed = True
 
         self._with_lock(close)
-        self._fragments.put(None)
+        self.fragments.put(None)
         self._wake()
 
     # -- chunks out (event loop side) ------------------------------------------------------
@@ -99,7 +99,7 @@ class Job:
     def cancel(self) -> None:
         """The client has gone or was dropped: stop spending engine time on it."""
         self.cancelled = True
-        self._fragments.put(None)
+        self.fragments.put(None)
         self._wake()
 
     # -- engine thread side ----------------------------------------------------------------
@@ -108,39 +108,26 @@ class Job:
             return True  # to be removed
         if self.pending >= self.buffer:
             return False
-        if self.mode == "fragments" or self._current is not None:
+        if self._current is not None:
             return True
         return bool(self._passages) or self._input_closed
 
     def step(self) -> object | None:
         """One unit of work: a Chunk, DONE, or None when a passage just ended."""
         if self._current is None:
-            if self.mode == "fragments":
-                self._current = self.make_chunks(self._fragment_iterator())
-            else:
-                if not self._passages:
-                    return DONE  # input closed and nothing left
-                self._current = self.make_chunks(self._passages.popleft())
+            if not self._passages:
+                return DONE  # input closed and nothing left
+            self._current = self.make_chunks(self._passages.popleft())
         try:
             return next(self._current)
         except StopIteration:
             self._current = None
-            return DONE if self.mode == "fragments" else None
+            return None
 
     def close_engine_side(self) -> None:
         if self._current is not None:
             self._current.close()
             self._current = None
-
-    def _fragment_iterator(self) -> Iterator[str]:
-        while not self.cancelled:
-            try:
-                fragment = self._fragments.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if fragment is None:
-                return
-            yield fragment
 
     def _with_lock(self, action: Callable[[], None]) -> None:
         if self._scheduler is None:
@@ -160,14 +147,22 @@ class Job:
 class Scheduler:
     """Runs jobs on one engine thread, in turn; bounded in active and waiting jobs."""
 
-    def __init__(self, max_active: int, max_queued: int) -> None:
+    def __init__(
+        self,
+        max_active: int,
+        max_queued: int,
+        driver: Callable[[Scheduler], None] | None = None,
+    ) -> None:
+        """``driver`` replaces the round-robin loop for engines that step all active jobs
+        at once (``slot_driver.SlotDriver``); it runs on the engine thread until stop()."""
         self.max_active = max_active
         self.max_queued = max_queued
         self.cond = threading.Condition()
         self.active: deque[Job] = deque()
         self.waiting: deque[Job] = deque()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="ttscli-engine", daemon=True)
+        self.stopping = False
+        target = self._run if driver is None else (lambda: driver(self))
+        self._thread = threading.Thread(target=target, name="ttscli-engine", daemon=True)
         self._thread.start()
 
     @property
@@ -199,7 +194,7 @@ class Scheduler:
 
     def stop(self) -> None:
         with self.cond:
-            self._stopping = True
+            self.stopping = True
             for job in [*self.active, *self.waiting]:
                 job.cancelled = True
             self.cond.notify_all()
@@ -215,7 +210,7 @@ class Scheduler:
                 return job
         return None
 
-    def _retire(self, job: Job) -> None:
+    def retire(self, job: Job) -> None:
         with self.cond:
             if job in self.active:
                 self.active.remove(job)
@@ -229,17 +224,17 @@ class Scheduler:
     def _run(self) -> None:
         while True:
             with self.cond:
-                while not self._stopping:
+                while not self.stopping:
                     self.waiting = deque(j for j in self.waiting if not j.cancelled)
                     job = self._next_ready()
                     if job is not None:
                         break
                     self.cond.wait(timeout=1.0)
-                if self._stopping:
+                if self.stopping:
                     return
             if job.cancelled or job.finished:
                 job.close_engine_side()
-                self._retire(job)
+                self.retire(job)
                 continue
             try:
                 item = job.step()
@@ -258,4 +253,4 @@ class Scheduler:
             job.finished = True
             job.close_engine_side()
             job.deliver(item)
-            self._retire(job)
+            self.retire(job)

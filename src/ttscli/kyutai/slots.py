@@ -1,0 +1,159 @@
+"""Many Kyutai streams stepped together in one batched model loop, each in its own slot.
+
+A server gets requests at any moment; running them one after another makes the second wait
+for the whole of the first. As Kyutai's own server does, a fixed batch of slots is kept
+streaming: a new stream takes a free slot (only that row of the model's state is reset),
+each step advances every slot that holds enough look-ahead words, and a slot still waiting
+for words skips the step (moshi's ``exec_mask`` leaves its state as it was). Each slot
+counts its own steps, so the delays, the state machine, the trimming and the word timings
+are those of a stream running alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ttscli.engine import Word
+from ttscli.kyutai.engine import _SKIP_FIRST_FRAMES, Generation
+
+if TYPE_CHECKING:
+    import torch
+
+    from ttscli.kyutai.engine import KyutaiEngine
+
+
+class SlotGeneration(Generation):
+    """``slots`` streams that start and end independently; stepped by the caller."""
+
+    def __init__(self, engine: KyutaiEngine, slots: int) -> None:
+        super().__init__(engine, slots, out_of_sync=True)
+        self.occupied = [False] * slots
+        self.offsets = [0] * slots  # model steps each slot has taken
+        self.returned = [0] * slots  # frames the model has returned for each slot
+        self.produced = [0] * slots  # audio frames handed out
+        self.emitted = [0] * slots  # words handed out
+        self.first_text_at: list[float | None] = [None] * slots
+        self._executing = [False] * slots
+
+    # -- slots ------------------------------------------------------------------------------
+    def open(self) -> int | None:
+        """A free slot, reset to the start of a new stream; None when all are taken."""
+        for slot, used in enumerate(self.occupied):
+            if not used:
+                self._reset(slot)
+                self.occupied[slot] = True
+                return slot
+        return None
+
+    def release(self, slot: int) -> None:
+        self.occupied[slot] = False
+
+    def _reset(self, slot: int) -> None:
+        import torch
+
+        mask = torch.zeros(self.batch_size, dtype=torch.bool, device=self.tts.lm.device)
+        mask[slot] = True
+        self.lm_gen.reset_streaming(mask)
+        self.tts.mimi.reset_streaming(mask)
+        self.states[slot] = self.tts.machine.new_state([])
+        self.input_closed[slot] = False
+        self._speaker_sent[slot] = False
+        self.offsets[slot] = self.returned[slot] = self.produced[slot] = self.emitted[slot] = 0
+        self.first_text_at[slot] = None
+
+    # -- text in ----------------------------------------------------------------------------
+    def feed(self, index: int, text: str) -> int:
+        added = super().feed(index, text)
+        if self.first_text_at[index] is None and self._speaker_sent[index]:
+            self.first_text_at[index] = time.perf_counter()
+        return added
+
+    def runnable(self, slot: int) -> bool:
+        """Open, not finished, and holding the words its next step needs."""
+        if not self.occupied[slot] or self.slot_done(slot):
+            return False
+        ahead = self.tts.machine.second_stream_ahead
+        return self.input_closed[slot] or len(self.states[slot].entries) > ahead
+
+    def slot_done(self, slot: int) -> bool:
+        if self.offsets[slot] >= self.tts.max_gen_length:
+            return True
+        end = self.states[slot].end_step
+        return end is not None and self.offsets[slot] >= end + self.tts.delay_steps + (
+            self.tts.final_padding
+        )
+
+    # -- hooks called by LMGen inside a step ------------------------------------------------
+    def _on_text(self, tokens: torch.Tensor) -> None:
+        import torch
+
+        values = tokens.tolist()
+        machine = self.tts.machine
+        for slot, executing in enumerate(self._executing):
+            if executing:
+                state = self.states[slot]
+                values[slot] = machine.process(self.offsets[slot], state, values[slot])[0]
+        tokens[:] = torch.tensor(values, dtype=torch.long, device=tokens.device)
+
+    def _on_audio(self, audio: torch.Tensor) -> None:
+        lm = self.tts.lm
+        zero = self.tts.machine.token_ids.zero
+        for slot, executing in enumerate(self._executing):
+            if not executing:
+                continue
+            for q in range(audio.shape[1]):
+                if self.offsets[slot] < lm.delays[q + lm.audio_offset] + self.tts.delay_steps:
+                    audio[slot, q] = zero
+
+    # -- audio out --------------------------------------------------------------------------
+    def step_slots(self, slots: Sequence[int]) -> dict[int, np.ndarray]:
+        """One 80 ms step for ``slots`` (the others keep their state); the audio frame of
+        each slot that has one, trimmed at its end of speech."""
+        import torch
+
+        chosen = set(slots)
+        self._executing = [slot in chosen for slot in range(self.batch_size)]
+        device = self.tts.lm.device
+        mask = torch.tensor(self._executing, dtype=torch.bool, device=device)
+        with self.engine.compile_guard(), torch.no_grad():
+            self.lm_gen.set_exec_mask(mask)
+            frame = self.lm_gen.step(self._input)
+            for slot in chosen:
+                self.offsets[slot] += 1
+            # moshi returns a slot's first frame once it has taken more steps than the delay
+            has_frame = [s for s in sorted(chosen) if self.offsets[s] > self.lm_gen.max_delay]
+            for slot in has_frame:
+                self.returned[slot] += 1
+            decoding = [s for s in has_frame if self.returned[s] > self.tts.delay_steps]
+            if not decoding or frame is None:
+                return {}
+            decode_mask = torch.zeros_like(mask)
+            decode_mask[decoding] = True
+            tokens = frame[:, 1:, :].clone()
+            tokens[~decode_mask] = 0  # any valid code: masked rows leave Mimi's state alone
+            self.tts.mimi.set_exec_mask(decode_mask)
+            pcm = self.tts.mimi.decode(tokens)
+        audio = np.clip(pcm[:, 0].float().cpu().numpy(), -1.0, 1.0)
+        out = {}
+        for slot in decoding:
+            index = self.returned[slot] - 1 - self.tts.delay_steps - _SKIP_FIRST_FRAMES
+            if index >= 0 and self.keeps(slot, index):
+                self.produced[slot] += 1
+                out[slot] = audio[slot]
+        return out
+
+    def new_words(self, slot: int) -> list[Word]:
+        """Words of ``slot`` whose timing became final with the audio handed out so far."""
+        words = self.final_words(slot, self.produced[slot], self.emitted[slot])
+        self.emitted[slot] += len(words)
+        return words
+
+    def last_words(self, slot: int) -> list[Word]:
+        """The words still open when the slot's speech ended."""
+        words = self.word_timings(slot, self.produced[slot], self.emitted[slot])
+        self.emitted[slot] += len(words)
+        return words

@@ -1,0 +1,151 @@
+"""The engine thread for Kyutai: every active request in one batched model loop.
+
+Each request takes a slot of a ``SlotGeneration`` (``--max-streams`` of them). A step
+advances every slot that holds enough look-ahead words and whose client has read its last
+chunks; the others skip that step with their state untouched, so a request whose words
+come slowly, or whose client reads slowly, costs the others nothing but its row of the
+batch. Words are taken from the requests without ever blocking the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ttscli.engine import Chunk, Word
+from ttscli.kyutai.slots import SlotGeneration
+from ttscli.serve.scheduler import DONE, Failed, Job
+from ttscli.text.feed import WordFeed
+
+if TYPE_CHECKING:
+    from ttscli.kyutai.engine import KyutaiEngine
+    from ttscli.serve.scheduler import Scheduler
+
+log = logging.getLogger("ttscli.serve")
+
+IDLE_WAIT = 0.05
+"""Seconds the loop sleeps when no slot can step (new words or reads wake it sooner)."""
+
+
+@dataclass
+class _Stream:
+    slot: int
+    feed: WordFeed = field(default_factory=WordFeed)
+
+
+class SlotDriver:
+    """Runs a Scheduler's jobs as slots of one batched Kyutai generation."""
+
+    def __init__(self, engine: KyutaiEngine, slots: int) -> None:
+        self.engine = engine
+        self.slots = slots
+
+    def __call__(self, scheduler: Scheduler) -> None:
+        with SlotGeneration(self.engine, self.slots) as gen:
+            streams: dict[Job, _Stream] = {}
+            while True:
+                with scheduler.cond:
+                    if scheduler.stopping:
+                        return
+                    jobs = list(scheduler.active)
+                    if not jobs:
+                        scheduler.cond.wait(timeout=1.0)
+                        continue
+                self._admit(gen, jobs, streams)
+                for job, stream in list(streams.items()):
+                    if job.cancelled:
+                        self._end(scheduler, gen, streams, job, None)
+                    else:
+                        self._take_text(gen, job, stream)
+                        if gen.input_closed[stream.slot] and not gen.has_text(stream.slot):
+                            self._end(scheduler, gen, streams, job, DONE)  # nothing to say
+                run = [
+                    stream.slot
+                    for job, stream in streams.items()
+                    if job.pending < job.buffer and gen.runnable(stream.slot)
+                ]
+                if not run:
+                    with scheduler.cond:
+                        scheduler.cond.wait(timeout=IDLE_WAIT)
+                    continue
+                try:
+                    audio = gen.step_slots(run)
+                except Exception:  # an engine bug must not take the server down
+                    log.exception("synthesis failed")
+                    for job in list(streams):
+                        self._end(scheduler, gen, streams, job, Failed("internal error"))
+                    continue
+                for job, stream in list(streams.items()):
+                    slot = stream.slot
+                    if slot in audio:
+                        self._send(scheduler, job, audio[slot], gen.new_words(slot), gen, slot)
+                    if gen.slot_done(slot):
+                        words = gen.last_words(slot)
+                        if words:
+                            self._send(scheduler, job, np.zeros(0, np.float32), words, gen, slot)
+                        self._end(scheduler, gen, streams, job, DONE)
+
+    def _admit(self, gen: SlotGeneration, jobs: list[Job], streams: dict[Job, _Stream]) -> None:
+        for job in jobs:
+            if job in streams or job.cancelled or job.finished:
+                continue
+            slot = gen.open()
+            if slot is None:  # the scheduler admits no more jobs than slots; defensive
+                return
+            streams[job] = _Stream(slot)
+
+    @staticmethod
+    def _take_text(gen: SlotGeneration, job: Job, stream: _Stream) -> None:
+        """Whatever fragments arrived, without waiting; whole words go to the model."""
+        while not gen.input_closed[stream.slot]:
+            try:
+                fragment = job.fragments.get_nowait()
+            except queue.Empty:
+                return
+            if fragment is None:  # end of input
+                rest = stream.feed.flush()
+                if rest.strip():
+                    gen.feed(stream.slot, rest)
+                gen.close_input(stream.slot)
+                return
+            ready = stream.feed.push(fragment)
+            if ready:
+                gen.feed(stream.slot, ready)
+
+    def _send(
+        self,
+        scheduler: Scheduler,
+        job: Job,
+        audio: np.ndarray,
+        words: list[Word],
+        gen: SlotGeneration,
+        slot: int,
+    ) -> None:
+        chunk = Chunk(
+            audio,
+            self.engine.sample_rate,
+            words=tuple(words),
+            text_ready_at=gen.first_text_at[slot],
+        )
+        with scheduler.cond:
+            job.pending += 1
+        job.deliver(chunk)
+
+    @staticmethod
+    def _end(
+        scheduler: Scheduler,
+        gen: SlotGeneration,
+        streams: dict[Job, _Stream],
+        job: Job,
+        item: object | None,
+    ) -> None:
+        stream = streams.pop(job)
+        gen.release(stream.slot)
+        job.finished = True
+        if item is not None:
+            job.deliver(item)
+        scheduler.retire(job)
