@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttscli.engine import Engine
+from ttscli.memory import release_large_frees
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,10 @@ class EngineSpec:
 
     def load(self) -> Engine:
         """The engine, loaded here; torch and the engine modules are imported only now, so
-        a process that never synthesises (a server client, a Ray driver) never pays them."""
+        a process that never synthesises (a server client, a Ray driver) never pays them.
+        The process will make tensors of every size for as long as it runs, so it returns
+        large ones to the system as they are freed (``memory.release_large_frees``)."""
+        release_large_frees()
         if self.kind == "fs2":
             from ttscli.fs2.engine import FS2Engine
 

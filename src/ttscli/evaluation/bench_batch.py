@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", default="100", help="batch sizes to run, comma-separated")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first")
     parser.add_argument("--ttscli", default=str(Path(sys.executable).with_name("ttscli")))
     parser.add_argument("--extra", default="", help="more ttscli fs2 flags for every run")
     args = parser.parse_args(argv)
@@ -92,16 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )  # fmt: skip
         floor: list[Measured] = []
         results: dict[str, tuple[list[Measured], list[Measured]]] = {}
-        for repeat in range(args.repeats + 1):  # the first round warms caches, uncounted
+        for repeat in range(-args.warmup + 1, args.repeats + 1):  # rounds < 1 warm caches
             floor_run = measure([python, "-c", "import torch"], log)
             for name, ours, theirs in scenarios:
                 for out in ("out", "piper"):
                     subprocess.run(["rm", "-rf", str(folder / out)], check=True)
                 mine, piper = measure(ours, log), measure(theirs, log)
-                if repeat:
+                if repeat > 0:
                     results.setdefault(name, ([], []))[0].append(mine)
                     results[name][1].append(piper)
-            if repeat:
+            if repeat > 0:
                 floor.append(floor_run)
             print(f"round {repeat}/{args.repeats} done", file=sys.stderr, flush=True)
     floor_mb = statistics.median(m.peak_mb for m in floor)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ttscli.engine import Chunk
 from ttscli.errors import UserError
+from ttscli.memory import trim
 
 log = logging.getLogger("ttscli.serve")
 
@@ -219,7 +220,10 @@ class Scheduler:
                 if waiting.cancelled:
                     continue
                 self.active.append(waiting)
+            idle = not self.active
             self.cond.notify_all()
+        if idle:  # between bursts of requests: hand the heap's free pages back
+            trim()
 
     def _run(self) -> None:
         while True:

@@ -72,7 +72,8 @@ class LazyLexicon:
     the text (the first entry of a word is its first pronunciation, as in ``parse_lexicon``).
     """
 
-    SCANS_BEFORE_PARSING = 48
+    SCANS_BEFORE_PARSING = 16
+    """A scan reads the whole text (a few ms): past a sentence or two, parsing once is cheaper."""
 
     def __init__(self, text: Callable[[], str] = _dictionary_text) -> None:
         self._read = text

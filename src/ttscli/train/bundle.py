@@ -98,8 +98,9 @@ def check_speaks(folder: Path) -> list[str]:
     for kind in kinds:
         engine = FS2Engine.load(folder, kind=kind, device="cpu")  # type: ignore[arg-type]
         start = time.perf_counter()
-        audio = next(iter(engine.stream("Hello world, this is the bundled voice.")))
+        chunks = list(engine.stream("Hello world, this is the bundled voice."))
         elapsed = time.perf_counter() - start
+        audio = np.concatenate([chunk.audio for chunk in chunks])
         if not (abs(audio).max() > 0.01):
             raise UserError(f"{folder}: --model {kind} produced silence")
         seconds = len(audio) / engine.sample_rate
