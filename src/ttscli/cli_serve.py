@@ -11,6 +11,10 @@ from ttscli import cli_options as opt
 from ttscli.engine_spec import EngineSpec, kyutai_spec
 from ttscli.fs2.kinds import ModelKind
 
+DEFAULT_STREAMS = {"fs2": 16, "speak": 4}
+"""fs2 requests take turns a window at a time, so more of them at once only shortens the
+wait for first audio; speak's are rows of one model batch, each costing every step."""
+
 
 def serve_command(
     engine: Annotated[str, typer.Option(help="fs2 (the CPU voice) or speak (Kyutai).")] = "fs2",
@@ -25,7 +29,13 @@ def serve_command(
         bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback --host without token.")
     ] = False,
     max_chars: Annotated[int, typer.Option(help="Longest text one request may send.")] = 20_000,
-    max_streams: Annotated[int, typer.Option(help="Requests synthesised at once (fs2).")] = 4,
+    max_streams: Annotated[
+        int | None,
+        typer.Option(
+            help="Requests synthesised at once: fs2 takes turns a window at a time (default "
+            "16), speak runs them as one batch (default 4)."
+        ),
+    ] = None,
     max_queued: Annotated[int, typer.Option(help="Requests that may wait; more get 503.")] = 32,
     cors: Annotated[str | None, typer.Option(help="Allow this browser origin (CORS).")] = None,
     checkpoint: opt.CheckpointOption = None,
@@ -52,7 +62,7 @@ def serve_command(
         token=token or os.environ.get("TTSCLI_TOKEN") or None,
         insecure_no_auth=insecure_no_auth,
         max_chars=max_chars,
-        max_streams=max_streams,
+        max_streams=max_streams if max_streams is not None else DEFAULT_STREAMS.get(engine, 4),
         max_queued=max_queued,
         cors=cors,
     )

@@ -18,14 +18,19 @@ STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
 """(n_fft = window, hop) pairs, as in Parallel WaveGAN."""
 
 
-def multi_resolution_stft_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Spectral convergence + log-magnitude L1 at three resolutions (Yamamoto et al.).
+def multi_resolution_stft_loss(
+    predicted: torch.Tensor,
+    target: torch.Tensor,
+    resolutions: tuple[tuple[int, int], ...] = STFT_RESOLUTIONS,
+) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1 at each (n_fft, hop) resolution (Yamamoto et
+    al.; three by default).
 
     A non-adversarial waveform loss: it fits the spectrum without a discriminator, which
     keeps waveform training possible on a CPU.
     """
     total = predicted.new_zeros(())
-    for n_fft, hop in STFT_RESOLUTIONS:
+    for n_fft, hop in resolutions:
         window = torch.hann_window(n_fft, device=predicted.device)
         p, t = (
             torch.stft(x, n_fft, hop, window=window, return_complex=True).abs().clamp(min=1e-7)
@@ -33,7 +38,7 @@ def multi_resolution_stft_loss(predicted: torch.Tensor, target: torch.Tensor) ->
         )
         convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-7)
         total = total + convergence + F.l1_loss(p.log(), t.log())
-    return total / len(STFT_RESOLUTIONS)
+    return total / len(resolutions)
 
 
 def masked_mean(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,7 @@ from ttscli.fs2.latent_vocoder import LatentVocoder, VitsDecoder
 from ttscli.fs2.model import Controls, FastSpeech2
 from ttscli.fs2.vocoders import NeuralVocoder, load_bundled_latent, save_bundled
 from ttscli.text.frontend import text_to_phonemes
+from ttscli.train.losses import multi_resolution_stft_loss
 from ttscli.train.state import has_train_state, load_train_state, save_train_state
 
 SHAPES: dict[str, dict] = {
@@ -216,16 +217,8 @@ def sample_segments(
 
 
 def stft_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    total = predicted.new_zeros(())
-    for n_fft, hop in STFT_RESOLUTIONS:
-        window = torch.hann_window(n_fft)
-        p, t = (
-            torch.stft(x, n_fft, hop, window=window, return_complex=True).abs().clamp(min=1e-6)
-            for x in (predicted, target)
-        )
-        convergence = torch.linalg.norm(t - p) / torch.linalg.norm(t).clamp(min=1e-6)
-        total = total + convergence + F.l1_loss(p.log(), t.log())
-    return total / len(STFT_RESOLUTIONS)
+    """Five resolutions, down to 128 points: the student's head works at hop 32."""
+    return multi_resolution_stft_loss(predicted, target, STFT_RESOLUTIONS)
 
 
 def segment_loss(student: VitsDecoder, segments: list, frames: int) -> torch.Tensor:
