@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -31,3 +32,13 @@ def reading(what: str) -> Iterator[None]:
         raise UserError(f"{what}: not UTF-8 text") from None
     except OSError as exc:
         raise UserError(f"{what}: cannot read ({exc.strerror})") from None
+
+
+def script_exit_code(run: Callable[[], int]) -> int:
+    """Run a script's body: a UserError becomes ``error: <message>`` on stderr and its exit
+    code, as the CLI reports it."""
+    try:
+        return run()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

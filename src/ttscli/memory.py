@@ -13,13 +13,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from functools import lru_cache
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 MMAP_THRESHOLD_BYTES = 1 << 20
 """Above this a tensor gets its own mapping (glibc's default starts at 128 KiB, then moves)."""
 
 
+@lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL | None:
+    """glibc, found once: ``find_library`` runs ``ldconfig`` in a subprocess."""
     if not sys.platform.startswith("linux"):
         return None
     name = ctypes.util.find_library("c")

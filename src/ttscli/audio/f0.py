@@ -52,6 +52,11 @@ def frame_count(samples: int, hop: int) -> int:
     return samples // hop
 
 
+def fit_frames(track: np.ndarray, frames: int) -> np.ndarray:
+    """A tracker's values cut or zero-padded (unvoiced) to exactly ``frames``, as float32."""
+    return np.pad(track, (0, max(0, frames - len(track))))[:frames].astype(np.float32)
+
+
 def praat_f0(
     audio: np.ndarray,
     rate: int,
@@ -100,9 +105,7 @@ def pyin_f0(
         hop_length=hop,
         center=True,
     )
-    track = np.where(voiced, np.nan_to_num(f0), 0.0)
-    track = np.pad(track, (0, max(0, frames - len(track))))[:frames]
-    return track.astype(np.float32)
+    return fit_frames(np.where(voiced, np.nan_to_num(f0), 0.0), frames)
 
 
 def agreement(first: np.ndarray, second: np.ndarray, tolerance: float = 0.05) -> Agreement:

@@ -11,15 +11,22 @@ Harvest and DIO are shown because earlier features used DIO.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from ttscli.audio.f0 import F0_CEILING, F0_FLOOR, agreement, praat_f0, pyin_f0
-from ttscli.errors import UserError
+from ttscli.audio.f0 import (
+    F0_CEILING,
+    F0_FLOOR,
+    agreement,
+    fit_frames,
+    frame_count,
+    praat_f0,
+    pyin_f0,
+)
+from ttscli.errors import UserError, script_exit_code
 
 HOP = 256
 
@@ -37,8 +44,7 @@ def world_f0(method: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
         else:
             f0, t = pyworld.dio(x, rate, f0_floor=F0_FLOOR, f0_ceil=F0_CEILING, frame_period=period)
             f0 = pyworld.stonemask(x, f0, t, rate)
-        frames = len(audio) // hop
-        return np.pad(f0, (0, max(0, frames - len(f0))))[:frames].astype(np.float32)
+        return fit_frames(f0, frame_count(len(audio), hop))
 
     return track
 
@@ -57,22 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--trackers", default="praat,pyin,harvest,dio")
     args = parser.parse_args(argv)
-    names = [n for n in args.trackers.split(",") if n]
-    try:
-        unknown = [n for n in names if n not in TRACKERS]
-        if unknown or names[:1] != ["praat"]:
-            raise UserError(f"--trackers: praat first, then any of {', '.join(TRACKERS)}")
-        files = sorted(args.folder.glob("*.wav"))[: args.limit]
-        if not files:
-            raise UserError(f"{args.folder}: no .wav files")
-        tracks: dict[str, list[np.ndarray]] = {n: [] for n in names}
-        for path in files:
-            audio, rate = sf.read(str(path), dtype="float32")
-            for name in names:
-                tracks[name].append(TRACKERS[name](audio, rate, HOP))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return script_exit_code(lambda: compare(args.folder, args.limit, args.trackers))
+
+
+def compare(folder: Path, limit: int, trackers: str) -> int:
+    names = [n for n in trackers.split(",") if n]
+    unknown = [n for n in names if n not in TRACKERS]
+    if unknown or names[:1] != ["praat"]:
+        raise UserError(f"--trackers: praat first, then any of {', '.join(TRACKERS)}")
+    files = sorted(folder.glob("*.wav"))[:limit]
+    if not files:
+        raise UserError(f"{folder}: no .wav files")
+    tracks: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for path in files:
+        audio, rate = sf.read(str(path), dtype="float32")
+        for name in names:
+            tracks[name].append(TRACKERS[name](audio, rate, HOP))
     reference = np.concatenate(tracks["praat"])
     print(f"{len(files)} files, {len(reference)} frames of {HOP} samples")
     print(

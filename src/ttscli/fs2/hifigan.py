@@ -94,6 +94,7 @@ class HiFiGANGenerator(nn.Module):
 
     def __init__(self, config: HiFiGANConfig) -> None:
         super().__init__()
+        config.validate()
         self.config = config
         c0 = config.upsample_initial_channel
         self.conv_pre = nn.Conv1d(config.n_mels, c0, 7, padding=3)
@@ -111,7 +112,6 @@ class HiFiGANGenerator(nn.Module):
                 config.resblock_kernel_sizes, config.resblock_dilation_sizes, strict=True
             )
         )
-        config.validate()
         channels = c0 // 2 ** len(self.ups)
         if config.istft_n_fft:
             # a short kernel: at the head's frame rate a wide one would cost as much as a stage

@@ -135,9 +135,14 @@ class LatentVocoder(nn.Module):
         pitch = (log_f0 - self.config.log_f0_center) / self.config.log_f0_scale
         return torch.cat([log_mel, pitch.unsqueeze(1).to(log_mel.dtype)], dim=1)
 
+    def latent(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, n_mels, T) log-mel [+ (B, T) natural-log F0 in Hz] -> (B, latent_dim, T): what
+        the generator hears."""
+        return self.adapter(self.adapter_input(log_mel, log_f0))
+
     def forward(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
         """(B, n_mels, T) log-mel [+ (B, T) natural-log F0 in Hz] -> (B, T * hop) audio."""
-        return self.decoder(self.adapter(self.adapter_input(log_mel, log_f0)))
+        return self.decoder(self.latent(log_mel, log_f0))
 
 
 def check_compatible(config: LatentVocoderConfig, audio: AudioConfig, source: str) -> None:

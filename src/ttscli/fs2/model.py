@@ -215,9 +215,13 @@ class LatentWaveDecoder(nn.Module):
             )
         )
 
+    def latent(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, hidden) -> (batch, latent_dim, frames): what the generator hears."""
+        return self.adapter(hidden.transpose(1, 2))
+
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """(batch, frames, hidden) -> (batch, frames * hop) waveform."""
-        return self.decoder(self.adapter(hidden.transpose(1, 2)))
+        return self.decoder(self.latent(hidden))
 
 
 def build_wave_decoder(hidden: int, config: WaveDecoderConfig, sample_rate: int) -> nn.Module:

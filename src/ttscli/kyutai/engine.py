@@ -208,11 +208,13 @@ class Generation:
         Stepping with fewer would let the model run out of words and end the utterance, or
         speak a word without the look-ahead it was trained with.
         """
+        return all(self.holds_words(index) for index in range(self.batch_size))
+
+    def holds_words(self, index: int) -> bool:
+        """Item ``index`` may step: its input is closed, or it holds more words than the
+        look-ahead stream consumes."""
         ahead = self.tts.machine.second_stream_ahead
-        return all(
-            closed or len(state.entries) > ahead
-            for closed, state in zip(self.input_closed, self.states, strict=True)
-        )
+        return self.input_closed[index] or len(self.states[index].entries) > ahead
 
     # -- audio out --------------------------------------------------------------------------
     def done(self) -> bool:

@@ -74,10 +74,7 @@ class SlotGeneration(Generation):
 
     def runnable(self, slot: int) -> bool:
         """Open, not finished, and holding the words its next step needs."""
-        if not self.occupied[slot] or self.slot_done(slot):
-            return False
-        ahead = self.tts.machine.second_stream_ahead
-        return self.input_closed[slot] or len(self.states[slot].entries) > ahead
+        return self.occupied[slot] and not self.slot_done(slot) and self.holds_words(slot)
 
     def slot_done(self, slot: int) -> bool:
         if self.offsets[slot] >= self.tts.max_gen_length:

@@ -211,7 +211,7 @@ class Scheduler:
                 return job
         return None
 
-    def retire(self, job: Job) -> None:
+    def _retire(self, job: Job) -> None:
         with self.cond:
             if job in self.active:
                 self.active.remove(job)
@@ -238,7 +238,7 @@ class Scheduler:
                     return
             if job.cancelled or job.finished:
                 job.close_engine_side()
-                self.retire(job)
+                self._retire(job)
                 continue
             try:
                 item = job.step()
@@ -250,11 +250,21 @@ class Scheduler:
             if item is None:
                 continue
             if isinstance(item, Chunk):
-                with self.cond:
-                    job.pending += 1
-                job.deliver(item)
-                continue
-            job.finished = True
-            job.close_engine_side()
+                self.send(job, item)
+            else:
+                self.finish(job, item)
+
+    # -- what an engine loop (this one or a driver) reports --------------------------------
+    def send(self, job: Job, chunk: Chunk) -> None:
+        """A chunk for the client, counted until the client side takes it."""
+        with self.cond:
+            job.pending += 1
+        job.deliver(chunk)
+
+    def finish(self, job: Job, item: object | None) -> None:
+        """The job is over: ``DONE``, a ``Failed`` or, for a client that left, nothing."""
+        job.finished = True
+        job.close_engine_side()
+        if item is not None:
             job.deliver(item)
-            self.retire(job)
+        self._retire(job)

@@ -131,9 +131,7 @@ class SlotDriver:
             words=tuple(words),
             text_ready_at=gen.first_text_at[slot],
         )
-        with scheduler.cond:
-            job.pending += 1
-        job.deliver(chunk)
+        scheduler.send(job, chunk)
 
     @staticmethod
     def _end(
@@ -143,9 +141,5 @@ class SlotDriver:
         job: Job,
         item: object | None,
     ) -> None:
-        stream = streams.pop(job)
-        gen.release(stream.slot)
-        job.finished = True
-        if item is not None:
-            job.deliver(item)
-        scheduler.retire(job)
+        gen.release(streams.pop(job).slot)
+        scheduler.finish(job, item)

@@ -60,10 +60,6 @@ def parse_lexicon(text: str) -> dict[str, str]:
     return lexicon
 
 
-def load_lexicon() -> dict[str, str]:
-    return parse_lexicon(_dictionary_text())
-
-
 class LazyLexicon:
     """CMUdict looked up in its text until a run needs many words, then parsed whole.
 

@@ -35,13 +35,18 @@ from torch.nn import functional as F
 
 from ttscli.atomic import atomic_write
 from ttscli.corpus import SHARED_CORPUS
-from ttscli.errors import UserError
+from ttscli.errors import UserError, script_exit_code
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.engine import FS2Engine, bundled_checkpoint
 from ttscli.fs2.hifigan import HiFiGANConfig
 from ttscli.fs2.io import load_weights, save_weights
-from ttscli.fs2.latent_vocoder import LatentVocoder, VitsDecoder
-from ttscli.fs2.model import Controls, FastSpeech2
+from ttscli.fs2.latent_vocoder import (
+    LatentVocoder,
+    VitsDecoder,
+    check_compatible,
+    piper_medium_decoder,
+)
+from ttscli.fs2.model import Controls, FastSpeech2, LatentWaveDecoder
 from ttscli.fs2.vocoders import NeuralVocoder, load_bundled_latent, save_bundled
 from ttscli.text.frontend import text_to_phonemes
 from ttscli.train.losses import multi_resolution_stft_loss
@@ -72,12 +77,11 @@ def student_from_teacher(teacher: VitsDecoder, shape: str) -> VitsDecoder:
     it starts near silence rather than loud noise)."""
     config = student_config(teacher.config, shape)
     student = VitsDecoder(config)
+    own = student.state_dict()
     kept = {
         name: value
         for name, value in teacher.state_dict().items()
-        if not name.startswith("conv_post.")
-        and name in student.state_dict()
-        and student.state_dict()[name].shape == value.shape
+        if not name.startswith("conv_post.") and name in own and own[name].shape == value.shape
     }
     student.load_state_dict(kept, strict=False)
     with torch.no_grad():
@@ -132,14 +136,13 @@ def draw_controls(rng: random.Random) -> Controls:
 def latent_of(
     engine: FS2Engine, vocoder: LatentVocoder, phonemes: list[str], controls: Controls, fs2s: bool
 ) -> torch.Tensor:
-    """(192, frames): what the generator hears for this line, through either adapter."""
+    """(latent_dim, frames): what the generator hears for this line, through either adapter
+    (the acoustic stage gives the mel exactly as the vocoder hears it, already widened)."""
     acoustic = engine.run_acoustic([phonemes], controls)
     if fs2s:
-        assert engine.model.wave_decoder is not None
-        hidden = acoustic.output.decoder_hidden
-        return engine.model.wave_decoder.adapter(hidden.transpose(1, 2))[0]
-    mel = engine.widen_mel(acoustic.output.mel, acoustic.output.frame_mask)
-    return vocoder.adapter(vocoder.adapter_input(mel.transpose(1, 2), acoustic.log_f0))[0]
+        assert isinstance(engine.model.wave_decoder, LatentWaveDecoder)
+        return engine.model.wave_decoder.latent(acoustic.output.decoder_hidden)[0]
+    return vocoder.latent(acoustic.mel.transpose(1, 2), acoustic.log_f0)[0]
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -178,7 +181,8 @@ def _save_pair(path: str, latent: torch.Tensor, audio: torch.Tensor) -> None:
 
 
 class Pairs:
-    """Every (latent, teacher audio) pair of a data folder, in memory."""
+    """Every (latent, teacher audio) pair of a data folder, in memory, and the samples per
+    latent frame they were made with."""
 
     def __init__(self, folder: Path) -> None:
         paths = sorted(folder.glob("*.npz"))
@@ -189,6 +193,7 @@ class Pairs:
             with np.load(path) as item:
                 self.latents.append(torch.from_numpy(item["latent"]))
                 self.audio.append(torch.from_numpy(item["audio"]))
+        self.hop = len(self.audio[0]) // self.latents[0].shape[1]
 
     def __len__(self) -> int:
         return len(self.latents)
@@ -199,7 +204,7 @@ def sample_segments(
 ) -> list[tuple[torch.Tensor, int, torch.Tensor]]:
     """``count`` random windows: (latent with up to ``context`` frames each side, offset
     of the scored frames in it, the teacher's audio for the scored frames)."""
-    hop = 256
+    hop = pairs.hop
     weights = [pairs.latents[i].shape[1] for i in pool]
     picks = rng.choices(list(pool), weights=weights, k=count)
     segments = []
@@ -222,7 +227,7 @@ def stft_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def segment_loss(student: VitsDecoder, segments: list, frames: int) -> torch.Tensor:
-    hop = 256
+    hop = student.config.hop_length
     outputs, targets = [], []
     for latent, offset, target in segments:
         wave = student(latent[None])[0]
@@ -240,12 +245,16 @@ def validate(student: VitsDecoder, pairs: Pairs, pool: Sequence[int]) -> float:
     return float(np.mean(losses))
 
 
-def teacher_decoder(checkpoint: Path | None) -> VitsDecoder:
+def teacher_vocoder(checkpoint: Path | None) -> LatentVocoder:
+    """The mel vocoder of a voice whose generator is still the teacher's."""
     vocoder = load_bundled_latent(checkpoint or bundled_checkpoint())
-    decoder = vocoder.decoder
-    if decoder.config.istft_n_fft:
+    if vocoder.decoder.config.istft_n_fft:
         raise UserError("the checkpoint's generator is already a student; give the teacher's")
-    return decoder
+    return vocoder
+
+
+def teacher_decoder(checkpoint: Path | None) -> VitsDecoder:
+    return teacher_vocoder(checkpoint).decoder
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -301,11 +310,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_student(run: Path, checkpoint: Path | None) -> VitsDecoder:
+def load_student(run: Path, teacher: HiFiGANConfig) -> VitsDecoder:
     shape = (run / SHAPE_FILE).read_text().strip()
-    student = VitsDecoder(student_config(teacher_decoder(checkpoint).config, shape))
-    weights = load_weights(run / BEST)
-    student.load_state_dict(weights)
+    student = VitsDecoder(student_config(teacher, shape))
+    student.load_state_dict(load_weights(run / BEST))
     return student.eval()
 
 
@@ -338,9 +346,10 @@ def with_generator(model: FastSpeech2, generator: VitsDecoder) -> FastSpeech2:
 def cmd_export(args: argparse.Namespace) -> int:
     """A checkpoint folder (model + vocoder) whose generator is the student, in fp32."""
     source = args.checkpoint or bundled_checkpoint()
-    student = load_student(args.run, args.checkpoint)
     model = load_checkpoint(source)
-    vocoder = load_bundled_latent(source, model.config.audio)
+    vocoder = teacher_vocoder(source)
+    check_compatible(vocoder.config, model.config.audio, str(source))
+    student = load_student(args.run, vocoder.decoder.config)
     config = replace(vocoder.config, decoder=student.config)
     new_vocoder = LatentVocoder(config)
     new_vocoder.adapter.load_state_dict(vocoder.adapter.state_dict())
@@ -356,13 +365,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_macs(args: argparse.Namespace) -> int:
-    teacher = teacher_decoder(args.checkpoint).eval()
+    """Arithmetic depends on shapes only, so a voice whose generator is already a student
+    (the bundled one) is measured against the teacher's shape, Piper medium's decoder."""
+    own = load_bundled_latent(args.checkpoint or bundled_checkpoint()).decoder.eval()
+    teacher = own if not own.config.istft_n_fft else VitsDecoder(piper_medium_decoder()).eval()
     rate = teacher.config.sample_rate / teacher.config.hop_length
     base = macs_per_second(teacher, rate)
     print(f"teacher: {base / 1e9:.3f} GMAC per second of audio")
-    for shape in SHAPES:
-        macs = macs_per_second(student_from_teacher(teacher, shape).eval(), rate)
-        print(f"{shape}: {macs / 1e9:.3f} GMAC per second of audio ({macs / base:.3f} of it)")
+    generators = {shape: student_from_teacher(teacher, shape).eval() for shape in SHAPES}
+    if own is not teacher:
+        generators["this voice's generator"] = own
+    for name, generator in generators.items():
+        macs = macs_per_second(generator, rate)
+        print(f"{name}: {macs / 1e9:.3f} GMAC per second of audio ({macs / base:.3f} of it)")
     return 0
 
 
@@ -405,11 +420,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     commands = {"data": cmd_data, "train": cmd_train, "export": cmd_export, "macs": cmd_macs}
-    try:
-        return commands[args.command](args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return script_exit_code(lambda: commands[args.command](args))
 
 
 if __name__ == "__main__":

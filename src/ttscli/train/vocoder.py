@@ -50,7 +50,7 @@ from ttscli.atomic import atomic_write, atomic_write_bytes
 from ttscli.audio.dsp import MelSpec, griffin_lim, log_mel
 from ttscli.corpus.teacher import load_onnx, seed_noise, voice_paths
 from ttscli.dataclass_json import to_dict
-from ttscli.errors import UserError
+from ttscli.errors import UserError, script_exit_code
 from ttscli.fs2.hifigan import fold_weight_norm
 from ttscli.fs2.io import apply_weights
 from ttscli.fs2.latent_vocoder import (
@@ -617,11 +617,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return script_exit_code(lambda: COMMANDS[args.command](args))
 
 
 if __name__ == "__main__":
