@@ -213,3 +213,38 @@ def test_a_missing_checkpoint_is_an_error_message_not_a_traceback(tmp_path: Path
     )
     assert done.returncode == 2
     assert "error: checkpoint" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_pitch_rows_report_f0_and_length_against_the_unshifted_row(tmp_path: Path) -> None:
+    """``--pitch 1.5`` adds the row at 1 and reads each row's F0 with the validated
+    tracker: the bundled voice's pitch control as the README's table measures it."""
+    pytest.importorskip("parselmouth")
+    stdout, data = _run(tmp_path, "--systems", "ttscli-fs2", "--pitch", "1.5")
+    rows = {r["system"]: r for r in data["results"]}
+    assert list(rows) == ["ttscli-fs2", "ttscli-fs2 (pitch 1.5)"]
+    shifted = rows["ttscli-fs2 (pitch 1.5)"]
+    assert 1.35 <= shifted["f0_ratio"] <= 1.65
+    assert shifted["length_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert rows["ttscli-fs2"]["f0_ratio"] == pytest.approx(1.0)
+    assert all(60 < s["f0_median"] < 200 for s in rows["ttscli-fs2"]["sentences"])
+    assert "| F0 ratio | length ratio |" in stdout
+
+
+def test_pitch_ratio_is_the_median_of_sentence_ratios() -> None:
+    def row(f0s: list[float | None], seconds: float) -> ev.SystemResult:
+        result = ev.SystemResult("x", "text to waveform", 0.0)
+        for f0 in f0s:
+            result.sentences.append(
+                ev.SentenceResult("a", "a", 0, 1, seconds, 0.1, 3.0, 3.0, 3.0, f0)
+            )
+        return result
+
+    class Fake(ev.FS2System):
+        def __init__(self, pitch: float) -> None:  # no engine: only what the ratios read
+            self.kind, self.controls = "fs2", Controls(pitch=pitch)
+
+    base, up = row([100.0, 90.0, 80.0], 2.0), row([150.0, 126.0, None], 2.1)
+    ev.pitch_ratios([(Fake(1.0), base), (Fake(1.5), up)])
+    assert up.f0_ratio == pytest.approx(1.45)  # median of 1.5 and 1.4; no reading: skipped
+    assert up.length_ratio == pytest.approx(1.05)
+    assert base.f0_ratio == pytest.approx(1.0)

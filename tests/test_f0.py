@@ -99,3 +99,39 @@ def test_continuous_log_f0_bridges_unvoiced_frames():
     assert voiced.tolist() == [False, True, False, False, True, False]
     assert np.exp(log_f0[[0, 1, 4, 5]]).round().tolist() == [100, 100, 200, 200]
     assert 100 < np.exp(log_f0[2]) < np.exp(log_f0[3]) < 200
+
+
+@pytest.mark.parametrize("ratio", [0.7, 1.5])
+def test_psola_moves_f0_and_keeps_length(ratio: float):
+    """The shifter behind the pitch-shifted training copies, on a voice of known F0."""
+    from ttscli.audio.psola import psola_shift
+
+    wave = harmonics(100.0, {k: 1.0 / k for k in range(1, 25)})
+    wave[: RATE // 4] = 0.0  # a pause stays a pause
+    shifted = psola_shift(wave, RATE, ratio)
+    assert shifted.dtype == np.float32 and len(shifted) == len(wave)
+    assert voiced_median(praat_f0(shifted[RATE // 4 :], RATE, HOP)) == pytest.approx(
+        100.0 * ratio, rel=0.03
+    )
+    assert np.abs(shifted[: RATE // 8]).max() < 1e-3
+
+
+@pytest.mark.parametrize("f0", [70.0, 90.0, 140.0])
+def test_voice_range_pass_keeps_a_steady_voice(f0: float):
+    """The second pass searches the speaker's own range; a voice inside it reads the same."""
+    from ttscli.audio.f0 import voice_range_f0
+
+    wave = harmonics(f0, {k: 1.0 / k for k in range(1, 25)})
+    assert voiced_median(voice_range_f0(wave, RATE, HOP)) == pytest.approx(f0, rel=0.02)
+
+
+def test_voice_range_pass_follows_a_glide():
+    from ttscli.audio.f0 import voice_range_f0
+
+    glide = np.geomspace(80.0, 160.0, int(1.5 * RATE))
+    track = voice_range_f0(harmonics(glide, {k: 1.0 / k for k in range(1, 20)}), RATE, HOP)
+    centres = np.arange(len(track)) * HOP
+    inside = (track > 0) & (centres < len(glide))
+    expected = glide[np.minimum(centres, len(glide) - 1)]
+    assert inside.mean() > 0.8
+    assert np.median(np.abs(track[inside] / expected[inside] - 1)) < 0.02

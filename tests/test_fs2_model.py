@@ -311,3 +311,26 @@ def test_griffin_lim_handles_a_single_frame() -> None:
 
     wave = griffin_lim(torch.full((1, 80, 1), -5.0), MelSpec(), n_iter=2)
     assert wave.shape == (1, 256)
+
+
+def test_an_embedding_voice_refuses_pitch_outside_its_trained_range(tiny_checkpoint: Path) -> None:
+    fs2 = engine(tiny_checkpoint)
+    fs2 = with_config(fs2, variance=replace(fs2.config.variance, pitch_range=(0.7, 1.5)))
+    fs2.synthesize([HELLO], Controls(pitch=1.5))  # the edge is inside
+    with pytest.raises(UserError, match=r"--pitch 1.6: .*trained to follow --pitch between 0.7"):
+        fs2.synthesize([HELLO], Controls(pitch=1.6))
+    with pytest.raises(ValueError, match="pitch_range"):  # the range must hold 1
+        with_config(fs2, variance=replace(fs2.config.variance, pitch_range=(1.2, 1.5)))
+
+
+def test_scaled_dot_product_attention_matches_the_module(tiny_checkpoint: Path) -> None:
+    """The fused attention path reads the same weights and gives the module's output,
+    padded rows included."""
+    block = engine(tiny_checkpoint).model.decoder.blocks[0].eval()
+    x = torch.randn(3, 40, block.attention.embed_dim)
+    mask = torch.arange(40)[None] >= torch.tensor([40, 31, 12])[:, None]
+    with torch.no_grad():
+        fused = block._attend(x, mask)
+        expected, _ = block.attention(x, x, x, key_padding_mask=mask, need_weights=False)
+    keep = ~mask
+    torch.testing.assert_close(fused[keep], expected[keep], atol=1e-5, rtol=1e-4)

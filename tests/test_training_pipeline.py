@@ -94,6 +94,26 @@ def test_corpus_to_checkpoint_that_speaks(tmp_path: Path, pitch_mode: str, model
     speaks(tmp_path / "out.wav", "--model", model, "--checkpoint", str(run / "checkpoint"))
     if model == "fs2":
         check_fs2s_from_trained(run / "checkpoint", features, corpus, tmp_path)
+        check_pitch_fine_tuning(run / "checkpoint", corpus, tmp_path)
+
+
+def check_pitch_fine_tuning(checkpoint: Path, corpus: Path, tmp_path: Path) -> None:
+    """shift_corpus.py -> preprocess_fs2.py -> train_fs2.py --init --prosody-inputs
+    follow-pitch: the documented route to --pitch through the embedding."""
+    shifted, features, run = tmp_path / "shifted", tmp_path / "pitch-features", tmp_path / "pr"
+    script("shift_corpus.py", "--corpus", str(corpus), "--out", str(shifted), "--workers", "1")
+    script("preprocess_fs2.py", "--corpus", str(shifted), "--out", str(features), "--workers", "1")
+    assert len(list(features.glob("*_p*.npz"))) == 3  # one copy of each of the 3 lines
+    out = script(
+        "train_fs2.py", "--features", str(features), "--run", str(run), "--init",
+        str(checkpoint), "--prosody-inputs", "follow-pitch", "--val-count", "1",
+        "--save-every", "2", "--steps", "2", "--warmup", "1",
+    )  # fmt: skip
+    assert "with this folder's statistics" in out
+    assert json.loads((run / "checkpoint" / "stats.json").read_text()) == json.loads(
+        (features / "stats.json").read_text()
+    )
+    speaks(tmp_path / "pitched.wav", "--checkpoint", str(run / "checkpoint"), "--pitch", "1.3")
 
 
 def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_path: Path):
@@ -116,3 +136,17 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     speaks(
         tmp_path / "fs2.wav", "--checkpoint", str(checkpoint), "--vocoder", str(mel_run / "best")
     )
+    # --true-mels: the same vocoder fitted on the recordings' own mels.
+    true_run = tmp_path / "true-mels"
+    common[common.index(str(mel_run))] = str(true_run)
+    script(
+        "train_fs2s.py",
+        *common,
+        "--mel-vocoder",
+        "--true-mels",
+        "--save-every",
+        "1",
+        "--steps",
+        "1",
+    )
+    speaks(tmp_path / "t.wav", "--checkpoint", str(checkpoint), "--vocoder", str(true_run / "best"))

@@ -37,14 +37,15 @@ class Agreement:
     octave_down: float
 
 
-def _need(module: str, package: str):  # type: ignore[no-untyped-def]
+def need_module(module: str, package: str):  # type: ignore[no-untyped-def]
+    """Import an optional training-time package, or say which extra to install."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
         raise UserError(
-            f"F0 tracking needs {package}: pip install 'ttscli[train]' (or {package})"
+            f"this needs {package}, a training-time package: pip install 'ttscli[train]'"
         ) from None
 
 
@@ -67,7 +68,7 @@ def praat_f0(
 ) -> np.ndarray:
     """Praat's autocorrelation pitch (``To Pitch (ac)``, its default costs) sampled at the
     frame centres; float32 Hz, 0 where unvoiced."""
-    parselmouth = _need("parselmouth", "praat-parselmouth")
+    parselmouth = need_module("parselmouth", "praat-parselmouth")
     frames = frame_count(len(audio), hop) if frames is None else frames
     sound = parselmouth.Sound(np.asarray(audio, dtype=np.float64), sampling_frequency=rate)
     pitch = sound.to_pitch_ac(time_step=hop / rate, pitch_floor=floor, pitch_ceiling=ceiling)
@@ -85,6 +86,26 @@ def praat_f0(
     return track.astype(np.float32)
 
 
+def voice_range_f0(audio: np.ndarray, rate: int, hop: int, frames: int | None = None) -> np.ndarray:
+    """Praat's track in two passes: the first, over the wide default range, finds the
+    voice's quartiles; the second searches only 0.72 x its 35th to 1.9 x its 65th percentile
+    (De Looze & Hirst's range for a speaker).
+
+    Why: over 50-600 Hz Praat reads about 2 % of this low voice's voiced frames at 200-550
+    Hz (breathy onsets, voiced fricatives) where pYIN mostly hears no voicing; those few
+    frames doubled the spread of the corpus's log-F0 and dominate a squared pitch loss. The
+    second pass removes most of them. A pitch-shifted copy gets its own range, so a voice
+    moved up or down keeps its whole contour.
+    """
+    first = praat_f0(audio, rate, hop, frames=frames)
+    voiced = first[first > 0]
+    if len(voiced) < 20:
+        return first
+    low, high = np.percentile(voiced, [35, 65])
+    floor, ceiling = max(F0_FLOOR * 0.8, 0.72 * low), min(F0_CEILING, 1.9 * high)
+    return praat_f0(audio, rate, hop, floor=floor, ceiling=ceiling, frames=frames)
+
+
 def pyin_f0(
     audio: np.ndarray,
     rate: int,
@@ -94,7 +115,7 @@ def pyin_f0(
     frames: int | None = None,
 ) -> np.ndarray:
     """Probabilistic YIN (librosa) at the frame centres; float32 Hz, 0 where unvoiced."""
-    librosa = _need("librosa", "librosa")
+    librosa = need_module("librosa", "librosa")
     frames = frame_count(len(audio), hop) if frames is None else frames
     f0, voiced, _ = librosa.pyin(
         np.asarray(audio, dtype=np.float64),
@@ -134,3 +155,23 @@ def continuous_log_f0(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     elif voiced.any():
         out[:] = np.log(track[voiced][0])
     return out, voiced
+
+
+SPEECH_LEVEL_DB = 20.0
+"""Frames more than this far below the loudest one are not judged: a listener hears the
+pitch of the speech, not of a vocoder's low-level noise in pauses and closures."""
+
+
+def speech_f0(audio: np.ndarray, rate: int, hop: int = 256) -> np.ndarray:
+    """Praat F0 of the voiced frames within ``SPEECH_LEVEL_DB`` of the loudest frame: the
+    judge of ``--pitch`` (evaluation and tests)."""
+    x = np.asarray(audio, dtype=np.float64)
+    f0 = praat_f0(x, rate, hop)
+    if len(x) == 0:
+        return f0
+    half = 2 * hop  # a window of four hops around each frame centre
+    power = np.array(
+        [np.mean(x[max(0, c - half) : c + half] ** 2) + 1e-12 for c in np.arange(len(f0)) * hop]
+    )
+    level_db = 10 * np.log10(power)
+    return f0[(f0 > 0) & (level_db > level_db.max() - SPEECH_LEVEL_DB)]

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from ttscli.audio.dsp import MelSpec, griffin_lim, log_mel
+from ttscli.audio.f0 import speech_f0
 from ttscli.audio.resample import resample
 from ttscli.corpus import SHARED_CORPUS
 from ttscli.errors import UserError
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 
 
 JUDGE_RATE = 16000
+MIN_VOICED_FRAMES = 10
+"""Fewer voiced frames than this (a sentence of one short word) give no F0 reading."""
 WARMUP_TEXT = "This sentence only warms up the caches and is not scored."
 ALL_SYSTEMS = ("ttscli-fs2", "ttscli-fs2s", "teacher", "espeak-ng", "resynth-griffin-lim")
 DEFAULT_SYSTEMS = ("ttscli-fs2", "teacher", "espeak-ng")
@@ -223,6 +226,7 @@ class FS2System:
     ) -> None:
 
         self.name = name
+        self.kind = kind
         self.engine = FS2Engine.load(checkpoint, kind=kind, vocoder=vocoder, device="cpu")
         self.controls = controls or Controls()
 
@@ -335,10 +339,15 @@ def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[S
         if name in ("ttscli-fs2", "ttscli-fs2s"):
             kind: Literal["fs2", "fs2s"] = "fs2s" if name == "ttscli-fs2s" else "fs2"
 
-            controls = Controls(pitch=args.pitch, energy=args.energy, duration=args.duration)
-            scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != 1.0]
-            label = f"{name} ({', '.join(scaled)})" if scaled else name
-            system = FS2System(label, args.checkpoint, kind, args.vocoder, controls)
+            for pitch in args.pitches:  # one row per --pitch value
+                controls = Controls(pitch=pitch, energy=args.energy, duration=args.duration)
+                scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != 1.0]
+                label = f"{name} ({', '.join(scaled)})" if scaled else name
+                fs2 = FS2System(label, args.checkpoint, kind, args.vocoder, controls)
+                fs2.judge_pitch = len(args.pitches) > 1
+                loaded.append((fs2, time.perf_counter() - start))
+                start = time.perf_counter()
+            continue
         elif name == "teacher":
             for seed in args.teacher_seeds:  # one row, pooled after judging
                 seeded = TeacherSystem(seed)
@@ -371,6 +380,8 @@ class SentenceResult:
     dnsmos_ovrl: float
     dnsmos_sig: float
     dnsmos_bak: float
+    f0_median: float | None = None
+    """Hz, Praat over the voiced speech frames; judged only in a run over several --pitch."""
 
 
 @dataclass
@@ -384,6 +395,10 @@ class SystemResult:
     dnsmos_bak: float = math.nan
     rtf: float = math.nan
     rtf_vs_teacher: float | None = None
+    f0_ratio: float | None = None
+    """Median over sentences of this row's median F0 over the --pitch 1 row's."""
+    length_ratio: float | None = None
+    """This row's audio seconds over the --pitch 1 row's."""
     sentences: list[SentenceResult] = field(default_factory=list)
     runs: list[dict[str, float]] = field(default_factory=list)
     """One summary per seed when the row pools several seeded runs (the teacher)."""
@@ -447,6 +462,10 @@ def evaluate_system(
             sf.write(folder / f"{i:04d}.wav", audio, out.sample_rate)
         audio_16k = resample(audio, out.sample_rate, JUDGE_RATE)
         hypothesis = asr.transcribe(audio_16k)
+        f0_median = None
+        if getattr(system, "judge_pitch", False):
+            voiced = speech_f0(audio, out.sample_rate)
+            f0_median = float(np.median(voiced)) if len(voiced) >= MIN_VOICED_FRAMES else None
         scores = mos.score(audio_16k)
         ref_words = normalise_words(text)
         result.sentences.append(
@@ -460,11 +479,34 @@ def evaluate_system(
                 dnsmos_ovrl=scores.ovrl,
                 dnsmos_sig=scores.sig,
                 dnsmos_bak=scores.bak,
+                f0_median=f0_median,
             )
         )
         log(f"  {system.name}: judged {i + 1}/{len(sentences)}")
     result.summarise()
     return result
+
+
+def pitch_ratios(rows: Sequence[tuple[System, SystemResult]]) -> None:
+    """F0 and length of each ``--pitch`` row against the same model's row at 1.0."""
+    reference = {
+        system.kind: result
+        for system, result in rows
+        if isinstance(system, FS2System) and system.controls.pitch == 1.0
+    }
+    for system, result in rows:
+        if not isinstance(system, FS2System) or system.kind not in reference:
+            continue
+        base = reference[system.kind]
+        ratios = [
+            a.f0_median / b.f0_median
+            for a, b in zip(result.sentences, base.sentences, strict=True)
+            if a.f0_median and b.f0_median
+        ]
+        result.f0_ratio = float(np.median(ratios)) if ratios else None
+        base_seconds = sum(r.audio_seconds for r in base.sentences)
+        seconds = sum(r.audio_seconds for r in result.sentences)
+        result.length_ratio = seconds / base_seconds if base_seconds > 0 else None
 
 
 def machine_description() -> dict[str, Any]:
@@ -497,7 +539,12 @@ def _fmt(value: float | None, digits: int) -> str:
 
 def markdown_table(results: Sequence[SystemResult]) -> str:
     header = "| system | WER | DNSMOS OVRL | SIG | BAK | RTF | RTF vs teacher | sentences |"
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    pitched = any(r.f0_ratio is not None for r in results)
+    if pitched:
+        header += " F0 ratio | length ratio |"
+        rule += "---:|---:|"
+    lines = [header, rule]
     for r in results:
         ratio = _fmt(r.rtf_vs_teacher, 2)
         ratio = ratio if ratio == "n/a" else f"{ratio}x"
@@ -507,6 +554,7 @@ def markdown_table(results: Sequence[SystemResult]) -> str:
             f"| {r.system} | {_fmt(r.wer, 3)} | {_fmt(r.dnsmos_ovrl, 2)} | "
             f"{_fmt(r.dnsmos_sig, 2)} | {_fmt(r.dnsmos_bak, 2)} | {_fmt(r.rtf, 3)} | "
             f"{ratio} | {count} |"
+            + (f" {_fmt(r.f0_ratio, 3)} | {_fmt(r.length_ratio, 3)} |" if pitched else "")
         )
     return "\n".join(lines)
 
@@ -532,7 +580,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="FastSpeech 2 checkpoint directory (default: the bundled voice)",
     )
     parser.add_argument("--vocoder", default="auto", help="vocoder for ttscli-fs2 (default auto)")
-    for flag in ("pitch", "energy", "duration"):
+    parser.add_argument(
+        "--pitch",
+        default="1",
+        help="--pitch scale for the ttscli rows; several, comma-separated (e.g. "
+        "0.7,0.8,1.25,1.5), give one row each; rows other than 1 are judged for F0 and "
+        "length against the row at 1, which is added",
+    )
+    for flag in ("energy", "duration"):
         parser.add_argument(
             f"--{flag}", type=float, default=1.0, help=f"--{flag} scale for the ttscli rows"
         )
@@ -562,6 +617,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.teacher_seeds = []
     if not args.teacher_seeds or min(args.teacher_seeds) < 0:
         parser.error("--teacher-seeds: give non-negative integers, e.g. 0,1,2")
+    try:
+        args.pitches = list(dict.fromkeys(float(v) for v in args.pitch.split(",")))
+    except ValueError:
+        args.pitches = []
+    if not args.pitches or not all(math.isfinite(v) and v > 0 for v in args.pitches):
+        parser.error("--pitch: give positive numbers, e.g. 1.25 or 0.8,1,1.25")
+    if args.pitches != [1.0] and 1.0 not in args.pitches:
+        args.pitches.insert(0, 1.0)
     if not args.sentences.is_file():
         parser.error(f"--sentences {args.sentences}: no such file")
     return args
@@ -590,9 +653,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     log("loading judges")
     asr, mos = SphinxJudge(), DnsmosJudge()
     results: list[SystemResult] = []
+    judged: list[tuple[System, SystemResult]] = []
     teacher_runs: list[tuple[int, SystemResult]] = []
     for system, load_seconds in systems:
         result = evaluate_system(system, load_seconds, sentences, asr, mos, args.save_audio, log)
+        judged.append((system, result))
         if not isinstance(system, TeacherSystem):
             results.append(result)
             continue
@@ -600,6 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(teacher_runs) == len(args.teacher_seeds):
             results.append(pool_seeded_runs(teacher_runs))
 
+    pitch_ratios(judged)
     machine = machine_description()
     teacher = next((r for r in results if r.system == "teacher"), None)
     for r in results:
@@ -632,6 +698,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for run in r.runs
             )
             print(f"{r.system} pools {len(r.runs)} seeded runs; WER / OVRL per run: {per_seed}.")
+    if any(r.f0_ratio is not None for r in results):
+        print(
+            "F0 ratio: median over sentences of the row's median F0 over the same model's at "
+            "--pitch 1 (Praat, voiced frames within 20 dB of the loudest); length ratio: "
+            "audio seconds over that row's."
+        )
     for r in results:
         if r.timed != "text to waveform":
             print(f"RTF of {r.system} covers {r.timed}.")

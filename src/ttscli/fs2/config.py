@@ -49,6 +49,10 @@ class VarianceConfig:
     for voices whose decoder or vocoder keep their own F0, the model speaks ``pitch`` times
     slower and the waveform is played back ``pitch`` times faster with its spectral envelope
     restored (``ttscli.audio.pitch_shift``)."""
+    pitch_range: tuple[float, float] | None = None
+    """The ``--pitch`` scales an ``embedding`` voice was trained to follow (the span of its
+    pitch-shifted training copies); outside it the decoder meets pitch bins it never
+    learnt, so ``--pitch`` is refused there. None: only the general limits."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class WaveDecoderConfig:
     istft_n_fft: int = 0
     """vits only: an inverse-STFT head after the upsamplers (see ``HiFiGANConfig``)."""
     istft_hop: int = 0
+    harmonic_source: int = 0
+    """vits with an inverse-STFT head: an F0-driven excitation (see ``HiFiGANConfig``)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,11 @@ class FS2Config:
         if scale and (len(scale) != self.audio.n_mels or not all(0 < x <= 10 for x in scale)):
             raise ValueError(
                 f"mel_variance_scale: needs {self.audio.n_mels} values in (0, 10], or none"
+            )
+        span = self.variance.pitch_range
+        if span is not None and not (len(span) == 2 and 0.1 <= span[0] <= 1.0 <= span[1] <= 10):
+            raise ValueError(
+                "variance.pitch_range: needs [low, high] with 0.1 <= low <= 1 <= high <= 10"
             )
         wave = self.wave_decoder
         if wave is not None:

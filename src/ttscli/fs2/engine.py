@@ -20,8 +20,9 @@ from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
 from ttscli.engine import Chunk, PreparedLine
 from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
+from ttscli.fs2.harmonic_source import cycles_before
 from ttscli.fs2.kinds import ModelKind, check_controls
-from ttscli.fs2.model import Controls, FastSpeech2, FS2Output
+from ttscli.fs2.model import Controls, FastSpeech2, FS2Output, LatentWaveDecoder
 from ttscli.fs2.vocoders import NeuralVocoder, Vocoder, resolve_vocoder
 from ttscli.text.feed import sentences_as_they_arrive
 from ttscli.text.frontend import speakable_utterances, text_to_phonemes
@@ -149,13 +150,20 @@ class FS2Engine:
         self.check_controls(options or DEFAULT_CONTROLS)
 
     def check_controls(self, controls: Controls) -> None:
-        """The general limits, and the narrower --pitch range of a voice that resamples."""
+        """The general limits, and the narrower --pitch range the voice can follow."""
         check_controls(controls)
-        low, high = RESAMPLE_PITCH_RANGE
-        if self.config.variance.pitch_control == "resample" and not low <= controls.pitch <= high:
+        variance = self.config.variance
+        if variance.pitch_control == "resample":
+            low, high = RESAMPLE_PITCH_RANGE
+            how = "changes pitch by resampling, which works"
+        elif variance.pitch_range is not None:
+            low, high = variance.pitch_range
+            how = "was trained to follow --pitch"
+        else:
+            return
+        if not low <= controls.pitch <= high:
             raise UserError(
-                f"--pitch {controls.pitch:g}: this voice changes pitch by resampling, "
-                f"which works between {low:g} and {high:g}"
+                f"--pitch {controls.pitch:g}: this voice {how} between {low:g} and {high:g}"
             )
 
     @torch.inference_mode()
@@ -205,10 +213,10 @@ class FS2Engine:
         for row, seq in enumerate(ids):
             batch[row, : len(seq)] = torch.tensor(seq, device=self.device)
         out = self.model(batch, lengths, controls)
-        if self.vocoder is None:
-            return Acoustic(out, out.mel, None)
         stats = self.model.variance_adaptor.stats
         log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
+        if self.vocoder is None:
+            return Acoustic(out, out.mel, log_f0)
         return Acoustic(out, self.widen_mel(out.mel, out.frame_mask), log_f0)
 
     def run_vocoder(self, acoustic: Acoustic) -> torch.Tensor:
@@ -242,11 +250,18 @@ class FS2Engine:
     def _vocode(self, acoustic: Acoustic, rows: slice, start: int, end: int) -> torch.Tensor:
         """``rows``' waveforms for frames ``start:end`` on their own (what a row or a
         window hears: no padding, no frames beyond)."""
+        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, start:end]
+        start_cycles = None
+        if acoustic.log_f0 is not None and start > 0:  # a harmonic source's phase so far
+            hop, rate = self.config.audio.hop_length, self.config.audio.sample_rate
+            start_cycles = cycles_before(acoustic.log_f0[rows], start, hop, rate)
         if self.vocoder is None:
             assert self.model.wave_decoder is not None
-            return self.model.wave_decoder(acoustic.output.decoder_hidden[rows, start:end])
-        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, start:end]
-        return self.vocoder(acoustic.mel[rows, start:end].transpose(1, 2), log_f0)
+            hidden = acoustic.output.decoder_hidden[rows, start:end]
+            if isinstance(self.model.wave_decoder, LatentWaveDecoder):
+                return self.model.wave_decoder(hidden, log_f0, start_cycles)
+            return self.model.wave_decoder(hidden)
+        return self.vocoder(acoustic.mel[rows, start:end].transpose(1, 2), log_f0, start_cycles)
 
     def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mel the vocoder hears: padding silenced and, when the checkpoint has a

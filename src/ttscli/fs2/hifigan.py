@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ttscli.fs2.harmonic_source import HarmonicSource
+
 LRELU_SLOPE = 0.1
 
 
@@ -34,6 +36,9 @@ class HiFiGANConfig:
     the samples (iSTFTNet, Kaneko et al. 2022): the upsampling stages that head replaces
     run at the highest rates and did most of the arithmetic."""
     istft_hop: int = 0
+    harmonic_source: int = 0
+    """With an inverse-STFT head: harmonics of an F0-driven excitation fed to the head's
+    stage (``ttscli.fs2.harmonic_source``); the generator then needs frame log-F0. 0: none."""
 
     @property
     def hop_length(self) -> int:
@@ -47,6 +52,8 @@ class HiFiGANConfig:
             raise ValueError("istft_hop: needs 0 < hop <= n_fft / 2 for the windows to overlap")
         if self.istft_n_fft % 2:
             raise ValueError("istft_n_fft: must be even")
+        if self.harmonic_source and (not self.istft_n_fft or len(self.upsample_rates) != 1):
+            raise ValueError("harmonic_source: needs an inverse-STFT head after one stage")
 
 
 def _padding(kernel: int, dilation: int) -> int:
@@ -120,11 +127,34 @@ class HiFiGANGenerator(nn.Module):
         else:
             self.conv_post = nn.Conv1d(channels, 1, 7, padding=3)
         self.kernels_per_level = len(config.resblock_kernel_sizes)
+        self.source = (
+            HarmonicSource(
+                config.harmonic_source,
+                config.istft_n_fft,
+                config.istft_hop,
+                config.hop_length,
+                config.sample_rate,
+                channels,
+            )
+            if config.harmonic_source
+            else None
+        )
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        mel: torch.Tensor,
+        log_f0: torch.Tensor | None = None,
+        start_cycles: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``log_f0`` (B, frames, natural log of Hz) drives the harmonic source, when the
+        generator has one; ``start_cycles`` continues its phase from earlier frames."""
         x = self.conv_pre(mel)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
+            if self.source is not None:
+                if log_f0 is None:
+                    raise ValueError("this generator needs the log-F0 contour")
+                x = x + self.source(log_f0, x.shape[-1], start_cycles)
             level = self.resblocks[i * self.kernels_per_level : (i + 1) * self.kernels_per_level]
             x = sum(block(x) for block in level) / self.kernels_per_level
         x = self.conv_post(F.leaky_relu(x))

@@ -140,9 +140,20 @@ class LatentVocoder(nn.Module):
         the generator hears."""
         return self.adapter(self.adapter_input(log_mel, log_f0))
 
-    def forward(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, n_mels, T) log-mel [+ (B, T) natural-log F0 in Hz] -> (B, T * hop) audio."""
-        return self.decoder(self.latent(log_mel, log_f0))
+    def forward(
+        self,
+        log_mel: torch.Tensor,
+        log_f0: torch.Tensor | None = None,
+        start_cycles: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, n_mels, T) log-mel [+ (B, T) natural-log F0 in Hz] -> (B, T * hop) audio;
+        ``start_cycles``: the harmonic source's phase after the frames before these."""
+        return self.decoder(self.latent(log_mel, log_f0), log_f0, start_cycles)
+
+    @property
+    def reads_pitch(self) -> bool:
+        """Whether the log-F0 contour changes the audio (adapter input or source)."""
+        return self.config.pitch_input or bool(self.config.decoder.harmonic_source)
 
 
 def check_compatible(config: LatentVocoderConfig, audio: AudioConfig, source: str) -> None:

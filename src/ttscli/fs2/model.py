@@ -98,7 +98,10 @@ class VarianceAdaptor(nn.Module):
         pitch: torch.Tensor | None = None,
         energy: torch.Tensor | None = None,
         max_frames: int | None = None,
+        pitch_offset: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
+        """``pitch_offset`` (batch,): z-score shifts added to the predicted contour per
+        utterance, as ``--pitch`` adds one to all (training with pitch-shifted copies)."""
         log_duration = self.duration_predictor(x, phoneme_mask)
         if durations is None:
             frames = (torch.exp(log_duration) - 1).clamp(min=0) * controls.duration
@@ -113,6 +116,8 @@ class VarianceAdaptor(nn.Module):
         if pitch is None:
             shift = torch.log(torch.tensor(controls.pitch)) / self.stats.log_f0_std
             pitch = pitch_used + float(shift)
+            if pitch_offset is not None:
+                pitch = pitch + pitch_offset.unsqueeze(1)
         x = x + self.pitch_embedding(torch.bucketize(pitch, self.pitch_bins))
 
         energy_prediction = self.energy_predictor(x, frame_mask)
@@ -212,6 +217,7 @@ class LatentWaveDecoder(nn.Module):
                 sample_rate=sample_rate,
                 istft_n_fft=config.istft_n_fft,
                 istft_hop=config.istft_hop,
+                harmonic_source=config.harmonic_source,
             )
         )
 
@@ -219,9 +225,15 @@ class LatentWaveDecoder(nn.Module):
         """(batch, frames, hidden) -> (batch, latent_dim, frames): what the generator hears."""
         return self.adapter(hidden.transpose(1, 2))
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(batch, frames, hidden) -> (batch, frames * hop) waveform."""
-        return self.decoder(self.latent(hidden))
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        log_f0: torch.Tensor | None = None,
+        start_cycles: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(batch, frames, hidden) [+ (batch, frames) log-F0 for a generator with a harmonic
+        source] -> (batch, frames * hop) waveform."""
+        return self.decoder(self.latent(hidden), log_f0, start_cycles)
 
 
 def build_wave_decoder(hidden: int, config: WaveDecoderConfig, sample_rate: int) -> nn.Module:
@@ -262,12 +274,15 @@ class FastSpeech2(nn.Module):
         pitch: torch.Tensor | None = None,
         energy: torch.Tensor | None = None,
         max_frames: int | None = None,
+        pitch_offset: torch.Tensor | None = None,
     ) -> FS2Output:
         """Predict prosody (or use the given targets, for training) and decode mels."""
         controls = controls or Controls()
         phoneme_mask = padding_mask(phoneme_lengths, phonemes.shape[1])
         x = self.encoder(self.embedding(phonemes), phoneme_mask)
-        va = self.variance_adaptor(x, phoneme_mask, controls, durations, pitch, energy, max_frames)
+        va = self.variance_adaptor(
+            x, phoneme_mask, controls, durations, pitch, energy, max_frames, pitch_offset
+        )
         frame_mask = va["frame_mask"]
         hidden = self.decoder(va["x"], frame_mask)
         mel_before = self.mel_linear(hidden).masked_fill(frame_mask.unsqueeze(-1), 0.0)

@@ -44,9 +44,15 @@ BUNDLED_WEIGHTS = "vocoder.safetensors"
 class Vocoder(Protocol):
     name: str
 
-    def __call__(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        log_mel: torch.Tensor,
+        log_f0: torch.Tensor | None = None,
+        start_cycles: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """(batch, n_mels, frames) log-mel, and the model's (batch, frames) log-F0 for
-        vocoders that read it -> (batch, frames * hop) waveform."""
+        vocoders that read it -> (batch, frames * hop) waveform. ``start_cycles``: for a
+        window cut from a longer utterance, the F0 source's phase at its first frame."""
         ...
 
 
@@ -58,7 +64,12 @@ class GriffinLimVocoder:
     n_iter: int = 32
     name: str = "griffin-lim"
 
-    def __call__(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        log_mel: torch.Tensor,
+        log_f0: torch.Tensor | None = None,
+        start_cycles: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         return griffin_lim(log_mel, self.audio, n_iter=self.n_iter)
 
 
@@ -69,9 +80,14 @@ class NeuralVocoder:
     module: torch.nn.Module
     name: str
 
-    def __call__(self, log_mel: torch.Tensor, log_f0: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        log_mel: torch.Tensor,
+        log_f0: torch.Tensor | None = None,
+        start_cycles: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         if isinstance(self.module, LatentVocoder):  # uses log_f0 only if it reads pitch
-            return self.module(log_mel, log_f0)
+            return self.module(log_mel, log_f0, start_cycles)
         return self.module(log_mel)
 
 

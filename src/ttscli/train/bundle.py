@@ -76,11 +76,14 @@ def write_bundle(
     pitch_control: str | None,
     variance_features: list[Path],
     variance_power: float,
+    pitch_range: tuple[float, float] | None = None,
 ) -> None:
     model = load_checkpoint(checkpoint)
     config = model.config
     if pitch_control is not None:
         config = replace(config, variance=replace(config.variance, pitch_control=pitch_control))
+    if pitch_range is not None:
+        config = replace(config, variance=replace(config.variance, pitch_range=pitch_range))
     if variance_features:
         scale = measure_mel_variance_scale(model, variance_features, variance_power)
         config = replace(config, mel_variance_scale=scale)
@@ -123,6 +126,14 @@ def main() -> int:
         "for a voice whose decoder or vocoder ignores the pitch embedding",
     )
     parser.add_argument(
+        "--pitch-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="the --pitch scales an embedding voice follows (the ratios its pitch-shifted "
+        "training copies spanned); outside them --pitch is refused",
+    )
+    parser.add_argument(
         "--variance-features",
         type=Path,
         default=None,
@@ -151,6 +162,7 @@ def main() -> int:
                 args.pitch_control,
                 variance_features,
                 args.variance_power,
+                tuple(args.pitch_range) if args.pitch_range else None,
             )
             total = sum((staged / name).stat().st_size for name in FILES)
             if total > args.max_mb * 1e6:

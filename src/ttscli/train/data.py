@@ -12,7 +12,7 @@ from ttscli.fs2.config import ProsodyStats
 
 
 class Utterance:
-    __slots__ = ("durations", "energy", "mel", "phonemes", "pitch", "uid")
+    __slots__ = ("durations", "energy", "mel", "phonemes", "pitch", "pitch_shift", "uid")
 
     def __init__(self, path: Path, stats: ProsodyStats) -> None:
         with np.load(path) as data:
@@ -24,6 +24,8 @@ class Utterance:
             self.pitch = torch.from_numpy(pitch.astype(np.float32))
             energy = (data["energy"] - stats.energy_mean) / stats.energy_std
             self.energy = torch.from_numpy(energy.astype(np.float32))
+            # A PSOLA copy (scripts/shift_corpus.py) moved this far from the voice's pitch.
+            self.pitch_shift = float(data["pitch_shift"]) if "pitch_shift" in data else 1.0
 
     @property
     def frames(self) -> int:
@@ -59,4 +61,5 @@ def collate(group: list[Utterance], device: torch.device) -> dict[str, torch.Ten
         "mel": pad([u.mel.float() for u in group]).to(device),
         "pitch": pad([u.pitch for u in group]).to(device),
         "energy": pad([u.energy for u in group]).to(device),
+        "pitch_shift": torch.tensor([u.pitch_shift for u in group], device=device),
     }

@@ -5,10 +5,10 @@ Input: ``CORPUS/wavs/*.wav``, ``CORPUS/metadata.csv`` and ``CORPUS/alignments.js
 Output: ``FEATURES/<id>.npz`` with phoneme ids, durations, log-mel, continuous log-F0,
 a voiced mask and frame energy, plus ``FEATURES/stats.json`` (ProsodyStats).
 
-Pitch: Praat's autocorrelation tracker (praat-parselmouth, see ``ttscli.audio.f0``) at
-exactly one value per mel frame; unvoiced frames are linearly interpolated in log-F0 so the
-predictor learns a continuous contour (needed by the CWT mode too). Energy: L2 norm of each
-STFT frame, as in the paper.
+Pitch: Praat's autocorrelation tracker, in two passes over the speaker's own range (see
+``ttscli.audio.f0.voice_range_f0``), at exactly one value per mel frame; unvoiced frames
+are linearly interpolated in log-F0 so the predictor learns a continuous contour (needed by
+the CWT mode too). Energy: L2 norm of each STFT frame, as in the paper.
 
 Resumable: utterances whose .npz exists are skipped; files are written atomically.
 
@@ -29,7 +29,7 @@ import torch
 
 from ttscli.atomic import atomic_write, atomic_write_bytes
 from ttscli.audio.dsp import frame_energy, log_mel
-from ttscli.audio.f0 import continuous_log_f0, praat_f0
+from ttscli.audio.f0 import continuous_log_f0, voice_range_f0
 from ttscli.fs2.config import AudioConfig, ProsodyStats
 from ttscli.text.symbols import SYMBOLS
 
@@ -48,9 +48,10 @@ def read_alignments(corpus: Path) -> list[dict]:
 
 
 def log_f0(wave: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Continuous log-F0 and voiced mask, one value per mel frame, by Praat's tracker
-    (``ttscli.audio.f0``: WORLD DIO, used before, read this voice an octave high)."""
-    track = praat_f0(wave, AUDIO.sample_rate, AUDIO.hop_length, frames=n_frames)
+    """Continuous log-F0 and voiced mask, one value per mel frame, by Praat's tracker in
+    the speaker's own range (``ttscli.audio.f0``: WORLD DIO, used before, read this voice an
+    octave high)."""
+    track = voice_range_f0(wave, AUDIO.sample_rate, AUDIO.hop_length, frames=n_frames)
     return continuous_log_f0(track)
 
 
@@ -84,6 +85,7 @@ def process(args: tuple[dict, Path, Path]) -> str:
                 log_f0=pitch,
                 voiced=voiced,
                 energy=energy.astype(np.float32),
+                pitch_shift=np.float32(item.get("pitch_shift", 1.0)),
             )
 
     atomic_write(target, write)
@@ -91,19 +93,29 @@ def process(args: tuple[dict, Path, Path]) -> str:
 
 
 def compute_stats(out_dir: Path) -> ProsodyStats:
-    """Corpus statistics over voiced frames (pitch) and all frames (energy)."""
-    pitches, energies = [], []
+    """Corpus statistics over voiced frames (pitch) and all frames (energy).
+
+    The pitch mean and spread are the voice's own (utterances as spoken); the range that the
+    pitch bins span also covers the pitch-shifted copies (``scripts/shift_corpus.py``), so
+    that a raised or lowered contour still lands in bins the decoder was trained on.
+    """
+    natural, every, energies = [], [], []
     for path in sorted(out_dir.glob("*.npz")):
         with np.load(path) as data:
-            pitches.append(data["log_f0"][data["voiced"]])
-            energies.append(data["energy"])
-    pitch = np.concatenate(pitches)
+            voiced = data["log_f0"][data["voiced"]]
+            every.append(voiced)
+            shift = float(data["pitch_shift"]) if "pitch_shift" in data else 1.0
+            if shift == 1.0:
+                natural.append(voiced)
+                energies.append(data["energy"])
+    pitch = np.concatenate(natural)
+    pitch_range = np.concatenate(every)
     energy = np.concatenate(energies)
     return ProsodyStats(
         log_f0_mean=float(pitch.mean()),
         log_f0_std=float(pitch.std()),
-        log_f0_min=float(np.percentile(pitch, 0.5)),
-        log_f0_max=float(np.percentile(pitch, 99.5)),
+        log_f0_min=float(np.percentile(pitch_range, 0.5)),
+        log_f0_max=float(np.percentile(pitch_range, 99.5)),
         energy_mean=float(energy.mean()),
         energy_std=float(energy.std()),
         energy_min=float(energy.min()),

@@ -35,7 +35,10 @@ from ttscli.train.state import has_train_state, load_train_state, save_train_sta
 
 
 def teacher_forced(
-    model: FastSpeech2, batch: dict[str, torch.Tensor], prosody_inputs: str = "target"
+    model: FastSpeech2,
+    batch: dict[str, torch.Tensor],
+    prosody_inputs: str = "target",
+    rng: random.Random | None = None,
 ) -> tuple[FS2Output, dict]:
     """Run the model on ground-truth durations and, as the paper trains it, ground-truth
     pitch and energy (``prosody_inputs`` "target").
@@ -46,14 +49,29 @@ def teacher_forced(
     ones (measured on 40 held-out lines: WER 0.374 with true pitch and energy, 0.458 with
     predicted). The predictors still learn from the targets: bucketing stops the mel
     loss's gradient from reaching them.
+
+    With "follow-pitch" (training on pitch-shifted copies) the decoder hears the model's
+    own energy, and as pitch either the recorded contour (a random half of the training
+    batches) or, as ``--pitch`` gives it, its own predicted contour moved by each
+    utterance's shift; validation (no ``rng``) always takes the second. The recorded
+    contour shows the decoder exactly where the harmonics go; the predicted one is what it
+    will hear when it speaks.
     """
     use_targets = prosody_inputs == "target"
+    pitch = batch["pitch"] if use_targets else None
+    offset = None
+    if prosody_inputs == "follow-pitch":
+        if rng is not None and rng.random() < 0.5:
+            pitch = batch["pitch"]
+        else:
+            offset = torch.log(batch["pitch_shift"]) / model.variance_adaptor.stats.log_f0_std
     out = model(
         batch["phonemes"],
         batch["phoneme_lengths"],
         durations=batch["durations"],
-        pitch=batch["pitch"] if use_targets else None,
+        pitch=pitch,
         energy=batch["energy"] if use_targets else None,
+        pitch_offset=offset,
     )
     return out, losses(model, out, batch)
 
@@ -97,12 +115,21 @@ def main() -> None:
     parser.add_argument("--segment-frames", type=int, default=32)
     parser.add_argument(
         "--prosody-inputs",
-        choices=["target", "predicted"],
+        choices=["target", "predicted", "follow-pitch"],
         default="target",
-        help="pitch and energy the decoder hears in training: the corpus's (the paper) or "
-        "the model's own predictions (fine-tuning for clearer speech)",
+        help="pitch and energy the decoder hears in training: the corpus's (the paper), "
+        "the model's own predictions (fine-tuning for clearer speech), or for features with "
+        "pitch-shifted copies the recorded or the shifted predicted pitch (--pitch through "
+        "the embedding)",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="start a new run from this checkpoint's weights, normalised with this features "
+        "folder's statistics (e.g. re-extracted F0)",
     )
     parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
     parser.add_argument("--batch-frames", type=int, default=12000)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=2000)
@@ -130,6 +157,19 @@ def main() -> None:
         if model.variance_adaptor.stats != stats:
             print("normalising with the run's own statistics, not this folder's", flush=True)
         stats = model.variance_adaptor.stats
+    elif args.init is not None:
+        start = load_checkpoint(args.init)
+        # Without --fs2s a waveform decoder is left behind (train_fs2s.py gives it back).
+        config = start.config if args.fs2s else replace(start.config, wave_decoder=None)
+        # The mel variance scale was measured on the old weights' mels; a retrained model
+        # needs its own (bundle_voice.py --variance-features).
+        config = replace(config, mel_variance_scale=())
+        model = FastSpeech2(config, stats)  # pitch and energy bins from these stats
+        state = start.state_dict()
+        if not args.fs2s:
+            state = {k: v for k, v in state.items() if not k.startswith("wave_decoder.")}
+        model.load_state_dict(state)
+        print(f"starting from {args.init} with this folder's statistics", flush=True)
     else:
         config = replace(
             PRESETS[args.preset],
@@ -158,14 +198,15 @@ def main() -> None:
 
     log = (args.run / "log.jsonl").open("a")
     started = time.time()
-    while step < args.steps:
+    deadline = started + args.minutes * 60 if args.minutes else math.inf
+    while step < args.steps and time.time() < deadline:
         for group in batches(train, args.batch_frames, rng):
-            if step >= args.steps:
+            if step >= args.steps or time.time() >= deadline:
                 break
             for param_group in optimizer.param_groups:
                 param_group["lr"] = noam(step + 1, args.lr, args.warmup)
             batch = collate(group, device)
-            out, parts = teacher_forced(model, batch, args.prosody_inputs)
+            out, parts = teacher_forced(model, batch, args.prosody_inputs, rng)
             if model.wave_decoder is not None:
                 if args.corpus is None:
                     raise SystemExit("an FS2s model needs --corpus (the folder with wavs/)")
@@ -184,7 +225,8 @@ def main() -> None:
                 log.write(json.dumps(record) + "\n")
                 log.flush()
                 print(record, flush=True)
-            if step % args.save_every == 0 or step == args.steps:
+            last = step == args.steps or time.time() >= deadline
+            if step % args.save_every == 0 or last:
                 val_parts = validate(model, val, device, args.prosody_inputs)
                 val_loss = val_parts["mel"]
                 save_checkpoint(model, checkpoint)

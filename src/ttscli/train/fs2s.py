@@ -66,6 +66,9 @@ def wave_config(vocoder: LatentVocoder) -> WaveDecoderConfig:
         latent_dim=d.n_mels,
         resblock_kernels=d.resblock_kernel_sizes,
         resblock_dilations=d.resblock_dilation_sizes,
+        istft_n_fft=d.istft_n_fft,
+        istft_hop=d.istft_hop,
+        harmonic_source=d.harmonic_source,
     )
 
 
@@ -126,9 +129,10 @@ def world_pitch_shift(wave: np.ndarray, factor: float, rate: int) -> np.ndarray:
 
 @dataclass
 class Windows:
-    hidden: torch.Tensor  # (batch, segment + 2 * MARGIN, hidden)
+    hidden: torch.Tensor | None  # (batch, segment + 2 * MARGIN, hidden)
     log_f0: torch.Tensor  # (batch, segment + 2 * MARGIN), natural log of Hz
     audio: torch.Tensor  # (batch, segment * hop), the centres: what the loss compares
+    mel: torch.Tensor | None = None  # (batch, frames, n_mels): the recording's, --true-mels
 
 
 def windows(
@@ -138,18 +142,24 @@ def windows(
     segment: int,
     rng: random.Random,
     factors: list[float] | None = None,
+    true_mels: bool = False,
 ) -> Windows:
     """Windows of ``segment + 2 * MARGIN`` frames. Where a pitch factor is not 1, the model
     is fed the recorded F0 times the factor and the target is the recording moved to that
     pitch with WORLD: the teacher's voice covers a narrow F0 range, and a vocoder fitted on
-    it alone ignores a raised or lowered contour, which would make ``--pitch`` inaudible."""
+    it alone ignores a raised or lowered contour, which would make ``--pitch`` inaudible.
+    With ``true_mels`` the windows carry the recording's own log-mel instead of the model's
+    hidden states (a mel vocoder fitted like a classic vocoder, independent of the model)."""
     stats = model.variance_adaptor.stats
     hop = model.config.audio.hop_length
     size = segment + 2 * MARGIN
-    hidden, log_f0, audio = [], [], []
+    hidden, mels, log_f0, audio = [], [], [], []
     for item, factor in zip(items, factors or [1.0] * len(items), strict=True):
         start = rng.randrange(0, item.frames - size + 1)
-        hidden.append(hidden_states(model, item, factor)[start : start + size])
+        if true_mels:
+            mels.append(item.mel[start : start + size].float())
+        else:
+            hidden.append(hidden_states(model, item, factor)[start : start + size])
         pitch = item.pitch[start : start + size] * stats.log_f0_std + stats.log_f0_mean
         log_f0.append(pitch + math.log(factor))
         wave, rate = sf.read(
@@ -161,7 +171,12 @@ def windows(
         if factor != 1.0:
             wave = world_pitch_shift(wave, factor, rate)
         audio.append(torch.from_numpy(np.ascontiguousarray(wave[MARGIN * hop : -MARGIN * hop])))
-    return Windows(torch.stack(hidden), torch.stack(log_f0), torch.stack(audio))
+    return Windows(
+        torch.stack(hidden) if hidden else None,
+        torch.stack(log_f0),
+        torch.stack(audio),
+        torch.stack(mels) if mels else None,
+    )
 
 
 class Trainee:
@@ -186,19 +201,32 @@ class Trainee:
         """Waveform from the hidden states (FS2s), or from the model's mels made from them
         (mel vocoder; with the log-F0 too when the vocoder reads pitch)."""
         if self.vocoder is None:
-            return self.module(batch.hidden)
+            has_source = self.module.decoder.source is not None
+            return self.module(batch.hidden, batch.log_f0 if has_source else None)
+        log_f0 = batch.log_f0 if self.vocoder.reads_pitch else None
+        if batch.mel is not None:
+            return self.vocoder(batch.mel.transpose(1, 2), log_f0)
         with torch.no_grad():
             mel = self.model.mel_linear(batch.hidden)
             if self.model.postnet is not None:
                 unpadded = torch.zeros(mel.shape[:2], dtype=torch.bool, device=mel.device)
                 mel = self.model.postnet(mel, unpadded)  # windows are cut, never padded
-        log_f0 = batch.log_f0 if self.vocoder.config.pitch_input else None
         return self.vocoder(mel.transpose(1, 2), log_f0)
 
-    def param_groups(self, lr: float, decoder_lr: float) -> list[dict]:
+    def param_groups(self, lr: float, decoder_lr: float, source_lr: float = 0.0) -> list[dict]:
+        """Adapter, generator and, when the generator has one, its harmonic source's
+        projection, which starts at zero and needs a faster rate. ``decoder_lr`` 0 freezes
+        the whole generator, source included: an FS2s decoder fitted that way shares its
+        generator with the mel vocoder it came from."""
         groups = [{"params": list(self.module.adapter.parameters()), "lr": lr}]
+        source = self.module.decoder.source
+        source_params = [] if source is None else list(source.parameters())
+        ids = {id(p) for p in source_params}
+        rest = [p for p in self.module.decoder.parameters() if id(p) not in ids]
         if decoder_lr > 0:
-            groups.append({"params": list(self.module.decoder.parameters()), "lr": decoder_lr})
+            groups.append({"params": rest, "lr": decoder_lr})
+            if source_params:
+                groups.append({"params": source_params, "lr": source_lr or lr})
         else:
             self.module.decoder.requires_grad_(False)
         return groups
@@ -228,7 +256,7 @@ def training_batch(
         else 1.0
         for _ in picked
     ]
-    return windows(trainee.model, picked, args.corpus, args.segment, rng, factors)
+    return windows(trainee.model, picked, args.corpus, args.segment, rng, factors, args.true_mels)
 
 
 @torch.no_grad()
@@ -245,6 +273,19 @@ def with_pitch_input(vocoder: LatentVocoder) -> LatentVocoder:
     return result
 
 
+@torch.no_grad()
+def with_harmonic_source(vocoder: LatentVocoder, harmonics: int) -> LatentVocoder:
+    """The same vocoder with an F0-driven harmonic source in its generator, whose
+    projection starts at zero: it sounds exactly as before until training uses it."""
+    if vocoder.config.decoder.harmonic_source:
+        return vocoder
+    decoder = replace(vocoder.config.decoder, harmonic_source=harmonics)
+    result = LatentVocoder(replace(vocoder.config, decoder=decoder))
+    missing, unexpected = result.load_state_dict(vocoder.state_dict(), strict=False)
+    assert not unexpected and all(".source." in name for name in missing), missing
+    return result
+
+
 def load_trainee(args: argparse.Namespace) -> Trainee:
     """Resume from ``RUN/checkpoint`` when it exists, else start from the given files."""
     checkpoint = args.run / "checkpoint"
@@ -253,6 +294,8 @@ def load_trainee(args: argparse.Namespace) -> Trainee:
         vocoder = load_bundled_latent(start)
         if args.pitch_input:
             vocoder = with_pitch_input(vocoder)
+        if args.harmonic_source:
+            vocoder = with_harmonic_source(vocoder, args.harmonic_source)
         return Trainee(load_checkpoint(args.checkpoint), vocoder)
     if (checkpoint / "config.json").exists():
         return Trainee(load_checkpoint(checkpoint), None)
@@ -276,6 +319,21 @@ def main() -> None:
         help="mel vocoder: add a log-F0 input channel (recommended with --pitch-augment)",
     )
     parser.add_argument(
+        "--harmonic-source",
+        type=int,
+        default=0,
+        metavar="HARMONICS",
+        help="mel vocoder: give the generator an F0-driven excitation of this many harmonics "
+        "(its inverse-STFT head then hears the wanted pitch); e.g. 24",
+    )
+    parser.add_argument("--source-lr", type=float, default=1e-3, help="harmonic source rate")
+    parser.add_argument(
+        "--true-mels",
+        action="store_true",
+        help="mel vocoder: fit on the recordings' own mels, not the model's (then the model "
+        "only supplies settings, and features with pitch-shifted copies teach it new F0s)",
+    )
+    parser.add_argument(
         "--pitch-augment",
         type=float,
         default=0.0,
@@ -293,6 +351,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args()
+    if args.true_mels and not args.mel_vocoder:
+        parser.error("--true-mels goes with --mel-vocoder")
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -300,7 +360,7 @@ def main() -> None:
     checkpoint = args.run / "checkpoint"
     trainee = load_trainee(args)
     model = trainee.model
-    groups = trainee.param_groups(args.lr, args.decoder_lr)
+    groups = trainee.param_groups(args.lr, args.decoder_lr, args.source_lr)
     optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
     step, best = 0, math.inf
     if has_train_state(args.run):
@@ -316,7 +376,7 @@ def main() -> None:
     print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
     val_rng = random.Random(args.seed)
     val_windows = [
-        windows(model, val[i : i + 8], args.corpus, args.segment, val_rng)
+        windows(model, val[i : i + 8], args.corpus, args.segment, val_rng, None, args.true_mels)
         for i in range(0, len(val), 8)
     ]
 

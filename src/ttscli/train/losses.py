@@ -61,8 +61,15 @@ def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -
     }
     if model.postnet is not None:
         result["postnet"] = masked_mean((out.mel - mel).abs(), frame_keep)
+    if "pitch_shift" in batch:
+        # The predictor learns the voice's own contour: a PSOLA copy's pitch is not in its
+        # text. Those copies teach the decoder to follow the embedding instead.
+        natural = (batch["pitch_shift"] == 1.0).unsqueeze(1)
+        pitch_keep = frame_keep & natural
+    else:
+        pitch_keep = frame_keep
     if out.pitch_mean_std is None:
-        result["pitch"] = masked_mean((out.pitch_prediction - batch["pitch"]) ** 2, frame_keep)
+        result["pitch"] = masked_mean((out.pitch_prediction - batch["pitch"]) ** 2, pitch_keep)
     else:
         # Paper: per-utterance normalised contour -> CWT spectrogram, plus mean and std.
         keep = frame_keep.float()
@@ -74,7 +81,7 @@ def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -
         target = cwt.cwt(
             normalised, model.config.variance.cwt_scales, audio.hop_length / audio.sample_rate
         )
-        result["pitch"] = masked_mean((out.pitch_prediction - target) ** 2, frame_keep)
+        result["pitch"] = masked_mean((out.pitch_prediction - target) ** 2, pitch_keep)
         stats_target = torch.cat([mean, torch.log(torch.expm1(std.clamp(min=1e-3)))], dim=1)
         result["pitch_stats"] = F.mse_loss(out.pitch_mean_std, stats_target)
     return result
