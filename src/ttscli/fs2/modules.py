@@ -64,10 +64,10 @@ class FFTBlock(nn.Module):
         Why not call the module: given a padding mask, ``nn.MultiheadAttention`` builds the
         whole (batch, heads, frames, frames) score tensor and its softmax. Attending row by
         row over each row's own length needs no mask, so the fused kernel works in blocks
-        (on a padded batch of eight 9-second lines the attention took half the time and a
-        quarter of the peak memory), wastes nothing on padding, and a line comes out the
-        same whichever mini-batch it lands in, as it does alone. The weights
-        (``in_proj_*``, ``out_proj``) are the module's.
+        and wastes nothing on padding (a padded batch of eight 9-second lines took 1.2 s
+        instead of 1.6 s, with a peak 101 MB instead of 161 MB above the loaded voice), and
+        a line comes out the same whichever mini-batch it lands in, as it does alone. The
+        weights (``in_proj_*``, ``out_proj``) are the module's.
         """
         mha = self.attention
         batch, frames, hidden = x.shape
