@@ -98,3 +98,24 @@ def test_shifted_corpus_features_and_stats(tmp_path: Path):
     heard = [teacher_forced(model, batch, "follow-pitch", random.Random(s))[0] for s in range(8)]
     recorded = [torch.allclose(o.pitch[keep], batch["pitch"][keep]) for o in heard]
     assert any(recorded) and not all(recorded)
+
+
+def test_shift_corpus_script_reports_bad_input_in_one_line(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "shift_corpus.py"), *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    missing = run("--corpus", str(tmp_path / "nothing"), "--out", str(tmp_path / "out"))
+    assert missing.returncode != 0 and "no alignments.jsonl" in missing.stderr
+    assert "Traceback" not in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    corpus = voiced_corpus(tmp_path / "corpus", [100.0])
+    upside_down = run("--corpus", str(corpus), "--out", str(tmp_path / "o"), "--low", "2")
+    assert upside_down.returncode != 0 and "low <= high" in upside_down.stderr
+    assert "Traceback" not in upside_down.stderr

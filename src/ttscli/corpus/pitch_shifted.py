@@ -32,6 +32,7 @@ import soundfile as sf
 
 from ttscli.atomic import atomic_write, atomic_write_bytes
 from ttscli.audio.psola import psola_shift
+from ttscli.errors import UserError, script_exit_code
 from ttscli.train.features import read_alignments
 
 
@@ -90,6 +91,13 @@ def build(
     limit: int | None = None,
 ) -> dict[str, int]:
     """Write the combined corpus; returns counts of shifted wavs made and kept."""
+    for name in ("alignments.jsonl", "metadata.csv"):
+        if not (corpus / name).is_file():
+            raise UserError(f"--corpus {corpus}: no {name} (make one with build_corpus.py)")
+    if not 0 < low <= high or copies < 1:
+        raise UserError(
+            f"--low {low:g} --high {high:g} --copies {copies}: need 0 < low <= high and copies >= 1"
+        )
     items = read_alignments(corpus)[:limit]
     metadata = read_metadata(corpus)
     (out / "wavs").mkdir(parents=True, exist_ok=True)
@@ -120,7 +128,7 @@ def build(
     return counts
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
@@ -131,11 +139,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
     parser.add_argument("--limit", type=int, default=None, help="only the first N utterances")
     args = parser.parse_args()
-    counts = build(
-        args.corpus, args.out, args.copies, args.low, args.high, args.seed, args.workers, args.limit
-    )
-    print(f"shifted copies: {counts}")
+
+    def run() -> int:
+        counts = build(
+            args.corpus, args.out, args.copies, args.low, args.high, args.seed, args.workers,
+            args.limit,
+        )  # fmt: skip
+        print(f"shifted copies: {counts}")
+        return 0
+
+    return script_exit_code(run)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
