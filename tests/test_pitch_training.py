@@ -119,3 +119,29 @@ def test_shift_corpus_script_reports_bad_input_in_one_line(tmp_path: Path):
     upside_down = run("--corpus", str(corpus), "--out", str(tmp_path / "o"), "--low", "2")
     assert upside_down.returncode != 0 and "low <= high" in upside_down.stderr
     assert "Traceback" not in upside_down.stderr
+
+
+def test_cwt_pitch_statistics_are_learnt_from_natural_utterances_only(tmp_path: Path):
+    """In CWT mode the utterance mean and spread of a PSOLA copy are not in its text either."""
+    from ttscli.train.losses import losses
+
+    corpus = voiced_corpus(tmp_path / "corpus", [90.0, 100.0])
+    build(corpus, tmp_path / "shifted", copies=1, workers=1)
+    features = tmp_path / "features"
+    features.mkdir()
+    for item in read_alignments(tmp_path / "shifted"):
+        process((item, tmp_path / "shifted", features))
+    stats = compute_stats(features)
+    model = FastSpeech2(tiny_config(pitch_mode="cwt", wave_decoder=False), stats)
+    batch = collate([Utterance(p, stats) for p in sorted(features.glob("*.npz"))], "cpu")
+    out, _ = teacher_forced(model, batch, "follow-pitch")
+    natural_only = {k: v[batch["pitch_shift"] == 1.0] for k, v in batch.items()}
+    with torch.no_grad():
+        first = losses(model, out, batch)["pitch_stats"]
+        rows = batch["pitch_shift"] == 1.0
+        trimmed = type(out)(**{
+            name: value[rows] if isinstance(value, torch.Tensor) else value
+            for name, value in vars(out).items()
+        })  # fmt: skip
+        expected = losses(model, trimmed, natural_only)["pitch_stats"]
+    assert float(first) == pytest.approx(float(expected), rel=1e-5)

@@ -223,12 +223,14 @@ class FS2System:
         kind: Literal["fs2", "fs2s"],
         vocoder: str,
         controls: Controls | None = None,
+        judge_pitch: bool = False,
     ) -> None:
-
+        """``judge_pitch``: read each sentence's F0 too (a run over several --pitch)."""
         self.name = name
         self.kind = kind
         self.engine = FS2Engine.load(checkpoint, kind=kind, vocoder=vocoder, device="cpu")
         self.controls = controls or Controls()
+        self.judge_pitch = judge_pitch
 
     def _make(self, text: str) -> tuple[np.ndarray, int]:
         parts = [chunk.audio for chunk in self.engine.stream(text, self.controls)]
@@ -343,8 +345,8 @@ def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[S
                 controls = Controls(pitch=pitch, energy=args.energy, duration=args.duration)
                 scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != 1.0]
                 label = f"{name} ({', '.join(scaled)})" if scaled else name
-                fs2 = FS2System(label, args.checkpoint, kind, args.vocoder, controls)
-                fs2.judge_pitch = len(args.pitches) > 1
+                judge_pitch = len(args.pitches) > 1
+                fs2 = FS2System(label, args.checkpoint, kind, args.vocoder, controls, judge_pitch)
                 loaded.append((fs2, time.perf_counter() - start))
                 start = time.perf_counter()
             continue
@@ -463,7 +465,7 @@ def evaluate_system(
         audio_16k = resample(audio, out.sample_rate, JUDGE_RATE)
         hypothesis = asr.transcribe(audio_16k)
         f0_median = None
-        if getattr(system, "judge_pitch", False):
+        if isinstance(system, FS2System) and system.judge_pitch:
             voiced = speech_f0(audio, out.sample_rate)
             f0_median = float(np.median(voiced)) if len(voiced) >= MIN_VOICED_FRAMES else None
         scores = mos.score(audio_16k)

@@ -20,7 +20,7 @@ from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
 from ttscli.engine import Chunk, PreparedLine
 from ttscli.errors import UserError
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
-from ttscli.fs2.harmonic_source import cycles_before
+from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.kinds import ModelKind, check_controls
 from ttscli.fs2.model import Controls, FastSpeech2, FS2Output, LatentWaveDecoder
 from ttscli.fs2.vocoders import NeuralVocoder, Vocoder, resolve_vocoder
@@ -101,6 +101,11 @@ class FS2Engine:
         self.sample_rate = model.config.audio.sample_rate
         self._symbol_ids = {s: i for i, s in enumerate(model.config.symbols)}
         self.load_seconds = 0.0
+        generator = model.wave_decoder if vocoder is None else None
+        if isinstance(vocoder, NeuralVocoder):
+            generator = vocoder.module
+        # A window cut from a longer utterance must continue a harmonic source's phase.
+        self._continues_source_phase = generator is not None and has_harmonic_source(generator)
 
     @classmethod
     def load(
@@ -252,7 +257,7 @@ class FS2Engine:
         window hears: no padding, no frames beyond)."""
         log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, start:end]
         start_cycles = None
-        if acoustic.log_f0 is not None and start > 0:  # a harmonic source's phase so far
+        if self._continues_source_phase and acoustic.log_f0 is not None and start > 0:
             hop, rate = self.config.audio.hop_length, self.config.audio.sample_rate
             start_cycles = cycles_before(acoustic.log_f0[rows], start, hop, rate)
         if self.vocoder is None:

@@ -31,6 +31,11 @@ def cycles_before(log_f0: torch.Tensor, frames: int, hop: int, sample_rate: int)
     return (f0.sum(dim=1) * hop / sample_rate) % 1.0
 
 
+def has_harmonic_source(module: nn.Module) -> bool:
+    """Whether ``module`` (a vocoder or waveform decoder) holds a harmonic source."""
+    return any(isinstance(part, HarmonicSource) for part in module.modules())
+
+
 class HarmonicSource(nn.Module):
     """Frame log-F0 (B, T) -> (B, channels, T * upsampling) features for the head's stage."""
 

@@ -61,13 +61,10 @@ def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -
     }
     if model.postnet is not None:
         result["postnet"] = masked_mean((out.mel - mel).abs(), frame_keep)
-    if "pitch_shift" in batch:
-        # The predictor learns the voice's own contour: a PSOLA copy's pitch is not in its
-        # text. Those copies teach the decoder to follow the embedding instead.
-        natural = (batch["pitch_shift"] == 1.0).unsqueeze(1)
-        pitch_keep = frame_keep & natural
-    else:
-        pitch_keep = frame_keep
+    # The predictor learns the voice's own contour: a PSOLA copy's pitch is not in its text.
+    # Those copies teach the decoder to follow the embedding instead.
+    natural = batch["pitch_shift"] == 1.0 if "pitch_shift" in batch else None
+    pitch_keep = frame_keep if natural is None else frame_keep & natural.unsqueeze(1)
     if out.pitch_mean_std is None:
         result["pitch"] = masked_mean((out.pitch_prediction - batch["pitch"]) ** 2, pitch_keep)
     else:
@@ -83,7 +80,10 @@ def losses(model: FastSpeech2, out: FS2Output, batch: dict[str, torch.Tensor]) -
         )
         result["pitch"] = masked_mean((out.pitch_prediction - target) ** 2, pitch_keep)
         stats_target = torch.cat([mean, torch.log(torch.expm1(std.clamp(min=1e-3)))], dim=1)
-        result["pitch_stats"] = F.mse_loss(out.pitch_mean_std, stats_target)
+        squared = (out.pitch_mean_std - stats_target) ** 2
+        result["pitch_stats"] = (
+            squared.mean() if natural is None else masked_mean(squared, natural.unsqueeze(1))
+        )
     return result
 
 
