@@ -21,6 +21,7 @@ from ttscli.engine import Chunk, Engine, PreparedLine
 from ttscli.errors import UserError
 from ttscli.lines import BatchLine, LinesFile
 from ttscli.manifest import MANIFEST, Manifest
+from ttscli.memory import trim
 
 __all__ = ["MANIFEST", "BatchLine", "BatchSummary", "LinesFile", "run_batch"]
 
@@ -134,13 +135,17 @@ def synthesize_sorted(
     engine: Engine, items: list[tuple[T, PreparedLine]], batch_size: int, options: Any
 ) -> Iterator[tuple[T, PreparedLine, Chunk]]:
     """The items' audio, made in mini-batches of similar length (little padding), in that
-    length order; each item comes back with what it was paired with."""
+    length order; each item comes back with what it was paired with. The heap's free pages
+    go back to the system after each mini-batch, so the next, longer one does not pile
+    on top of them."""
     ordered = sorted(items, key=lambda item: item[1].size)
     for start in range(0, len(ordered), batch_size):
         mini = ordered[start : start + batch_size]
         chunks = engine.synthesize_batch([prepared for _, prepared in mini], options)
         for (key, prepared), chunk in zip(mini, chunks, strict=True):
             yield key, prepared, chunk
+        del chunks
+        trim()
 
 
 def prepare(engine: Engine, line: BatchLine) -> PreparedLine:

@@ -25,6 +25,7 @@ from ttscli.engine_spec import EngineSpec, kyutai_spec
 from ttscli.errors import UserError
 from ttscli.fs2.kinds import ModelKind
 from ttscli.plan import RunPlan, wants_batch
+from ttscli.process_exit import exit_process
 
 KYUTAI_ATTRIBUTION = (
     "Kyutai TTS 1.6B weights (kyutai/tts-1.6b-en_fr) by Kyutai, licensed CC-BY 4.0; "
@@ -273,4 +274,11 @@ app.command("serve")(user_errors(serve_command))
 
 
 def main() -> None:
-    app(prog_name="ttscli")
+    """The console script: the app, then an exit that skips torch's C teardown."""
+    try:
+        app(prog_name="ttscli")
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    exit_process(code)  # outside the handler, so the exception's frames are freed first

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ttscli.engine import Engine
-from ttscli.memory import release_large_frees
+from ttscli.memory import limit_kernel_cache, release_large_frees, trim
 
 
 @dataclass(frozen=True)
@@ -20,16 +20,20 @@ class EngineSpec:
     def load(self) -> Engine:
         """The engine, loaded here; torch and the engine modules are imported only now, so
         a process that never synthesises (a server client, a Ray driver) never pays them.
-        The process will make tensors of every size for as long as it runs, so it returns
-        large ones to the system as they are freed (``memory.release_large_frees``)."""
+        The process will meet inputs of every length for as long as it runs, so its kernel
+        cache is bounded and freed memory goes back to the system (``ttscli.memory``)."""
+        limit_kernel_cache()
         release_large_frees()
         if self.kind == "fs2":
             from ttscli.fs2.engine import FS2Engine
 
-            return FS2Engine.load(**self.arguments)
-        from ttscli.kyutai import KyutaiEngine
+            engine: Engine = FS2Engine.load(**self.arguments)
+        else:
+            from ttscli.kyutai import KyutaiEngine
 
-        return KyutaiEngine.load(**self.arguments)
+            engine = KyutaiEngine.load(**self.arguments)
+        trim()  # loading leaves copies of the weights freed on the heap
+        return engine
 
 
 def kyutai_spec(

@@ -1,23 +1,34 @@
-"""Give memory back to the system as torch frees it, for long batches and servers.
+"""Keep a long-running process's memory flat as lines of every length go through it.
 
-glibc serves large allocations from ``mmap`` at first, but after one is freed it raises its
-threshold to that size, so later tensors of that size come from the heap, whose freed
-pieces are kept for reuse rather than returned. A process that makes tensors of many sizes
-(every line or request has its own length) then keeps growing. Fixing the threshold makes
-every large tensor its own mapping, returned to the system when torch frees it; the cost is
-a page fault per page the next tensor touches, paid only by tensors above the threshold.
+Three things grow with the number of distinct lengths seen, not with the longest one:
+
+- oneDNN, torch's CPU convolution library, keeps a compiled kernel for every input shape it
+  has met (up to a thousand). Every line has its own length, so a batch of lines fills that
+  cache with kernels it will never use again. ``limit_kernel_cache`` keeps it small: the
+  layers of one line that share a shape still share a kernel.
+- glibc serves large allocations from ``mmap`` at first, but after one is freed it raises its
+  threshold to that size, so ever larger tensors come from the heap. ``release_large_frees``
+  fixes the threshold; it is set high because every tensor above it page-faults fresh zeroed
+  pages each time it is made, which made a batch of lines far slower when it was low.
+- The heap keeps freed pieces for reuse rather than returning them; ``trim`` hands its free
+  pages back, after each mini-batch of a batch and between a server's bursts of requests.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 from functools import lru_cache
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
-MMAP_THRESHOLD_BYTES = 1 << 20
-"""Above this a tensor gets its own mapping (glibc's default starts at 128 KiB, then moves)."""
+MMAP_THRESHOLD_BYTES = 16 << 20
+"""Above this a tensor gets its own mapping (glibc's default starts at 128 KiB, then moves);
+a vocoder's tensors for one line, a few MB each, stay below it and reuse the heap."""
+KERNEL_CACHE_VARIABLE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
+KERNEL_CACHE_ENTRIES = 16
+"""Enough for the distinct layer shapes of one utterance to find their kernels again."""
 
 
 @lru_cache(maxsize=1)
@@ -33,6 +44,16 @@ def _libc() -> ctypes.CDLL | None:
     return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
+def limit_kernel_cache() -> None:
+    """Bound oneDNN's kernel cache (see the module docstring) unless the user has set it.
+
+    oneDNN reads the variable when it first builds a kernel, so this works after ``import
+    torch`` as long as no convolution has run yet."""
+    chosen = (KERNEL_CACHE_VARIABLE, "DNNL_PRIMITIVE_CACHE_CAPACITY")  # oneDNN reads either
+    if not any(name in os.environ for name in chosen):
+        os.environ[KERNEL_CACHE_VARIABLE] = str(KERNEL_CACHE_ENTRIES)
+
+
 def release_large_frees() -> bool:
     """Fix glibc's mmap threshold (see the module docstring); False where there is no
     glibc (macOS, musl), which is harmless: those allocators return memory themselves."""
@@ -43,6 +64,6 @@ def release_large_frees() -> bool:
 
 
 def trim() -> bool:
-    """Return the heap's free pages to the system now (after a request, in a server)."""
+    """Return the heap's free pages to the system now (after a mini-batch or a request)."""
     libc = _libc()
     return bool(libc is not None and libc.malloc_trim(0))

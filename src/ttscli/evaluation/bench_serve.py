@@ -28,7 +28,7 @@ from ttscli.batch import BatchLine, run_batch
 from ttscli.corpus import SHARED_CORPUS
 from ttscli.evaluation.evaluate import machine_description, read_sentences
 from ttscli.fs2.engine import FS2Engine
-from ttscli.memory import release_large_frees
+from ttscli.memory import limit_kernel_cache, release_large_frees
 
 
 def free_port() -> int:
@@ -111,6 +111,7 @@ async def load(url: str, texts: Sequence[str], clients: int) -> dict[str, float]
 def batch_throughput(args: argparse.Namespace, texts: Sequence[str]) -> float:
     """Audio seconds per second of ``run_batch`` in this process, default flags (and the
     allocator setting the CLI and the server load engines with)."""
+    limit_kernel_cache()
     release_large_frees()
     engine = FS2Engine.load(args.checkpoint, device="cpu")
     lines = [BatchLine(i + 1, text) for i, text in enumerate(texts)]
