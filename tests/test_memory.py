@@ -74,14 +74,14 @@ KERNELS = textwrap.dedent(
         return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
 
     convs = [torch.nn.Conv1d(64, 64, k, dilation=d) for k, d in ((3, 1), (5, 2), (7, 3))]
+    signal = torch.randn(1, 64, 1200)
     with torch.inference_mode():
         for conv in convs:
-            conv(torch.randn(1, 64, 300))
+            conv(signal[:, :, :300])
         base = rss_mb()
         for length in range(300, 1100):  # every line has its own length
-            x = torch.randn(1, 64, length)
             for conv in convs:
-                conv(x)
+                conv(signal[:, :, :length])
     print(rss_mb() - base)
     """
 )
@@ -102,5 +102,5 @@ def test_bounded_kernel_cache_stops_growth_with_each_new_length() -> None:
         )
         for mode in ("default", "bounded")
     }
-    # oneDNN's default cache keeps a kernel per shape, about 40 MB more over these lengths
-    assert grown["bounded"] < grown["default"] - 20, grown
+    # oneDNN's default cache keeps a kernel per shape: several times the growth here
+    assert grown["bounded"] < grown["default"] / 2, grown
