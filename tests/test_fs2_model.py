@@ -155,6 +155,20 @@ def test_checkpoint_round_trip_keeps_outputs(tiny_checkpoint: Path) -> None:
     torch.testing.assert_close(a, b)
 
 
+def test_loading_skips_random_fills_only_while_building(tiny_checkpoint: Path) -> None:
+    from ttscli.fs2.io import build_to_load
+
+    load_checkpoint(tiny_checkpoint)
+    with pytest.raises(RuntimeError):  # a failed build restores the fills too
+
+        def broken() -> torch.nn.Module:
+            raise RuntimeError("no model")
+
+        build_to_load(broken, tiny_checkpoint / "model.safetensors")
+    layer = torch.nn.Linear(64, 64)  # built afterwards: filled at random as usual
+    assert float(layer.weight.std()) > 0.01
+
+
 def _copy(src: Path, dst: Path) -> Path:
     dst.mkdir()
     for f in src.iterdir():

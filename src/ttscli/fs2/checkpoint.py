@@ -10,7 +10,7 @@ import torch
 
 from ttscli.errors import UserError
 from ttscli.fs2.config import FS2Config, ProsodyStats
-from ttscli.fs2.io import apply_weights, load_dataclass, load_weights, save_json, save_weights
+from ttscli.fs2.io import build_to_load, load_dataclass, save_json, save_weights
 from ttscli.fs2.model import FastSpeech2
 
 CONFIG_FILE = "config.json"
@@ -24,8 +24,7 @@ def load_checkpoint(directory: Path) -> FastSpeech2:
         raise UserError(f"checkpoint {directory}: not a directory")
     config = load_dataclass(FS2Config, directory / CONFIG_FILE)
     stats = load_dataclass(ProsodyStats, directory / STATS_FILE)
-    model = FastSpeech2(config, stats)
-    apply_weights(model, load_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
+    model = build_to_load(lambda: FastSpeech2(config, stats), directory / WEIGHTS_FILE)
     return model.eval()
 
 

@@ -22,8 +22,8 @@ from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator, fold_weight_norm, infer_config
 from ttscli.fs2.io import (
     apply_weights,
+    build_to_load,
     load_dataclass,
-    load_weights,
     read_json,
     save_json,
     save_weights,
@@ -134,13 +134,12 @@ def load_bundled_module(
         latent = config.latent or LatentVocoderConfig()
         if audio is not None:
             check_compatible(latent, audio, str(directory))
-        module = LatentVocoder(latent)
+        module = build_to_load(lambda: LatentVocoder(latent), weights_path)
     else:
         hifigan = config.hifigan or HiFiGANConfig()
         if audio is not None:
             _check_compatible(hifigan, audio, str(config_path))
-        module = HiFiGANGenerator(hifigan)
-    apply_weights(module, load_weights(weights_path), weights_path)
+        module = build_to_load(lambda: HiFiGANGenerator(hifigan), weights_path)
     return module.eval()
 
 
