@@ -124,9 +124,12 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     common += ["--features", str(features), "--corpus", str(corpus), "--run", str(run)]
     common += ["--segment", "8", "--batch", "2", "--val-count", "1", "--log-every", "1"]
     script("train_fs2s.py", *common, "--save-every", "1", "--steps", "1")
-    script("train_fs2s.py", *common, "--save-every", "1", "--steps", "2")  # resumes
+    # resumes, at the learning rate asked for now
+    script("train_fs2s.py", *common, "--save-every", "1", "--steps", "2", "--lr", "1.5e-4")
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [1, 2]
+    state = json.loads((run / "train_state.json").read_text())
+    assert state["param_groups"][0]["lr"] == 1.5e-4
     speaks(tmp_path / "fs2s.wav", "--model", "fs2s", "--checkpoint", str(run / "best"))
 
     # --mel-vocoder: the same fine-tuning for the mel vocoder of --model fs2.

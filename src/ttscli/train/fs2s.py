@@ -364,8 +364,11 @@ def main() -> None:
     optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
     step, best = 0, math.inf
     if has_train_state(args.run):
+        wanted = [group["lr"] for group in optimizer.param_groups]
         meta = load_train_state(args.run, optimizer)
         step, best = int(meta["step"]), float(meta["best_val"])
+        for group, lr in zip(optimizer.param_groups, wanted, strict=True):
+            group["lr"] = lr  # the rates asked for now: a run can go on at another rate
         print(f"resumed at step {step}", flush=True)
 
     paths = sorted(args.features.glob("*.npz"))
