@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -158,7 +159,13 @@ def test_checkpoint_round_trip_keeps_outputs(tiny_checkpoint: Path) -> None:
 def test_loading_skips_random_fills_only_while_building(tiny_checkpoint: Path) -> None:
     from ttscli.fs2.io import build_to_load
 
-    load_checkpoint(tiny_checkpoint)
+    fill = torch.nn.init.kaiming_uniform_
+    loads = [threading.Thread(target=load_checkpoint, args=(tiny_checkpoint,)) for _ in range(4)]
+    for load in loads:
+        load.start()
+    for load in loads:
+        load.join()
+    assert torch.nn.init.kaiming_uniform_ is fill  # loads in parallel threads restore it too
     with pytest.raises(RuntimeError):  # a failed build restores the fills too
 
         def broken() -> torch.nn.Module:

@@ -7,6 +7,7 @@ wrong becomes a one-line ``UserError`` that names the file and the field or tens
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,23 +28,25 @@ _RANDOM_FILLS = (
     "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
     "orthogonal_", "sparse_",
 )  # fmt: skip
+_FILLS_LOCK = threading.Lock()  # two loads in two threads must not save each other's no-ops
 
 
 @contextmanager
 def _initialisation_skipped() -> Iterator[None]:
     """``torch.nn.init``'s fills do nothing inside: modules built to be loaded at once."""
-    saved = {name: getattr(torch.nn.init, name) for name in _RANDOM_FILLS}
+    with _FILLS_LOCK:
+        saved = {name: getattr(torch.nn.init, name) for name in _RANDOM_FILLS}
 
-    def leave(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        return tensor
+        def leave(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+            return tensor
 
-    for name in saved:
-        setattr(torch.nn.init, name, leave)
-    try:
-        yield
-    finally:
-        for name, fill in saved.items():
-            setattr(torch.nn.init, name, fill)
+        for name in saved:
+            setattr(torch.nn.init, name, leave)
+        try:
+            yield
+        finally:
+            for name, fill in saved.items():
+                setattr(torch.nn.init, name, fill)
 
 
 def build_to_load(make: Callable[[], M], path: Path) -> M:
