@@ -175,3 +175,14 @@ def speech_f0(audio: np.ndarray, rate: int, hop: int = 256) -> np.ndarray:
     )
     level_db = 10 * np.log10(power)
     return f0[(f0 > 0) & (level_db > level_db.max() - SPEECH_LEVEL_DB)]
+
+
+MIN_VOICED_FRAMES = 10
+"""Fewer voiced speech frames than this (a sentence of one short word) give no F0 reading."""
+
+
+def median_speech_f0(audio: np.ndarray, rate: int) -> float | None:
+    """Median of ``speech_f0``: one utterance's pitch as the ``--pitch`` judge reads it, or
+    None when too few frames are voiced to say."""
+    voiced = speech_f0(audio, rate)
+    return float(np.median(voiced)) if len(voiced) >= MIN_VOICED_FRAMES else None

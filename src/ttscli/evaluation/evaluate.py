@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from ttscli.audio.dsp import MelSpec, griffin_lim, log_mel
-from ttscli.audio.f0 import speech_f0
+from ttscli.audio.f0 import median_speech_f0
 from ttscli.audio.resample import resample
 from ttscli.corpus import SHARED_CORPUS
 from ttscli.errors import UserError
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 
 
 JUDGE_RATE = 16000
-MIN_VOICED_FRAMES = 10
-"""Fewer voiced frames than this (a sentence of one short word) give no F0 reading."""
 WARMUP_TEXT = "This sentence only warms up the caches and is not scored."
 ALL_SYSTEMS = ("ttscli-fs2", "ttscli-fs2s", "teacher", "espeak-ng", "resynth-griffin-lim")
 DEFAULT_SYSTEMS = ("ttscli-fs2", "teacher", "espeak-ng")
@@ -466,8 +464,7 @@ def evaluate_system(
         hypothesis = asr.transcribe(audio_16k)
         f0_median = None
         if isinstance(system, FS2System) and system.judge_pitch:
-            voiced = speech_f0(audio, out.sample_rate)
-            f0_median = float(np.median(voiced)) if len(voiced) >= MIN_VOICED_FRAMES else None
+            f0_median = median_speech_f0(audio, out.sample_rate)
         scores = mos.score(audio_16k)
         ref_words = normalise_words(text)
         result.sentences.append(

@@ -20,13 +20,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import soundfile
 import torch
 
 from ttscli.audio.dsp import log_mel
-from ttscli.audio.f0 import continuous_log_f0, speech_f0, voice_range_f0
+from ttscli.audio.f0 import continuous_log_f0, median_speech_f0, voice_range_f0
 from ttscli.audio.psola import psola_shift
 from ttscli.audio.resample import resample
 from ttscli.errors import UserError
@@ -49,8 +50,9 @@ class RatioRow:
 
 
 def median_f0(audio: np.ndarray, rate: int) -> float:
-    voiced = speech_f0(audio, rate)
-    return float(np.median(voiced)) if len(voiced) else float("nan")
+    """``median_speech_f0``, NaN where it has no reading (the table takes NaN-aware medians)."""
+    f0 = median_speech_f0(audio, rate)
+    return float("nan") if f0 is None else f0
 
 
 def vocode(vocoder: LatentVocoder, audio: np.ndarray) -> np.ndarray:
@@ -94,7 +96,7 @@ def follow_table(
     return rows
 
 
-def print_table(rows: Sequence[RatioRow], out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+def print_table(rows: Sequence[RatioRow], out: TextIO = sys.stdout) -> None:
     quality = any(row.asked_ovrl for row in rows)
     head = "| ratio | PSOLA copy F0 | vocoder F0 | vocoder F0 / asked |"
     rule = "|---:|---:|---:|---:|"
