@@ -143,21 +143,26 @@ def windows(
     rng: random.Random,
     factors: list[float] | None = None,
     true_mels: bool = False,
+    mel_items: list[Utterance] | None = None,
 ) -> Windows:
     """Windows of ``segment + 2 * MARGIN`` frames. Where a pitch factor is not 1, the model
     is fed the recorded F0 times the factor and the target is the recording moved to that
     pitch with WORLD: the teacher's voice covers a narrow F0 range, and a vocoder fitted on
     it alone ignores a raised or lowered contour, which would make ``--pitch`` inaudible.
     With ``true_mels`` the windows carry the recording's own log-mel instead of the model's
-    hidden states (a mel vocoder fitted like a classic vocoder, independent of the model)."""
+    hidden states (a mel vocoder fitted like a classic vocoder, independent of the model);
+    ``mel_items`` then names, per window, the utterance whose mel it carries (the same
+    frames of a recording at another pitch, see ``pitch_partners``)."""
     stats = model.variance_adaptor.stats
     hop = model.config.audio.hop_length
     size = segment + 2 * MARGIN
     hidden, mels, log_f0, audio = [], [], [], []
-    for item, factor in zip(items, factors or [1.0] * len(items), strict=True):
+    for item, factor, mel_item in zip(
+        items, factors or [1.0] * len(items), mel_items or items, strict=True
+    ):
         start = rng.randrange(0, item.frames - size + 1)
         if true_mels:
-            mels.append(item.mel[start : start + size].float())
+            mels.append(mel_item.mel[start : start + size].float())
         else:
             hidden.append(hidden_states(model, item, factor)[start : start + size])
         pitch = item.pitch[start : start + size] * stats.log_f0_std + stats.log_f0_mean
@@ -245,18 +250,45 @@ def window_loss(trainee: Trainee, batch: Windows) -> torch.Tensor:
 
 
 def training_batch(
-    trainee: Trainee, train: list[Utterance], args: argparse.Namespace, rng: random.Random
+    trainee: Trainee,
+    train: list[Utterance],
+    args: argparse.Namespace,
+    rng: random.Random,
+    partners: dict[str, Utterance],
 ) -> Windows:
     """``--batch`` random windows; in mel-vocoder mode a share (``--pitch-augment``) at a
-    random pitch, 0.6-1.7x log-uniform."""
+    random pitch, 0.6-1.7x log-uniform, and a share (``--cross-pitch-mels``) of those with a
+    pitch partner carrying the partner's mel."""
     picked = rng.sample(train, args.batch)
+    share = args.cross_pitch_mels
+    mel_items = [
+        partners[item.uid] if item.uid in partners and rng.random() < share else item
+        for item in picked
+    ]
     factors = [
         math.exp(rng.uniform(math.log(0.6), math.log(1.7)))
         if trainee.vocoder is not None and rng.random() < args.pitch_augment
         else 1.0
         for _ in picked
     ]
-    return windows(trainee.model, picked, args.corpus, args.segment, rng, factors, args.true_mels)
+    return windows(
+        trainee.model, picked, args.corpus, args.segment, rng, factors, args.true_mels, mel_items
+    )
+
+
+def pitch_partners(items: list[Utterance]) -> dict[str, Utterance]:
+    """Each recording and its PSOLA copy (``NAME`` and ``NAME_pNNNN``, same frames), keyed
+    by each other's uid. A vocoder shown one's mel with the other's F0 and audio cannot take
+    the pitch from the mel's harmonics, so it learns to take it from its F0 input: trained
+    on matching pairs alone, a harmonic-source vocoder still stopped near x0.87 when asked
+    for x0.72."""
+    by_uid = {item.uid: item for item in items}
+    partners: dict[str, Utterance] = {}
+    for item in items:
+        natural = by_uid.get(item.uid.rsplit("_p", 1)[0]) if "_p" in item.uid else None
+        if natural is not None and natural.frames == item.frames:
+            partners[item.uid], partners[natural.uid] = natural, item
+    return partners
 
 
 @torch.no_grad()
@@ -339,6 +371,15 @@ def main() -> None:
         default=0.0,
         help="mel vocoder: share of windows pitch-shifted with WORLD (e.g. 0.5)",
     )
+    parser.add_argument(
+        "--cross-pitch-mels",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="with --true-mels and features holding PSOLA copies: share of windows that "
+        "carry the mel of the recording's copy at another pitch (F0 and audio their own), so "
+        "the vocoder must follow its F0 input (e.g. 0.5)",
+    )
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
     parser.add_argument("--batch", type=int, default=6)
@@ -353,6 +394,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.true_mels and not args.mel_vocoder:
         parser.error("--true-mels goes with --mel-vocoder")
+    if args.cross_pitch_mels and not args.true_mels:
+        parser.error("--cross-pitch-mels goes with --true-mels")
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -377,6 +420,7 @@ def main() -> None:
     val = [u for u in items[: args.val_count] if u.frames >= size]
     train = [u for u in items[args.val_count :] if u.frames >= size]
     print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
+    partners = pitch_partners(items) if args.cross_pitch_mels else {}
     val_rng = random.Random(args.seed)
     val_windows = [
         windows(model, val[i : i + 8], args.corpus, args.segment, val_rng, None, args.true_mels)
@@ -396,7 +440,7 @@ def main() -> None:
     deadline = started + args.minutes * 60 if args.minutes else math.inf
     while step < args.steps and time.monotonic() < deadline:
         rng = random.Random(args.seed * 1_000_003 + step)
-        loss = window_loss(trainee, training_batch(trainee, train, args, rng))
+        loss = window_loss(trainee, training_batch(trainee, train, args, rng, partners))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
