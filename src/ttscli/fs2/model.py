@@ -99,9 +99,12 @@ class VarianceAdaptor(nn.Module):
         energy: torch.Tensor | None = None,
         max_frames: int | None = None,
         pitch_offset: torch.Tensor | None = None,
+        energy_scale: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """``pitch_offset`` (batch,): z-score shifts added to the predicted contour per
-        utterance, as ``--pitch`` adds one to all (training with pitch-shifted copies)."""
+        utterance, as ``--pitch`` adds one to all (training with pitch-shifted copies);
+        ``energy_scale`` (batch,): factors on the predicted energy per utterance, as
+        ``--energy`` puts one on all (training with louder and quieter copies)."""
         log_duration = self.duration_predictor(x, phoneme_mask)
         if durations is None:
             frames = (torch.exp(log_duration) - 1).clamp(min=0) * controls.duration
@@ -124,6 +127,8 @@ class VarianceAdaptor(nn.Module):
         if energy is None:
             s = self.stats
             scaled = (energy_prediction * s.energy_std + s.energy_mean) * controls.energy
+            if energy_scale is not None:
+                scaled = scaled * energy_scale.unsqueeze(1)
             energy = (scaled - s.energy_mean) / s.energy_std
         x = x + self.energy_embedding(torch.bucketize(energy, self.energy_bins))
         return {
@@ -275,13 +280,22 @@ class FastSpeech2(nn.Module):
         energy: torch.Tensor | None = None,
         max_frames: int | None = None,
         pitch_offset: torch.Tensor | None = None,
+        energy_scale: torch.Tensor | None = None,
     ) -> FS2Output:
         """Predict prosody (or use the given targets, for training) and decode mels."""
         controls = controls or Controls()
         phoneme_mask = padding_mask(phoneme_lengths, phonemes.shape[1])
         x = self.encoder(self.embedding(phonemes), phoneme_mask)
         va = self.variance_adaptor(
-            x, phoneme_mask, controls, durations, pitch, energy, max_frames, pitch_offset
+            x,
+            phoneme_mask,
+            controls,
+            durations,
+            pitch,
+            energy,
+            max_frames,
+            pitch_offset,
+            energy_scale,
         )
         frame_mask = va["frame_mask"]
         hidden = self.decoder(va["x"], frame_mask)

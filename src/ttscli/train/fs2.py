@@ -39,6 +39,7 @@ def teacher_forced(
     batch: dict[str, torch.Tensor],
     prosody_inputs: str = "target",
     rng: random.Random | None = None,
+    energy_augment: float = 0.0,
 ) -> tuple[FS2Output, dict]:
     """Run the model on ground-truth durations and, as the paper trains it, ground-truth
     pitch and energy (``prosody_inputs`` "target").
@@ -56,8 +57,15 @@ def teacher_forced(
     utterance's shift; validation (no ``rng``) always takes the second. The recorded
     contour shows the decoder exactly where the harmonics go; the predicted one is what it
     will hear when it speaks.
+
+    ``energy_augment``: the share of training utterances heard as a louder or quieter copy
+    (``louder_copies``), so that the energy embedding, and with it ``--energy``, sets the
+    level: a decoder that only ever hears energy that its text implies learns to ignore it.
     """
     use_targets = prosody_inputs == "target"
+    energy_scale = None
+    if rng is not None and energy_augment > 0:
+        batch, energy_scale = louder_copies(model, batch, rng, energy_augment, use_targets)
     pitch = batch["pitch"] if use_targets else None
     offset = None
     if prosody_inputs == "follow-pitch":
@@ -70,10 +78,44 @@ def teacher_forced(
         batch["phoneme_lengths"],
         durations=batch["durations"],
         pitch=pitch,
-        energy=batch["energy"] if use_targets else None,
+        energy=batch.get("energy_input", batch["energy"]) if use_targets else None,
         pitch_offset=offset,
+        energy_scale=energy_scale,
     )
     return out, losses(model, out, batch)
+
+
+ENERGY_AUGMENT_RANGE = (0.5, 2.0)
+"""Gains of the louder and quieter copies, log-uniform: the --energy scales people use."""
+
+
+def louder_copies(
+    model: FastSpeech2,
+    batch: dict[str, torch.Tensor],
+    rng: random.Random,
+    share: float,
+    use_targets: bool,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """The batch with a ``share`` of its utterances turned into copies played at a random
+    gain, made in feature space: the log-mel target moves by log(gain) (down to the floor
+    of silence) and the frame energy, an STFT norm, by the gain. The energy predictor keeps
+    learning the voice's own level (``energy`` stays); the decoder hears the copy's,
+    as ``energy_input`` with target prosody or as a scale on its prediction otherwise."""
+    low, high = (math.log(x) for x in ENERGY_AUGMENT_RANGE)
+    gains = [
+        math.exp(rng.uniform(low, high)) if rng.random() < share else 1.0
+        for _ in range(batch["mel"].shape[0])
+    ]
+    gain = torch.tensor(gains, dtype=batch["mel"].dtype, device=batch["mel"].device)
+    copy = dict(batch)
+    floor = math.log(1e-5)
+    copy["mel"] = (batch["mel"] + torch.log(gain)[:, None, None]).clamp(min=floor)
+    if not use_targets:
+        return copy, gain
+    stats = model.variance_adaptor.stats
+    energy = (batch["energy"] * stats.energy_std + stats.energy_mean) * gain[:, None]
+    copy["energy_input"] = (energy - stats.energy_mean) / stats.energy_std
+    return copy, None
 
 
 def noam(step: int, peak: float, warmup: int) -> float:
@@ -123,6 +165,14 @@ def main() -> None:
         "the embedding)",
     )
     parser.add_argument(
+        "--energy-augment",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of training utterances heard as copies at a random gain (0.5-2x, made "
+        "from the features), so the decoder follows the energy embedding (--energy); e.g. 0.5",
+    )
+    parser.add_argument(
         "--init",
         type=Path,
         help="start a new run from this checkpoint's weights, normalised with this features "
@@ -140,6 +190,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args()
+    if args.energy_augment and args.fs2s:
+        parser.error("--energy-augment makes its copies from features: not with --fs2s")
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -206,7 +258,7 @@ def main() -> None:
             for param_group in optimizer.param_groups:
                 param_group["lr"] = noam(step + 1, args.lr, args.warmup)
             batch = collate(group, device)
-            out, parts = teacher_forced(model, batch, args.prosody_inputs, rng)
+            out, parts = teacher_forced(model, batch, args.prosody_inputs, rng, args.energy_augment)
             if model.wave_decoder is not None:
                 if args.corpus is None:
                     raise SystemExit("an FS2s model needs --corpus (the folder with wavs/)")
