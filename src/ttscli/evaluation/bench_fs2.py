@@ -64,9 +64,9 @@ def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, 
                 acoustic = engine.run_acoustic([phonemes], Controls())
                 middle = time.perf_counter()
                 mel = acoustic.mel.transpose(1, 2)
-                hidden = latent.adapter(latent.adapter_input(mel, acoustic.log_f0))
+                hidden = latent.latent(mel, acoustic.log_f0)
                 after_adapter = time.perf_counter()
-                wave = latent.decoder(hidden)
+                wave = latent.decoder(hidden, acoustic.log_f0)  # a harmonic source reads F0
                 end = time.perf_counter()
                 if timed:
                     spent["acoustic model"] += middle - start
