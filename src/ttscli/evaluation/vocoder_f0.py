@@ -7,7 +7,9 @@ for a vocoder that reads pitch, its two-pass Praat F0) goes through the vocoder;
 table gives the median over recordings of the output's median F0 (``speech_f0``, the
 judge of ``evaluate.py --pitch``) over the unshifted recording's, beside the same ratio
 read on the PSOLA copy itself (what the vocoder was asked for). ``--dnsmos`` adds DNSMOS
-OVRL of the copies and of the vocoder's audio (needs the ``eval`` extra).
+OVRL of the copies and of the vocoder's audio (needs the ``eval`` extra). ``--mels
+original`` hands the vocoder the unshifted recording's mel with the copy's F0: what it gets
+from an acoustic model whose mel does not show the new pitch, so only its F0 input can.
 
     python scripts/check_vocoder_f0.py --wavs DIR --limit 8 --vocoder runs/voc-nsf/best
 """
@@ -55,13 +57,17 @@ def median_f0(audio: np.ndarray, rate: int) -> float:
     return float("nan") if f0 is None else f0
 
 
-def vocode(vocoder: LatentVocoder, audio: np.ndarray) -> np.ndarray:
-    """The vocoder's rendering of ``audio``'s own log-mel (and F0, if it reads pitch)."""
+def vocode(
+    vocoder: LatentVocoder, audio: np.ndarray, pitch_from: np.ndarray | None = None
+) -> np.ndarray:
+    """The vocoder's rendering of ``audio``'s own log-mel and, if it reads pitch, of the F0
+    of ``pitch_from`` (the same frames at another pitch; default ``audio``)."""
     spec = vocoder.config.mel
     mel = log_mel(torch.from_numpy(audio)[None], spec)
     log_f0 = None
     if vocoder.reads_pitch:
-        track = voice_range_f0(audio, spec.sample_rate, spec.hop_length, frames=mel.shape[-1])
+        source = audio if pitch_from is None else pitch_from
+        track = voice_range_f0(source, spec.sample_rate, spec.hop_length, frames=mel.shape[-1])
         log_f0 = torch.from_numpy(continuous_log_f0(track)[0])[None]
     with torch.inference_mode():
         return vocoder(mel, log_f0).squeeze(0).numpy()
@@ -72,6 +78,7 @@ def follow_table(
     recordings: Sequence[Path],
     ratios: Sequence[float] = DEFAULT_RATIOS,
     judge_quality: bool = False,
+    original_mels: bool = False,
 ) -> list[RatioRow]:
     rows = [RatioRow(ratio) for ratio in ratios]
     judge, judge_rate = None, 0
@@ -87,7 +94,7 @@ def follow_table(
         reference = median_f0(audio, rate)
         for row in rows:
             copy = audio if row.ratio == 1.0 else psola_shift(audio, rate, row.ratio)
-            rendered = vocode(vocoder, copy)
+            rendered = vocode(vocoder, audio, copy) if original_mels else vocode(vocoder, copy)
             row.asked.append(median_f0(copy, rate) / reference)
             row.rendered.append(median_f0(rendered, rate) / reference)
             if judge is not None:
@@ -124,6 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vocoder", type=Path, default=None, help="default: the bundled one")
     parser.add_argument("--ratios", default=",".join(f"{r:g}" for r in DEFAULT_RATIOS))
     parser.add_argument("--dnsmos", action="store_true", help="also DNSMOS OVRL (eval extra)")
+    parser.add_argument(
+        "--mels",
+        choices=["copy", "original"],
+        default="copy",
+        help="the copy's own mel, or the unshifted recording's with the copy's F0",
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     try:
@@ -135,10 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError(f"--ratios {args.ratios}: ratios must be positive")
         torch.set_num_threads(args.threads)
         vocoder = load_bundled_latent(args.vocoder or bundled_checkpoint())
-        rows = follow_table(vocoder, recordings, ratios, judge_quality=args.dnsmos)
+        rows = follow_table(
+            vocoder, recordings, ratios, args.dnsmos, original_mels=args.mels == "original"
+        )
     except (UserError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(recordings)} recordings from {args.wavs}; vocoder {args.vocoder or 'bundled'}\n")
+    mels = "the unshifted recordings' mels" if args.mels == "original" else "the copies' mels"
+    print(
+        f"{len(recordings)} recordings from {args.wavs}; vocoder {args.vocoder or 'bundled'}; "
+        f"{mels}\n"
+    )
     print_table(rows)
     return 0
