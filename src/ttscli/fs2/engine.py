@@ -72,6 +72,20 @@ class Acoustic:
     log_f0: torch.Tensor | None
 
 
+def voice_needs_f0_renderer(model: FastSpeech2) -> bool:
+    """Whether this voice's pitch reaches the audio through a generator's harmonic source:
+    one whose FS2s decoder has a source was trained beside a vocoder that is handed F0, and
+    its mels show a new pitch only in part (the bundled voice's, through the previous
+    bundle's mel-only vocoder: x0.92 at --pitch 0.7, x0.86 at 1.5). With a renderer that
+    has no source (Griffin-Lim, a HiFi-GAN file) such a voice takes the resampling route."""
+    decoder = model.wave_decoder
+    return (
+        model.config.variance.pitch_control == "embedding"
+        and decoder is not None
+        and has_harmonic_source(decoder)
+    )
+
+
 def bundled_checkpoint() -> Path:
     """The voice shipped inside the package, or a clear error when this build has none."""
     if not (ASSETS_DIR / CONFIG_FILE).is_file():
@@ -106,6 +120,9 @@ class FS2Engine:
             generator = vocoder.module
         # A window cut from a longer utterance must continue a harmonic source's phase.
         self._continues_source_phase = generator is not None and has_harmonic_source(generator)
+        self._pitch_by_resampling = model.config.variance.pitch_control == "resample" or (
+            voice_needs_f0_renderer(model) and not self._continues_source_phase
+        )
 
     @classmethod
     def load(
@@ -350,7 +367,7 @@ class FS2Engine:
         return isinstance(self.vocoder, NeuralVocoder) or self.vocoder is None
 
     def _resamples(self, controls: Controls) -> bool:
-        return self.config.variance.pitch_control == "resample" and controls.pitch != 1.0
+        return self._pitch_by_resampling and controls.pitch != 1.0
 
     def prepare_line(self, text: str) -> PreparedLine:
         """The whole line as one phoneme sequence (sentence ends kept as pauses)."""
