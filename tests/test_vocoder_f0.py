@@ -38,6 +38,16 @@ def test_table_reads_the_asked_ratio_on_the_psola_copies(recording: Path) -> Non
     print_table(rows)
 
 
+@pytest.mark.parametrize("ratio", [0.8, 1.25])
+def test_bundled_vocoder_follows_its_f0_input_over_the_mel(recording: Path, ratio: float) -> None:
+    """Handed the unshifted mel and the copy's F0, the bundled vocoder's harmonic source
+    sets the pitch: what --pitch through the embedding relies on."""
+    vocoder = load_bundled_latent(ASSETS_DIR)
+    assert vocoder.reads_pitch
+    (row,) = follow_table(vocoder, [recording], ratios=(ratio,), original_mels=True)
+    assert row.rendered[0] == pytest.approx(row.asked[0], rel=0.05)
+
+
 def test_a_folder_without_recordings_is_a_one_line_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "scripts/check_vocoder_f0.py", "--wavs", str(tmp_path)],
