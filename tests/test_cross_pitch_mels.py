@@ -19,7 +19,10 @@ from ttscli.train.fs2s import MARGIN, pitch_partners, windows
 FRAMES = 80
 
 
-def write_utterance(folder: Path, uid: str, log_f0: float, seed: int, frames: int = FRAMES):
+def write_utterance(
+    folder: Path, uid: str, log_f0: float, seed: int, frames: int = FRAMES, shift: float = 1.0
+):
+    """Features as preprocess_fs2.py writes them, with the PSOLA shift (1 for a recording)."""
     rng = np.random.default_rng(seed)
     np.savez(
         folder / f"{uid}.npz",
@@ -28,6 +31,7 @@ def write_utterance(folder: Path, uid: str, log_f0: float, seed: int, frames: in
         mel=rng.standard_normal((frames, 80)).astype(np.float16),
         log_f0=np.full(frames, log_f0, dtype=np.float32),
         energy=np.zeros(frames, dtype=np.float32),
+        pitch_shift=np.float32(shift),
     )
 
 
@@ -35,11 +39,11 @@ def test_partners_pair_each_recording_with_its_copy(tmp_path: Path) -> None:
     model = make_tiny_model()
     stats = model.variance_adaptor.stats
     write_utterance(tmp_path, "joe_00001", math.log(90.0), 1)
-    write_utterance(tmp_path, "joe_00001_p0700", math.log(63.0), 2)
+    write_utterance(tmp_path, "joe_00001_p0700", math.log(63.0), 2, shift=0.7)
     write_utterance(tmp_path, "joe_00002", math.log(90.0), 3)  # no copy
-    write_utterance(tmp_path, "joe_00003_p1500", math.log(135.0), 4)  # no original
+    write_utterance(tmp_path, "joe_00003_p1500", math.log(135.0), 4, shift=1.5)  # no original
     write_utterance(tmp_path, "joe_00004", math.log(90.0), 5)
-    write_utterance(tmp_path, "joe_00004_p1200", math.log(108.0), 6, frames=FRAMES - 4)
+    write_utterance(tmp_path, "joe_00004_p1200", math.log(108.0), 6, FRAMES - 4, shift=1.2)
     items = [Utterance(p, stats) for p in sorted(tmp_path.glob("*.npz"))]
     partners = pitch_partners(items)
     assert {uid: item.uid for uid, item in partners.items()} == {

@@ -39,6 +39,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from ttscli.corpus.pitch_shifted import shifted_id
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.config import WaveDecoderConfig
 from ttscli.fs2.latent_vocoder import LatentVocoder
@@ -277,7 +278,7 @@ def training_batch(
 
 
 def pitch_partners(items: list[Utterance]) -> dict[str, Utterance]:
-    """Each recording and its PSOLA copy (``NAME`` and ``NAME_pNNNN``, same frames), keyed
+    """Each recording and its PSOLA copy (named by ``shifted_id``, same frames), keyed
     by each other's uid. A vocoder shown one's mel with the other's F0 and audio cannot take
     the pitch from the mel's harmonics, so it learns to take it from its F0 input: trained
     on matching pairs alone, a harmonic-source vocoder still stopped near x0.87 when asked
@@ -285,7 +286,10 @@ def pitch_partners(items: list[Utterance]) -> dict[str, Utterance]:
     by_uid = {item.uid: item for item in items}
     partners: dict[str, Utterance] = {}
     for item in items:
-        natural = by_uid.get(item.uid.rsplit("_p", 1)[0]) if "_p" in item.uid else None
+        suffix = shifted_id("", item.pitch_shift)
+        if item.pitch_shift == 1.0 or not item.uid.endswith(suffix):
+            continue
+        natural = by_uid.get(item.uid[: -len(suffix)])
         if natural is not None and natural.frames == item.frames:
             partners[item.uid], partners[natural.uid] = natural, item
     return partners
