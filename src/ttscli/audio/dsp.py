@@ -89,11 +89,17 @@ def stft_magnitude(wave: torch.Tensor, spec: MelSpec) -> torch.Tensor:
     return torch.sqrt(stft.real**2 + stft.imag**2 + 1e-9)
 
 
+MEL_FLOOR = 1e-5
+"""Mel magnitudes are clamped here before the log (the public checkpoints' convention)."""
+SILENT_LOG_MEL = math.log(MEL_FLOOR)
+"""The log-mel of silence: the lowest value ``log_mel`` gives."""
+
+
 def log_mel(wave: torch.Tensor, spec: MelSpec) -> torch.Tensor:
     """Log-mel frames (batch, n_mels, frames); one frame per hop."""
     magnitude = stft_magnitude(wave, spec)
     mel = mel_filterbank(spec).to(wave.device) @ magnitude
-    return torch.log(torch.clamp(mel, min=1e-5))
+    return torch.log(torch.clamp(mel, min=MEL_FLOOR))
 
 
 def frame_energy(wave: torch.Tensor, spec: MelSpec) -> torch.Tensor:
@@ -114,9 +120,8 @@ def griffin_lim(
     # The STFT needs a few frames of context; pad very short inputs with silence.
     min_frames = spec.n_fft // spec.hop_length + 1
     if n_frames < min_frames:
-        silence = math.log(1e-5)
         log_mel_frames = torch.nn.functional.pad(
-            log_mel_frames, (0, min_frames - n_frames), value=silence
+            log_mel_frames, (0, min_frames - n_frames), value=SILENT_LOG_MEL
         )
     mel = torch.exp(log_mel_frames.float())
     basis = mel_filterbank(spec).to(device)

@@ -7,7 +7,6 @@ so the first sentence plays while later ones are still arriving or being compute
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ttscli.audio.dsp import SILENT_LOG_MEL
 from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
 from ttscli.engine import Chunk, PreparedLine
 from ttscli.errors import UserError
@@ -29,7 +29,6 @@ from ttscli.text.frontend import speakable_utterances, text_to_phonemes
 from ttscli.torch_device import resolve_device
 
 ASSETS_DIR = Path(__file__).parent / "assets"
-SILENT_LOG_MEL = math.log(1e-5)
 
 DEFAULT_CONTROLS = Controls()
 FIRST_WINDOW_FRAMES = 48

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ttscli.audio.dsp import SILENT_LOG_MEL
 from ttscli.dataclass_json import from_dict
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.config import (
@@ -108,8 +109,7 @@ def louder_copies(
     ]
     gain = torch.tensor(gains, dtype=batch["mel"].dtype, device=batch["mel"].device)
     copy = dict(batch)
-    floor = math.log(1e-5)
-    copy["mel"] = (batch["mel"] + torch.log(gain)[:, None, None]).clamp(min=floor)
+    copy["mel"] = (batch["mel"] + torch.log(gain)[:, None, None]).clamp(min=SILENT_LOG_MEL)
     if not use_targets:
         return copy, gain
     stats = model.variance_adaptor.stats
