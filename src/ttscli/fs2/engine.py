@@ -74,9 +74,9 @@ class Acoustic:
 def voice_needs_f0_renderer(model: FastSpeech2) -> bool:
     """Whether this voice's pitch reaches the audio through a generator's harmonic source:
     one whose FS2s decoder has a source was trained beside a vocoder that is handed F0, and
-    its mels show a new pitch only in part (the bundled voice's, through the previous
-    bundle's mel-only vocoder: x0.92 at --pitch 0.7, x0.86 at 1.5). With a renderer that
-    has no source (Griffin-Lim, a HiFi-GAN file) such a voice takes the resampling route."""
+    its mels show a new pitch only in part (measured in the model card). With a renderer
+    that has no source (Griffin-Lim, a HiFi-GAN file) such a voice takes the resampling
+    route."""
     decoder = model.wave_decoder
     return (
         model.config.variance.pitch_control == "embedding"
@@ -117,10 +117,11 @@ class FS2Engine:
         generator = model.wave_decoder if vocoder is None else None
         if isinstance(vocoder, NeuralVocoder):
             generator = vocoder.module
-        # A window cut from a longer utterance must continue a harmonic source's phase.
-        self._continues_source_phase = generator is not None and has_harmonic_source(generator)
+        # A generator with a harmonic source renders the F0 it is handed; a window cut from a
+        # longer utterance must then continue the source's phase.
+        self._generator_has_source = generator is not None and has_harmonic_source(generator)
         self._pitch_by_resampling = model.config.variance.pitch_control == "resample" or (
-            voice_needs_f0_renderer(model) and not self._continues_source_phase
+            voice_needs_f0_renderer(model) and not self._generator_has_source
         )
 
     @classmethod
@@ -273,7 +274,7 @@ class FS2Engine:
         window hears: no padding, no frames beyond)."""
         log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, start:end]
         start_cycles = None
-        if self._continues_source_phase and acoustic.log_f0 is not None and start > 0:
+        if self._generator_has_source and acoustic.log_f0 is not None and start > 0:
             hop, rate = self.config.audio.hop_length, self.config.audio.sample_rate
             start_cycles = cycles_before(acoustic.log_f0[rows], start, hop, rate)
         if self.vocoder is None:
