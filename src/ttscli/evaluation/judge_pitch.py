@@ -1,0 +1,175 @@
+"""Does DNSMOS mark a voice down for being low, whatever made it low? The check behind the
+quality target of ``--pitch 0.8``: a drop that a synthesiser with no pitch shifter also
+shows belongs to the judge, not to a shifter, an acoustic model or a vocoder.
+
+espeak-ng sets pitch as a parameter of its own synthesis (``-p``, 0-99), so its audio at a
+lower pitch carries no shifting artefact. Each ``-p`` renders the same sentences; the table
+gives the median F0 (``speech_f0``, the judge of ``evaluate.py --pitch``), its ratio to the
+same sentences at ``-p 50`` (espeak-ng's default) and the mean DNSMOS OVRL. ``--wavs`` adds
+recordings and their PSOLA copies at ``--ratios``, so both can be read at the same F0 in Hz.
+
+    python scripts/check_judge_pitch.py --sentences ../shared/corpus/lj_val.txt --limit 8 \\
+        --pitches 0,10,20,30,40,50,75 --wavs DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import soundfile
+
+from ttscli.audio.f0 import median_speech_f0
+from ttscli.audio.psola import psola_shift
+from ttscli.audio.resample import resample
+from ttscli.errors import UserError
+
+ESPEAK_DEFAULT_PITCH = 50
+DEFAULT_PITCHES = (0, 10, 20, 30, 40, 50, 75)
+DEFAULT_RATIOS = (0.8, 1.0, 1.5)
+
+
+@dataclass
+class JudgedRow:
+    """One way of making the voice, over all sentences."""
+
+    label: str
+    f0_hz: list[float] = field(default_factory=list)
+    ratio: list[float] = field(default_factory=list)  # F0 / the same sentence's reference F0
+    ovrl: list[float] = field(default_factory=list)
+
+
+class Dnsmos:
+    """DNSMOS OVRL at any sample rate (the judge itself hears 16 kHz)."""
+
+    def __init__(self) -> None:
+        from ttscli.evaluation.evaluate import JUDGE_RATE, DnsmosJudge  # the eval extra
+
+        self.judge, self.rate = DnsmosJudge(), JUDGE_RATE
+
+    def ovrl(self, audio: np.ndarray, rate: int) -> float:
+        return self.judge.score(resample(audio, rate, self.rate)).ovrl
+
+
+def median_f0(audio: np.ndarray, rate: int) -> float:
+    """``median_speech_f0``, NaN where it hears no voice (the table takes NaN-aware medians)."""
+    f0 = median_speech_f0(audio, rate)
+    return float("nan") if f0 is None else f0
+
+
+def espeak(text: str, pitch: int, voice: str) -> tuple[np.ndarray, int]:
+    binary = shutil.which("espeak-ng")
+    if binary is None:
+        raise UserError("espeak-ng is not on PATH (apt-get install espeak-ng)")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "out.wav"
+        # --stdin: a sentence starting with "-" must not be read as an option.
+        subprocess.run(
+            [binary, "-v", voice, "-p", str(pitch), "-w", str(wav), "--stdin"],
+            input=text.encode(),
+            check=True,
+            capture_output=True,
+        )
+        audio, rate = soundfile.read(wav, dtype="float32")
+    return audio, int(rate)
+
+
+def espeak_rows(
+    sentences: Sequence[str], pitches: Sequence[int], judge: Dnsmos, voice: str = "en-us"
+) -> list[JudgedRow]:
+    rows = [JudgedRow(f"espeak-ng -p {pitch}") for pitch in pitches]
+    for text in sentences:
+        reference = median_f0(*espeak(text, ESPEAK_DEFAULT_PITCH, voice))
+        for pitch, row in zip(pitches, rows, strict=True):
+            audio, rate = espeak(text, pitch, voice)
+            f0 = median_f0(audio, rate)
+            row.f0_hz.append(f0)
+            row.ratio.append(f0 / reference)
+            row.ovrl.append(judge.ovrl(audio, rate))
+    return rows
+
+
+def recording_rows(
+    recordings: Sequence[Path], ratios: Sequence[float], judge: Dnsmos
+) -> list[JudgedRow]:
+    rows = [JudgedRow(f"recording, PSOLA x{ratio:g}") for ratio in ratios]
+    for path in recordings:
+        audio, rate = soundfile.read(path, dtype="float32")
+        if audio.ndim != 1:
+            raise UserError(f"{path}: need mono audio")
+        reference = median_f0(audio, rate)
+        for ratio, row in zip(ratios, rows, strict=True):
+            copy = audio if ratio == 1.0 else psola_shift(audio, rate, ratio)
+            f0 = median_f0(copy, rate)
+            row.f0_hz.append(f0)
+            row.ratio.append(f0 / reference)
+            row.ovrl.append(judge.ovrl(copy, rate))
+    return rows
+
+
+def print_table(rows: Sequence[JudgedRow], out: TextIO = sys.stdout) -> None:
+    print("| made by | median F0 (Hz) | F0 / reference | OVRL |", file=out)
+    print("|---|---:|---:|---:|", file=out)
+    for row in rows:
+        print(
+            f"| {row.label} | {np.nanmedian(row.f0_hz):.0f} | x{np.nanmedian(row.ratio):.3f}"
+            f" | {statistics.fmean(row.ovrl):.2f} |",
+            file=out,
+        )
+
+
+def _numbers(text: str, kind: type) -> list:
+    try:
+        values = [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"not a comma-separated list of numbers: {text!r}") from None
+    if not values:
+        raise UserError("an empty list")
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sentences", type=Path, required=True, help="one sentence per line")
+    parser.add_argument("--limit", type=int, default=8, help="the first N sentences / recordings")
+    parser.add_argument("--pitches", default=",".join(map(str, DEFAULT_PITCHES)))
+    parser.add_argument("--voice", default="en-us", help="espeak-ng voice")
+    parser.add_argument("--wavs", type=Path, default=None, help="also these recordings (.wav)")
+    parser.add_argument("--ratios", default=",".join(f"{r:g}" for r in DEFAULT_RATIOS))
+    args = parser.parse_args(argv)
+    try:
+        pitches = _numbers(args.pitches, int)
+        if any(not 0 <= pitch <= 99 for pitch in pitches):
+            raise UserError("espeak-ng pitches lie in 0-99")
+        ratios = _numbers(args.ratios, float)
+        if any(ratio <= 0 for ratio in ratios):
+            raise UserError("ratios must be positive")
+        try:
+            lines = args.sentences.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise UserError(f"cannot read {args.sentences}: {error.strerror}") from None
+        sentences = [line.strip() for line in lines if line.strip()][: args.limit]
+        if not sentences:
+            raise UserError(f"{args.sentences}: no sentences")
+        recordings: list[Path] = []
+        if args.wavs is not None:
+            recordings = sorted(args.wavs.glob("*.wav"))[: args.limit]
+            if not recordings:
+                raise UserError(f"{args.wavs}: no .wav files")
+        judge = Dnsmos()
+        rows = recording_rows(recordings, ratios, judge)
+        rows += espeak_rows(sentences, pitches, judge, args.voice)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print_table(rows)
+    return 0
