@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ttscli.evaluation.judge_pitch import Dnsmos, espeak_rows, print_table, recording_rows
+from ttscli.evaluation.judge_pitch import (
+    Dnsmos,
+    bundled_voice_rows,
+    espeak_rows,
+    print_table,
+    recording_rows,
+)
 
 pytest.importorskip("parselmouth")  # the F0 judge and PSOLA are Praat's
 pytest.importorskip("speechmos")
@@ -43,6 +49,20 @@ def test_recordings_are_judged_beside_their_psola_copies(judge: Dnsmos, tmp_path
     unshifted, raised = recording_rows([wav], [1.0, 1.5], judge)
     assert unshifted.ratio == [1.0]
     assert raised.ratio[0] == pytest.approx(1.5, rel=0.05)
+
+
+def test_bundled_voice_is_judged_through_its_model_and_psola_shifted(judge: Dnsmos) -> None:
+    rows = bundled_voice_rows([SENTENCE], [1.0, 1.5], judge)
+    assert [row.label for row in rows] == [
+        "bundled voice, --pitch 1",
+        "bundled voice, --pitch 1.5",
+        "bundled voice at 1, PSOLA x1.5",
+    ]
+    at_one, through_model, shifted = rows
+    assert at_one.ratio == [1.0]
+    assert through_model.ratio[0] == pytest.approx(1.5, rel=0.05)
+    assert shifted.ratio[0] == pytest.approx(1.5, rel=0.05)
+    assert through_model.ovrl != shifted.ovrl  # two different renderings were judged
 
 
 def subprocess_espeak(tmp_path: Path) -> tuple[np.ndarray, int]:

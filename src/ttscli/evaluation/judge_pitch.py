@@ -7,6 +7,9 @@ lower pitch carries no shifting artefact. Each ``-p`` renders the same sentences
 gives the median F0 (``speech_f0``, the judge of ``evaluate.py --pitch``), its ratio to the
 same sentences at ``-p 50`` (espeak-ng's default) and the mean DNSMOS OVRL. ``--wavs`` adds
 recordings and their PSOLA copies at ``--ratios``, so both can be read at the same F0 in Hz.
+``--bundled`` adds the bundled voice on the same sentences, at each ratio through its model
+(``--pitch``) and PSOLA-shifted from its own output at 1: whether a drop belongs to how the
+pitch is moved or to what is being moved.
 
     python scripts/check_judge_pitch.py --sentences ../shared/corpus/lj_val.txt --limit 8 \\
         --pitches 0,10,20,30,40,50,75 --wavs DIR
@@ -116,6 +119,42 @@ def recording_rows(
     return rows
 
 
+def bundled_voice_rows(
+    sentences: Sequence[str], ratios: Sequence[float], judge: Dnsmos
+) -> list[JudgedRow]:
+    """If PSOLA on the voice's own output loses as much as the model's route, the judge is
+    hearing the voice, not the way its pitch was moved."""
+    from ttscli.fs2.engine import FS2Engine
+    from ttscli.fs2.kinds import Controls
+
+    engine = FS2Engine.load(None, device="cpu")
+    rate = engine.sample_rate
+
+    def speak(text: str, pitch: float) -> np.ndarray:
+        return np.concatenate([chunk.audio for chunk in engine.stream(text, Controls(pitch))])
+
+    through_model = {ratio: JudgedRow(f"bundled voice, --pitch {ratio:g}") for ratio in ratios}
+    # At 1 both routes are the same audio: one row.
+    shifted = {
+        ratio: JudgedRow(f"bundled voice at 1, PSOLA x{ratio:g}")
+        for ratio in ratios
+        if ratio != 1.0
+    }
+    for text in sentences:
+        own = speak(text, 1.0)
+        reference = median_f0(own, rate)
+        for ratio in ratios:
+            renderings = [(through_model[ratio], own if ratio == 1.0 else speak(text, ratio))]
+            if ratio in shifted:
+                renderings.append((shifted[ratio], psola_shift(own, rate, ratio)))
+            for row, audio in renderings:
+                f0 = median_f0(audio, rate)
+                row.f0_hz.append(f0)
+                row.ratio.append(f0 / reference)
+                row.ovrl.append(judge.ovrl(audio, rate))
+    return [*through_model.values(), *shifted.values()]
+
+
 def print_table(rows: Sequence[JudgedRow], out: TextIO = sys.stdout) -> None:
     print("| made by | median F0 (Hz) | F0 / reference | OVRL |", file=out)
     print("|---|---:|---:|---:|", file=out)
@@ -145,6 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--voice", default="en-us", help="espeak-ng voice")
     parser.add_argument("--wavs", type=Path, default=None, help="also these recordings (.wav)")
     parser.add_argument("--ratios", default=",".join(f"{r:g}" for r in DEFAULT_RATIOS))
+    parser.add_argument(
+        "--bundled",
+        action="store_true",
+        help="also the bundled voice at --ratios: through its model and PSOLA-shifted",
+    )
     args = parser.parse_args(argv)
     try:
         pitches = _numbers(args.pitches, int)
@@ -167,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UserError(f"{args.wavs}: no .wav files")
         judge = Dnsmos()
         rows = recording_rows(recordings, ratios, judge)
+        if args.bundled:
+            rows += bundled_voice_rows(sentences, ratios, judge)
         rows += espeak_rows(sentences, pitches, judge, args.voice)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
