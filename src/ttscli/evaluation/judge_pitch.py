@@ -50,6 +50,12 @@ class JudgedRow:
     ratio: list[float] = field(default_factory=list)  # F0 / the same sentence's reference F0
     ovrl: list[float] = field(default_factory=list)
 
+    def add(self, audio: np.ndarray, rate: int, reference_f0: float, judge: Dnsmos) -> None:
+        f0 = median_f0(audio, rate)
+        self.f0_hz.append(f0)
+        self.ratio.append(f0 / reference_f0)
+        self.ovrl.append(judge.ovrl(audio, rate))
+
 
 class Dnsmos:
     """DNSMOS OVRL at any sample rate (the judge itself hears 16 kHz)."""
@@ -93,11 +99,7 @@ def espeak_rows(
     for text in sentences:
         reference = median_f0(*espeak(text, ESPEAK_DEFAULT_PITCH, voice))
         for pitch, row in zip(pitches, rows, strict=True):
-            audio, rate = espeak(text, pitch, voice)
-            f0 = median_f0(audio, rate)
-            row.f0_hz.append(f0)
-            row.ratio.append(f0 / reference)
-            row.ovrl.append(judge.ovrl(audio, rate))
+            row.add(*espeak(text, pitch, voice), reference, judge)
     return rows
 
 
@@ -112,10 +114,7 @@ def recording_rows(
         reference = median_f0(audio, rate)
         for ratio, row in zip(ratios, rows, strict=True):
             copy = audio if ratio == 1.0 else psola_shift(audio, rate, ratio)
-            f0 = median_f0(copy, rate)
-            row.f0_hz.append(f0)
-            row.ratio.append(f0 / reference)
-            row.ovrl.append(judge.ovrl(copy, rate))
+            row.add(copy, rate, reference, judge)
     return rows
 
 
@@ -148,10 +147,7 @@ def bundled_voice_rows(
             if ratio in shifted:
                 renderings.append((shifted[ratio], psola_shift(own, rate, ratio)))
             for row, audio in renderings:
-                f0 = median_f0(audio, rate)
-                row.f0_hz.append(f0)
-                row.ratio.append(f0 / reference)
-                row.ovrl.append(judge.ovrl(audio, rate))
+                row.add(audio, rate, reference, judge)
     return [*through_model.values(), *shifted.values()]
 
 
