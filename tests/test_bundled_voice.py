@@ -72,6 +72,36 @@ def test_a_renderer_without_a_harmonic_source_resamples_instead() -> None:
         assert not own._resamples(Controls(pitch=1.5)), kind
 
 
+def test_a_checkpoint_whose_own_vocoder_renders_f0_resamples_under_griffin_lim(
+    tmp_path: Path,
+) -> None:
+    """Without an FS2s decoder, the voice's need for an F0 renderer is read from the
+    vocoder stored beside it: the same voice, trained the documented way, minus FS2s."""
+    import shutil
+    from dataclasses import replace
+
+    from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
+    from ttscli.fs2.model import FastSpeech2
+    from ttscli.fs2.vocoders import bundled_vocoder_has_source
+
+    bundled = load_checkpoint(ASSETS_DIR)
+    mel_only = FastSpeech2(
+        replace(bundled.config, wave_decoder=None), bundled.variance_adaptor.stats
+    )
+    state = {k: v for k, v in bundled.state_dict().items() if not k.startswith("wave_decoder.")}
+    mel_only.load_state_dict(state)
+    save_checkpoint(mel_only, tmp_path)
+    for name in ("vocoder.json", "vocoder.safetensors"):
+        shutil.copy(ASSETS_DIR / name, tmp_path / name)
+
+    assert bundled_vocoder_has_source(tmp_path)
+    assert not bundled_vocoder_has_source(tmp_path / "no such folder")
+    griffin_lim = FS2Engine.load(tmp_path, vocoder="griffin-lim", device="cpu")
+    assert griffin_lim._resamples(Controls(pitch=1.5))
+    own = FS2Engine.load(tmp_path, device="cpu")
+    assert not own._resamples(Controls(pitch=1.5))
+
+
 @pytest.mark.parametrize("scale", [0.7, 0.8, 1.25, 1.5])
 def test_pitch_scales_median_f0_and_keeps_length(engine: FS2Engine, scale: float) -> None:
     """Within 5 % of the asked ratio, and not a sample longer or shorter: the embedding

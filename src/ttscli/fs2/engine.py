@@ -23,7 +23,12 @@ from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.kinds import ModelKind, check_controls
 from ttscli.fs2.model import Controls, FastSpeech2, FS2Output, LatentWaveDecoder
-from ttscli.fs2.vocoders import NeuralVocoder, Vocoder, resolve_vocoder
+from ttscli.fs2.vocoders import (
+    NeuralVocoder,
+    Vocoder,
+    bundled_vocoder_has_source,
+    resolve_vocoder,
+)
 from ttscli.text.feed import sentences_as_they_arrive
 from ttscli.text.frontend import speakable_utterances, text_to_phonemes
 from ttscli.torch_device import resolve_device
@@ -71,18 +76,18 @@ class Acoustic:
     log_f0: torch.Tensor | None
 
 
-def voice_needs_f0_renderer(model: FastSpeech2) -> bool:
+def voice_needs_f0_renderer(model: FastSpeech2, directory: Path | None = None) -> bool:
     """Whether this voice's pitch reaches the audio through a generator's harmonic source:
-    one whose FS2s decoder has a source was trained beside a vocoder that is handed F0, and
-    its mels show a new pitch only in part (measured in the model card). With a renderer
-    that has no source (Griffin-Lim, a HiFi-GAN file) such a voice takes the resampling
-    route."""
+    one whose FS2s decoder, or whose own mel vocoder in ``directory``, has a source was
+    trained beside a generator that is handed F0, and its mels show a new pitch only in
+    part (measured in the model card). With a renderer that has no source (Griffin-Lim, a
+    HiFi-GAN file) such a voice takes the resampling route."""
+    if model.config.variance.pitch_control != "embedding":
+        return False
     decoder = model.wave_decoder
-    return (
-        model.config.variance.pitch_control == "embedding"
-        and decoder is not None
-        and has_harmonic_source(decoder)
-    )
+    if decoder is not None and has_harmonic_source(decoder):
+        return True
+    return directory is not None and bundled_vocoder_has_source(directory)
 
 
 def bundled_checkpoint() -> Path:
@@ -102,8 +107,15 @@ class FS2Engine:
     chunks_ahead = 4  # sentences
 
     def __init__(
-        self, model: FastSpeech2, vocoder: Vocoder | None, device: torch.device, kind: ModelKind
+        self,
+        model: FastSpeech2,
+        vocoder: Vocoder | None,
+        device: torch.device,
+        kind: ModelKind,
+        needs_f0_renderer: bool | None = None,
     ) -> None:
+        """``needs_f0_renderer``: ``voice_needs_f0_renderer`` of the model and its folder;
+        by default, of the model alone."""
         self.model = model.to(device)
         self.vocoder = vocoder
         if isinstance(vocoder, NeuralVocoder):
@@ -121,7 +133,8 @@ class FS2Engine:
         # longer utterance must then continue the source's phase.
         self._generator_has_source = generator is not None and has_harmonic_source(generator)
         self._pitch_by_resampling = model.config.variance.pitch_control == "resample" or (
-            voice_needs_f0_renderer(model) and not self._generator_has_source
+            (voice_needs_f0_renderer(model) if needs_f0_renderer is None else needs_f0_renderer)
+            and not self._generator_has_source
         )
 
     @classmethod
@@ -146,7 +159,11 @@ class FS2Engine:
             engine = cls(model, None, torch_device, kind)
         else:
             engine = cls(
-                model, resolve_vocoder(vocoder, directory, model.config.audio), torch_device, kind
+                model,
+                resolve_vocoder(vocoder, directory, model.config.audio),
+                torch_device,
+                kind,
+                needs_f0_renderer=voice_needs_f0_renderer(model, directory),
             )
         engine.load_seconds = time.perf_counter() - started
         return engine

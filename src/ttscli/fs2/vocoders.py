@@ -143,6 +143,21 @@ def load_bundled_module(
     return module.eval()
 
 
+def bundled_vocoder_has_source(directory: Path) -> bool:
+    """Whether the vocoder stored beside a checkpoint renders F0 through a harmonic source,
+    read from its ``vocoder.json`` alone (no weights loaded). False where there is none."""
+    config_path = directory / BUNDLED_CONFIG
+    if not config_path.is_file():
+        return False
+    config = load_dataclass(BundledVocoderConfig, config_path)
+    generator = (
+        (config.latent or LatentVocoderConfig()).decoder
+        if config.type == LATENT
+        else (config.hifigan or HiFiGANConfig())
+    )
+    return generator.harmonic_source > 0
+
+
 def load_bundled_latent(directory: Path, audio: AudioConfig | None = None) -> LatentVocoder:
     """A bundled vocoder that must be the latent kind (what training resumes from)."""
     module = load_bundled_module(directory, audio)
