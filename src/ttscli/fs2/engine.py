@@ -112,10 +112,10 @@ class FS2Engine:
         vocoder: Vocoder | None,
         device: torch.device,
         kind: ModelKind,
-        needs_f0_renderer: bool | None = None,
+        directory: Path | None = None,
     ) -> None:
-        """``needs_f0_renderer``: ``voice_needs_f0_renderer`` of the model and its folder;
-        by default, of the model alone."""
+        """``directory``: the checkpoint's folder, whose own vocoder tells whether the voice
+        needs an F0 renderer (``voice_needs_f0_renderer``)."""
         self.model = model.to(device)
         self.vocoder = vocoder
         if isinstance(vocoder, NeuralVocoder):
@@ -133,8 +133,8 @@ class FS2Engine:
         # longer utterance must then continue the source's phase.
         self._generator_has_source = generator is not None and has_harmonic_source(generator)
         self._pitch_by_resampling = model.config.variance.pitch_control == "resample" or (
-            (voice_needs_f0_renderer(model) if needs_f0_renderer is None else needs_f0_renderer)
-            and not self._generator_has_source
+            # Asked only without a source: it may read the folder's vocoder.json again.
+            not self._generator_has_source and voice_needs_f0_renderer(model, directory)
         )
 
     @classmethod
@@ -163,7 +163,7 @@ class FS2Engine:
                 resolve_vocoder(vocoder, directory, model.config.audio),
                 torch_device,
                 kind,
-                needs_f0_renderer=voice_needs_f0_renderer(model, directory),
+                directory,
             )
         engine.load_seconds = time.perf_counter() - started
         return engine

@@ -107,6 +107,14 @@ class BundledVocoderConfig:
         if self.latent is not None:
             self.latent.validate()
 
+    @property
+    def latent_or_default(self) -> LatentVocoderConfig:
+        return self.latent or LatentVocoderConfig()
+
+    @property
+    def hifigan_or_default(self) -> HiFiGANConfig:
+        return self.hifigan or HiFiGANConfig()
+
 
 def _check_compatible(config: HiFiGANConfig, audio: AudioConfig, source: str) -> None:
     if config.n_mels != audio.n_mels or config.hop_length != audio.hop_length:
@@ -131,12 +139,12 @@ def load_bundled_module(
     config = load_dataclass(BundledVocoderConfig, config_path)
     module: LatentVocoder | HiFiGANGenerator
     if config.type == LATENT:
-        latent = config.latent or LatentVocoderConfig()
+        latent = config.latent_or_default
         if audio is not None:
             check_compatible(latent, audio, str(directory))
         module = build_to_load(lambda: LatentVocoder(latent), weights_path)
     else:
-        hifigan = config.hifigan or HiFiGANConfig()
+        hifigan = config.hifigan_or_default
         if audio is not None:
             _check_compatible(hifigan, audio, str(config_path))
         module = build_to_load(lambda: HiFiGANGenerator(hifigan), weights_path)
@@ -151,9 +159,7 @@ def bundled_vocoder_has_source(directory: Path) -> bool:
         return False
     config = load_dataclass(BundledVocoderConfig, config_path)
     generator = (
-        (config.latent or LatentVocoderConfig()).decoder
-        if config.type == LATENT
-        else (config.hifigan or HiFiGANConfig())
+        config.latent_or_default.decoder if config.type == LATENT else config.hifigan_or_default
     )
     return generator.harmonic_source > 0
 
