@@ -66,6 +66,28 @@ def test_bundled_voice_is_judged_through_its_model_and_psola_shifted(judge: Dnsm
     assert through_model.ovrl != shifted.ovrl  # two different renderings were judged
 
 
+def test_without_recordings_only_espeak_rows_are_printed(tmp_path: Path) -> None:
+    sentences = tmp_path / "lines.txt"
+    sentences.write_text(SENTENCE + "\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "scripts/check_judge_pitch.py",
+            "--sentences",
+            str(sentences),
+            "--pitches",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| espeak")]
+    assert len(rows) == 1 and "recording" not in result.stdout
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not recordings:
                 raise UserError(f"{args.wavs}: no .wav files")
         judge = DnsmosJudge()
-        rows = recording_rows(recordings, ratios, judge)
+        rows = recording_rows(recordings, ratios, judge) if recordings else []
         if args.bundled:
             rows += bundled_voice_rows(sentences, ratios, judge)
         rows += espeak_rows(sentences, pitches, judge, args.voice)
