@@ -355,3 +355,70 @@ def test_scaled_dot_product_attention_matches_the_module(tiny_checkpoint: Path) 
         expected, _ = block.attention(x, x, x, key_padding_mask=mask, need_weights=False)
     keep = ~mask
     torch.testing.assert_close(fused[keep], expected[keep], atol=1e-5, rtol=1e-4)
+
+
+LONG = HELLO * 12
+
+
+def roughened_engine(directory: Path, semitones: float) -> FS2Engine:
+    """A checkpoint whose config asks for ``semitones`` of F0 movement, loaded fresh."""
+    model = make_tiny_model()
+    model = type(model)(
+        replace(model.config, pitch_roughness=semitones), model.variance_adaptor.stats
+    )
+    model.load_state_dict(make_tiny_model().state_dict())
+    save_checkpoint(model.eval(), directory)
+    return engine(directory)
+
+
+def test_pitch_roughness_moves_the_contour_by_about_its_level(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    plain = engine(tiny_checkpoint).synthesize([LONG])[0].pitch_hz
+    rough = roughened_engine(tmp_path / "rough", 0.6).synthesize([LONG])[0].pitch_hz
+    moved = 12 * np.log2(rough / plain)  # semitones added to each frame
+    assert np.std(moved) == pytest.approx(0.6, rel=0.2)
+    assert abs(np.mean(moved)) < 0.15  # movement around the contour, not a shift of it
+    # Averaged over neighbouring frames: a slow movement, not sample-to-sample noise.
+    assert np.corrcoef(moved[:-1], moved[1:])[0, 1] > 0.4
+
+
+def test_pitch_roughness_is_the_same_alone_in_a_batch_in_every_run_and_at_every_pitch(
+    tmp_path: Path,
+) -> None:
+    fs2 = roughened_engine(tmp_path / "rough", 0.6)
+    short = ("HH", "AY1", ".")
+    alone = fs2.synthesize([short])[0]
+    batched = fs2.synthesize([LONG, short])[1]
+    np.testing.assert_allclose(batched.pitch_hz, alone.pitch_hz, rtol=1e-4)
+    again = roughened_engine(tmp_path / "again", 0.6).synthesize([short])[0]
+    np.testing.assert_array_equal(again.pitch_hz, alone.pitch_hz)
+    raised = fs2.synthesize([short], Controls(pitch=1.5))[0]
+    np.testing.assert_allclose(raised.pitch_hz / alone.pitch_hz, 1.5, rtol=1e-3)
+    # Different sentences move differently.
+    other = fs2.synthesize([("HH", "EY1", ".")])[0]
+    base = engine(make_tiny_checkpoint(tmp_path / "plain"))
+    assert not np.allclose(
+        other.pitch_hz / base.synthesize([("HH", "EY1", ".")])[0].pitch_hz,
+        alone.pitch_hz / base.synthesize([short])[0].pitch_hz,
+    )
+
+
+def test_pitch_roughness_leaves_training_predictions_alone(tmp_path: Path) -> None:
+    """The losses compare the predictor's own output with the target, never the movement."""
+    fs2 = roughened_engine(tmp_path / "rough", 1.0)
+    ids = torch.tensor([fs2.phoneme_ids(HELLO)])
+    model = fs2.model.train()
+    torch.manual_seed(0)
+    out = model(ids, torch.tensor([len(HELLO)]), Controls())
+    torch.manual_seed(0)
+    model.variance_adaptor.pitch_roughness = 0.0
+    plain = model(ids, torch.tensor([len(HELLO)]), Controls())
+    torch.testing.assert_close(out.pitch, plain.pitch)
+
+
+def test_pitch_roughness_must_be_a_few_semitones_at_most() -> None:
+    with pytest.raises(ValueError, match="pitch_roughness"):
+        replace(make_tiny_model().config, pitch_roughness=-0.1).validate()
+    with pytest.raises(ValueError, match="pitch_roughness"):
+        replace(make_tiny_model().config, pitch_roughness=5.0).validate()

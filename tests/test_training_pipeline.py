@@ -139,6 +139,22 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     speaks(
         tmp_path / "fs2.wav", "--checkpoint", str(checkpoint), "--vocoder", str(mel_run / "best")
     )
+    # bundle_voice.py: the checkpoint and that vocoder as one folder, with F0 movement.
+    bundle = tmp_path / "bundle"
+    script(
+        "bundle_voice.py", "--checkpoint", str(checkpoint), "--vocoder", str(mel_run / "best"),
+        "--out", str(bundle), "--pitch-roughness", "0.5",
+    )  # fmt: skip
+    assert json.loads((bundle / "config.json").read_text())["pitch_roughness"] == 0.5
+    speaks(tmp_path / "bundled.wav", "--checkpoint", str(bundle), "--pitch", "1.2")
+    refused = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bundle_voice.py"), "--checkpoint",
+         str(checkpoint), "--vocoder", str(mel_run / "best"), "--out", str(tmp_path / "no"),
+         "--pitch-roughness", "9"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert "--pitch-roughness" in refused.stderr and not (tmp_path / "no").exists()
     # --true-mels: the same vocoder fitted on the recordings' own mels.
     true_run = tmp_path / "true-mels"
     common[common.index(str(mel_run))] = str(true_run)

@@ -126,7 +126,8 @@ def print_table(rows: Sequence[JudgedRow], out: TextIO = sys.stdout) -> None:
         )
 
 
-def _numbers(text: str, kind: type) -> list:
+def number_list(text: str, kind: type) -> list:
+    """A comma-separated option ("0.8,1,1.5") as numbers, or a one-line UserError."""
     try:
         values = [kind(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -151,10 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        pitches = _numbers(args.pitches, int)
+        pitches = number_list(args.pitches, int)
         if any(not 0 <= pitch <= 99 for pitch in pitches):
             raise UserError("espeak-ng pitches lie in 0-99")
-        ratios = _numbers(args.ratios, float)
+        ratios = number_list(args.ratios, float)
         if any(ratio <= 0 for ratio in ratios):
             raise UserError("ratios must be positive")
         try:

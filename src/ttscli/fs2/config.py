@@ -127,6 +127,12 @@ class FS2Config:
     """Per mel bin, how much to widen the predicted mel around its utterance mean before
     the vocoder (global-variance compensation against over-smoothing); empty = off.
     ``scripts/bundle_voice.py --variance-features`` measures it."""
+    pitch_roughness: float = 0.0
+    """Semitones (standard deviation) of the slow random movement added to the predicted
+    F0 contour when the model speaks from its own prediction; 0 = off. A pitch predictor
+    trained by regression averages away the recordings' frame-to-frame F0 movement, and a
+    voice this smooth sounds mechanical, the more so raised (``scripts/check_pitch_roughness.py``
+    measures both and picks the level; ``bundle_voice.py --pitch-roughness`` stores it)."""
 
     def validate(self) -> None:
         """Catch configs that would build a model that cannot run."""
@@ -144,6 +150,8 @@ class FS2Config:
             raise ValueError(
                 f"mel_variance_scale: needs {self.audio.n_mels} values in (0, 10], or none"
             )
+        if not 0.0 <= self.pitch_roughness <= 3.0:
+            raise ValueError("pitch_roughness: needs semitones in [0, 3]")
         span = self.variance.pitch_range
         if span is not None and not (len(span) == 2 and 0.1 <= span[0] <= 1.0 <= span[1] <= 10):
             raise ValueError(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+import zlib
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +40,25 @@ class FS2Output:
     frame_mask: torch.Tensor
 
 
+ROUGHNESS_SPAN_FRAMES = 3
+"""The added F0 movement is white noise averaged over this many frames: it moves within
+a syllable, never from sample to sample (that would be a hoarse voice, not a lively one)."""
+
+
+def pitch_movement(
+    utterance: torch.Tensor, frames: int, span: int = ROUGHNESS_SPAN_FRAMES
+) -> torch.Tensor:
+    """(frames,) smoothed unit-variance noise, seeded by ``utterance`` (its phoneme ids and
+    durations, as integers).
+
+    Seeded by what the utterance is rather than by a global generator, so a line sounds the
+    same alone, in any mini-batch and in every run, and the same at every ``--pitch``.
+    """
+    seed = zlib.crc32(utterance.detach().to("cpu", torch.int64).numpy().tobytes())
+    white = torch.randn(frames + span - 1, generator=torch.Generator().manual_seed(seed))
+    return white.unfold(0, span, 1).mean(1) * math.sqrt(span)
+
+
 class VarianceAdaptor(nn.Module):
     """Adds duration, pitch and energy information to the phoneme hidden sequence.
 
@@ -66,6 +87,7 @@ class VarianceAdaptor(nn.Module):
         self.energy_embedding = nn.Embedding(v.n_bins, hidden)
         self.cwt_scales = v.cwt_scales
         self.stats = stats
+        self.pitch_roughness = config.pitch_roughness
         pitch_lo = (stats.log_f0_min - stats.log_f0_mean) / stats.log_f0_std
         pitch_hi = (stats.log_f0_max - stats.log_f0_mean) / stats.log_f0_std
         energy_lo = (stats.energy_min - stats.energy_mean) / stats.energy_std
@@ -89,6 +111,28 @@ class VarianceAdaptor(nn.Module):
         contour = cwt.icwt(prediction) * F.softplus(mean_std[:, 1:2]) + mean_std[:, 0:1]
         return contour.masked_fill(frame_mask, 0.0), prediction, mean_std
 
+    def _roughen(
+        self,
+        pitch: torch.Tensor,
+        durations: torch.Tensor,
+        phoneme_mask: torch.Tensor,
+        frame_lengths: torch.Tensor,
+        phonemes: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The predicted contour (z-scores) with ``pitch_roughness`` semitones of movement
+        added per utterance; unchanged while training (the losses see the prediction)."""
+        if not self.pitch_roughness or self.training:
+            return pitch
+        movement = torch.zeros_like(pitch)
+        for row, frames in enumerate(frame_lengths.tolist()):
+            keep = ~phoneme_mask[row]
+            utterance = durations[row][keep]
+            if phonemes is not None:
+                utterance = torch.cat([phonemes[row][keep], utterance])
+            movement[row, :frames] = pitch_movement(utterance, frames).to(movement)
+        semitones_to_z = math.log(2) / 12 / self.stats.log_f0_std
+        return pitch + movement * (self.pitch_roughness * semitones_to_z)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -100,11 +144,13 @@ class VarianceAdaptor(nn.Module):
         max_frames: int | None = None,
         pitch_offset: torch.Tensor | None = None,
         energy_scale: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """``pitch_offset`` (batch,): z-score shifts added to the predicted contour per
         utterance, as ``--pitch`` adds one to all (training with pitch-shifted copies);
         ``energy_scale`` (batch,): factors on the predicted energy per utterance, as
-        ``--energy`` puts one on all (training with louder and quieter copies)."""
+        ``--energy`` puts one on all (training with louder and quieter copies); ``phonemes``
+        (batch, phonemes): the ids, which seed ``pitch_roughness``'s movement."""
         log_duration = self.duration_predictor(x, phoneme_mask)
         if durations is None:
             frames = (torch.exp(log_duration) - 1).clamp(min=0) * controls.duration
@@ -118,6 +164,7 @@ class VarianceAdaptor(nn.Module):
         pitch_used, pitch_prediction, pitch_mean_std = self._predict_pitch(x, frame_mask)
         if pitch is None:
             shift = torch.log(torch.tensor(controls.pitch)) / self.stats.log_f0_std
+            pitch_used = self._roughen(pitch_used, durations, phoneme_mask, frame_lengths, phonemes)
             pitch = pitch_used + float(shift)
             if pitch_offset is not None:
                 pitch = pitch + pitch_offset.unsqueeze(1)
@@ -296,6 +343,7 @@ class FastSpeech2(nn.Module):
             max_frames,
             pitch_offset,
             energy_scale,
+            phonemes,
         )
         frame_mask = va["frame_mask"]
         hidden = self.decoder(va["x"], frame_mask)

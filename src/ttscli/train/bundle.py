@@ -77,6 +77,7 @@ def write_bundle(
     variance_features: list[Path],
     variance_power: float,
     pitch_range: tuple[float, float] | None = None,
+    pitch_roughness: float | None = None,
 ) -> None:
     model = load_checkpoint(checkpoint)
     config = model.config
@@ -87,6 +88,8 @@ def write_bundle(
     if variance_features:
         scale = measure_mel_variance_scale(model, variance_features, variance_power)
         config = replace(config, mel_variance_scale=scale)
+    if pitch_roughness is not None:  # after the scale, which is measured on the plain contour
+        config = replace(config, pitch_roughness=pitch_roughness)
     config.validate()
     model.config = config
     save_checkpoint(model, out, dtype)
@@ -134,6 +137,14 @@ def main() -> int:
         "training copies spanned); outside them --pitch is refused",
     )
     parser.add_argument(
+        "--pitch-roughness",
+        type=float,
+        default=None,
+        metavar="SEMITONES",
+        help="F0 movement added to the predicted contour (check_pitch_roughness.py picks it; "
+        "default: as the checkpoint says)",
+    )
+    parser.add_argument(
         "--variance-features",
         type=Path,
         default=None,
@@ -148,6 +159,9 @@ def main() -> int:
         if args.variance_features
         else []
     )
+    if args.pitch_roughness is not None and not 0.0 <= args.pitch_roughness <= 3.0:
+        print("error: --pitch-roughness: needs semitones in [0, 3]", file=sys.stderr)
+        return 1
     if args.variance_features and not variance_features:
         print(f"error: {args.variance_features}: no .npz feature files", file=sys.stderr)
         return 1
@@ -163,6 +177,7 @@ def main() -> int:
                 variance_features,
                 args.variance_power,
                 tuple(args.pitch_range) if args.pitch_range else None,
+                args.pitch_roughness,
             )
             total = sum((staged / name).stat().st_size for name in FILES)
             if total > args.max_mb * 1e6:

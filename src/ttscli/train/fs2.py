@@ -215,7 +215,8 @@ def main() -> None:
         config = start.config if args.fs2s else replace(start.config, wave_decoder=None)
         # The mel variance scale was measured on the old weights' mels; a retrained model
         # needs its own (bundle_voice.py --variance-features).
-        config = replace(config, mel_variance_scale=())
+        # So was the pitch roughness, on the old pitch predictor's contours.
+        config = replace(config, mel_variance_scale=(), pitch_roughness=0.0)
         model = FastSpeech2(config, stats)  # pitch and energy bins from these stats
         state = start.state_dict()
         if not args.fs2s:
