@@ -121,9 +121,11 @@ def measure(
         recordings.measure(audio, rate)
         if judges is not None:
             judges.judge(recordings, 1.0, audio, rate)
+        # Roughness is read at 1 only; the other ratios are spoken only to be judged.
+        spoken_ratios = ratios if judges is not None else [1.0]
         for level, row in zip(levels, voices, strict=True):
             adaptor.pitch_roughness = level
-            for ratio in ratios:
+            for ratio in spoken_ratios:
                 chunks = engine.stream(text, Controls(pitch=ratio))
                 spoken = np.concatenate([chunk.audio for chunk in chunks])
                 if ratio == 1.0:
