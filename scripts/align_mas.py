@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Learn per-phoneme durations for a corpus without a teacher (monotonic alignment search).
 
-A shell over ``ttscli.align.mas``; ``--help`` lists the options.
+A shell over ``ttscli.lab.align.mas``; ``--help`` lists the options.
 """
 
-from ttscli.align.mas import main
+from ttscli.lab.align.mas import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """What `--cluster ray` costs and gains: workers vs one process, driver cost and memory.
 
-A shell over ``ttscli.evaluation.bench_cluster``; ``--help`` lists the options.
+A shell over ``ttscli.lab.evaluation.bench_cluster``; ``--help`` lists the options.
 """
 
-from ttscli.evaluation.bench_cluster import main
+from ttscli.lab.evaluation.bench_cluster import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Benchmark Kyutai TTS: load, first-audio latency, real-time factor, batched throughput.
 
-A shell over ``ttscli.evaluation.bench_speak``; ``--help`` lists the options.
+A shell over ``ttscli.lab.evaluation.bench_speak``; ``--help`` lists the options.
 """
 
-from ttscli.evaluation.bench_speak import main
+from ttscli.lab.evaluation.bench_speak import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

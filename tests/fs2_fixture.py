@@ -15,7 +15,7 @@ import torch
 from ttscli.fs2.checkpoint import save_checkpoint
 from ttscli.fs2.config import ProsodyStats
 from ttscli.fs2.model import FastSpeech2
-from ttscli.train.presets import tiny_config
+from ttscli.lab.train.presets import tiny_config
 
 __all__ = ["FRAMES_PER_PHONEME", "TINY_STATS", "make_tiny_checkpoint", "tiny_config"]
 

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 import torch
 
-from ttscli.align import mas as align_mas
+from ttscli.lab.align import mas as align_mas
 from ttscli.text.frontend import text_to_phonemes
 from ttscli.text.symbols import SYMBOLS
 

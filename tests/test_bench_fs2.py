@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ttscli.evaluation import bench_fs2 as bench
+from ttscli.lab.evaluation import bench_fs2 as bench
 
 
 def test_stage_table_adds_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

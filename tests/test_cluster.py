@@ -71,7 +71,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_no_line(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
     from ttscli.cluster.ray_batch import ClusterSettings, EngineSpec, run_cluster_batch
-    from ttscli.lines import BatchLine
+    from ttscli.run.lines import BatchLine
 
     lines = [BatchLine(n, f"This is line number {n}, said slowly.") for n in range(1, 41)]
     spec = EngineSpec("fs2", {"checkpoint": tiny_checkpoint, "vocoder": "griffin-lim"})

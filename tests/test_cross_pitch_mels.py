@@ -13,8 +13,8 @@ import soundfile as sf
 import torch
 
 from tests.fs2_fixture import make_tiny_model
-from ttscli.train.data import Utterance
-from ttscli.train.fs2s import MARGIN, pitch_partners, windows
+from ttscli.lab.train.data import Utterance
+from ttscli.lab.train.fs2s import MARGIN, pitch_partners, windows
 
 FRAMES = 80
 

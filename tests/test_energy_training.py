@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.fs2_fixture import TINY_STATS, make_tiny_model
-from ttscli.train.fs2 import ENERGY_AUGMENT_RANGE, louder_copies, teacher_forced
+from ttscli.lab.train.fs2 import ENERGY_AUGMENT_RANGE, louder_copies, teacher_forced
 
 FRAMES, MEL_FLOOR = 24, math.log(1e-5)
 

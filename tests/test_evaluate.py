@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ttscli.evaluation import evaluate as ev
 from ttscli.fs2.model import Controls
+from ttscli.lab.evaluation import evaluate as ev
 
 pytest.importorskip("pocketsphinx")
 pytest.importorskip("speechmos")

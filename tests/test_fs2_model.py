@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from tests.fs2_fixture import FRAMES_PER_PHONEME, make_tiny_checkpoint, make_tiny_model
-from ttscli.errors import UserError
 from ttscli.fs2 import cwt
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator
 from ttscli.fs2.model import Controls
 from ttscli.fs2.vocoders import resolve_vocoder
+from ttscli.util.errors import UserError
 
 HELLO = ("HH", "AH0", "L", "OW1", "sp", "W", "ER1", "L", "D", ".")
 

@@ -14,7 +14,7 @@ from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
 from ttscli.fs2.vocoders import NeuralVocoder
-from ttscli.train import fs2s
+from ttscli.lab.train import fs2s
 
 
 @pytest.fixture(scope="module")

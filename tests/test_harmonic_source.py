@@ -15,7 +15,7 @@ from ttscli.fs2.harmonic_source import HarmonicSource, cycles_before
 from ttscli.fs2.hifigan import HiFiGANConfig
 from ttscli.fs2.latent_vocoder import AdapterConfig, LatentVocoder, LatentVocoderConfig
 from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
-from ttscli.train.fs2s import with_harmonic_source
+from ttscli.lab.train.fs2s import with_harmonic_source
 
 RATE, HOP = 22050, 256
 STUDENT_SHAPE = LatentVocoderConfig(

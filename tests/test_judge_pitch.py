@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from ttscli.evaluation.evaluate import DnsmosJudge, EspeakSystem
-from ttscli.evaluation.judge_pitch import (
+from ttscli.lab.evaluation.evaluate import DnsmosJudge, EspeakSystem
+from ttscli.lab.evaluation.judge_pitch import (
     bundled_voice_rows,
     espeak_rows,
     print_table,

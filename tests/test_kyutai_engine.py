@@ -16,13 +16,13 @@ import torch
 
 from tests.kyutai_fixture import TinyKyutai
 from tests.loopback_hub import dropping_hub
-from ttscli.engine import Chunk, Word
-from ttscli.errors import UserError
+from ttscli.engines.base import Chunk, Word
 from ttscli.kyutai import KyutaiEngine, list_voices
 from ttscli.kyutai.engine import compile_enabled
 from ttscli.kyutai.voices import format_listing
 from ttscli.kyutai.weights import DEFAULT_TTS_REPO, DEFAULT_VOICE_REPO, resolve_checkpoint
 from ttscli.text.feed import WordFeed
+from ttscli.util.errors import UserError
 
 FRAME = 1920
 

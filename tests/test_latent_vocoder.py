@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from ttscli.errors import UserError
 from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig
 from ttscli.fs2.latent_vocoder import AdapterConfig, LatentVocoder, LatentVocoderConfig
 from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
-from ttscli.train import vocoder as train_vocoder
+from ttscli.lab.train import vocoder as train_vocoder
+from ttscli.util.errors import UserError
 
 TINY = LatentVocoderConfig(
     adapter=AdapterConfig(layers=3, channels=8, kernel=3),
@@ -33,7 +33,7 @@ TINY = LatentVocoderConfig(
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    """``ttscli.train.vocoder``, the library behind ``scripts/train_vocoder.py``."""
+    """``ttscli.lab.train.vocoder``, the library behind ``scripts/train_vocoder.py``."""
     return train_vocoder
 
 

@@ -14,7 +14,7 @@ PROGRAM = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from ttscli import memory
+    from ttscli.util import memory
 
     def rss_mb():
         return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
@@ -49,7 +49,7 @@ def test_fixed_threshold_returns_large_frees_to_the_system() -> None:
 
 
 def test_kernel_cache_is_bounded_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ttscli import memory
+    from ttscli.util import memory
 
     monkeypatch.delenv(memory.KERNEL_CACHE_VARIABLE, raising=False)
     monkeypatch.delenv("DNNL_PRIMITIVE_CACHE_CAPACITY", raising=False)
@@ -64,7 +64,7 @@ KERNELS = textwrap.dedent(
     """
     import sys
     if sys.argv[1] == "bounded":
-        from ttscli import memory
+        from ttscli.util import memory
         memory.limit_kernel_cache()
     import torch
 

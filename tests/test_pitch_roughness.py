@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ttscli.evaluation.pitch_roughness import HOP, TRACKERS, f0_roughness, main
+from ttscli.lab.evaluation.pitch_roughness import HOP, TRACKERS, f0_roughness, main
 
 pytest.importorskip("parselmouth")
 RATE = 22050

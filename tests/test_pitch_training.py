@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from ttscli.corpus.pitch_shifted import build, draw_ratios
 from ttscli.fs2.model import FastSpeech2
-from ttscli.train.data import Utterance, collate
-from ttscli.train.features import compute_stats, process, read_alignments
-from ttscli.train.fs2 import teacher_forced
-from ttscli.train.presets import tiny_config
+from ttscli.lab.corpus.pitch_shifted import build, draw_ratios
+from ttscli.lab.train.data import Utterance, collate
+from ttscli.lab.train.features import compute_stats, process, read_alignments
+from ttscli.lab.train.fs2 import teacher_forced
+from ttscli.lab.train.presets import tiny_config
 
 pytest.importorskip("parselmouth")
 
@@ -123,7 +123,7 @@ def test_shift_corpus_script_reports_bad_input_in_one_line(tmp_path: Path):
 
 def test_cwt_pitch_statistics_are_learnt_from_natural_utterances_only(tmp_path: Path):
     """In CWT mode the utterance mean and spread of a PSOLA copy are not in its text either."""
-    from ttscli.train.losses import losses
+    from ttscli.lab.train.losses import losses
 
     corpus = voiced_corpus(tmp_path / "corpus", [90.0, 100.0])
     build(corpus, tmp_path / "shifted", copies=1, workers=1)

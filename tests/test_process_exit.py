@@ -14,7 +14,7 @@ PROGRAM = textwrap.dedent(
     """
     import atexit, ctypes, sys, threading, time
     import torch
-    from ttscli.process_exit import exit_process
+    from ttscli.util.process_exit import exit_process
 
     def late_worker():
         time.sleep(0.3)

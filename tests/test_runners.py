@@ -17,12 +17,12 @@ import soundfile as sf
 
 from tests.conftest import interrupt_after_files
 from ttscli.audio.sinks import FileSink
-from ttscli.batch import BatchLine, run_batch
-from ttscli.errors import UserError
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.model import Controls
-from ttscli.prefetch import prefetch
-from ttscli.run import speak_to
+from ttscli.run.batch import BatchLine, run_batch
+from ttscli.run.single import speak_to
+from ttscli.util.errors import UserError
+from ttscli.util.prefetch import prefetch
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def test_manifest_survives_a_torn_line_duplicates_and_disorder(
 
 
 def test_batch_reads_a_lines_file_as_a_stream(engine: FS2Engine, tmp_path: Path) -> None:
-    from ttscli.lines import LinesFile
+    from ttscli.run.lines import LinesFile
 
     source = tmp_path / "lines.txt"
     source.write_text("First line.\n\n  \nSecond line.\n", encoding="utf-8")

@@ -15,8 +15,8 @@ from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.latent_vocoder import LatentVocoder, VitsDecoder, piper_medium_decoder
 from ttscli.fs2.model import FastSpeech2
 from ttscli.fs2.vocoders import save_bundled
-from ttscli.train import student
-from ttscli.train.fs2s import attach_wave_decoder
+from ttscli.lab.train import student
+from ttscli.lab.train.fs2s import attach_wave_decoder
 
 
 @pytest.fixture(scope="module")

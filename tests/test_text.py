@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ttscli.errors import UserError
 from ttscli.text.frontend import Utterance, text_to_phonemes, text_to_utterances
 from ttscli.text.g2p import get_phonemizer
 from ttscli.text.normalize import normalize
 from ttscli.text.sentences import split_sentences
 from ttscli.text.symbols import ARPABET, SENTENCE_ENDS, SHORT_PAUSE, SYMBOLS
+from ttscli.util.errors import UserError
 
 
 def words_of(word: str, sentence: str) -> str:

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from ttscli.run.sources import stdin_fragments
 from ttscli.text.feed import PAUSE, SentenceFeed, WordFeed, sentences_as_they_arrive
-from ttscli.text_input import stdin_fragments
 
 
 def test_a_sentence_is_released_mid_line_once_the_next_word_begins() -> None:

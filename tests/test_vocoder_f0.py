@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ttscli.evaluation.vocoder_f0 import follow_table, print_table
 from ttscli.fs2.engine import ASSETS_DIR, FS2Engine
 from ttscli.fs2.vocoders import load_bundled_latent
+from ttscli.lab.evaluation.vocoder_f0 import follow_table, print_table
 
 pytest.importorskip("parselmouth")  # PSOLA and the F0 judge are Praat's
 

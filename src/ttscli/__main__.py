@@ -1,3 +1,3 @@
-from ttscli.cli import main
+from ttscli.cli.app import main
 
 main()

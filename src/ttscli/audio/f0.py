@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ttscli.errors import UserError
+from ttscli.util.errors import UserError
 
 F0_FLOOR = 50.0
 """Low enough for creaky phrase ends of a low male voice (Praat's window is 3 / floor)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ttscli.errors import UserError
+from ttscli.util.errors import UserError
 
 # extension -> (libsndfile format, subtype)
 FORMATS: dict[str, tuple[str, str]] = {

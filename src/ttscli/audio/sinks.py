@@ -14,9 +14,9 @@ from typing import BinaryIO, Protocol
 import numpy as np
 import soundfile as sf
 
-from ttscli.atomic import temp_path_beside
 from ttscli.audio.formats import FORMATS, format_for, to_pcm16
-from ttscli.errors import UserError
+from ttscli.util.atomic import temp_path_beside
+from ttscli.util.errors import UserError
 
 
 class Sink(Protocol):

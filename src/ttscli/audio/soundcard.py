@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ttscli.errors import UserError
+from ttscli.util.errors import UserError
 
 
 def _sounddevice() -> Any:

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 import soundfile as sf
 
-from ttscli.atomic import atomic_write_bytes
 from ttscli.audio.formats import FORMATS
-from ttscli.batch import (
+from ttscli.engines.base import Engine
+from ttscli.engines.spec import EngineSpec
+from ttscli.run.batch import (
     BatchSummary,
     check_batch_size,
     groups,
@@ -33,11 +34,10 @@ from ttscli.batch import (
     prepare_out_dir,
     synthesize_sorted,
 )
-from ttscli.engine import Engine
-from ttscli.engine_spec import EngineSpec
-from ttscli.errors import UserError
-from ttscli.lines import BatchLine
-from ttscli.manifest import Manifest
+from ttscli.run.lines import BatchLine
+from ttscli.run.manifest import Manifest
+from ttscli.util.atomic import atomic_write_bytes
+from ttscli.util.errors import UserError
 
 __all__ = ["ClusterSettings", "EngineSpec", "run_cluster_batch"]
 

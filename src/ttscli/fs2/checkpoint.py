@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from ttscli.errors import UserError
 from ttscli.fs2.config import FS2Config, ProsodyStats
 from ttscli.fs2.io import build_to_load, load_dataclass, save_json, save_weights
 from ttscli.fs2.model import FastSpeech2
+from ttscli.util.errors import UserError
 
 CONFIG_FILE = "config.json"
 STATS_FILE = "stats.json"

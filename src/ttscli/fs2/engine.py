@@ -17,8 +17,7 @@ import torch
 
 from ttscli.audio.dsp import SILENT_LOG_MEL
 from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
-from ttscli.engine import Chunk, PreparedLine
-from ttscli.errors import UserError
+from ttscli.engines.base import Chunk, PreparedLine
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.kinds import ModelKind, check_controls
@@ -31,7 +30,8 @@ from ttscli.fs2.vocoders import (
 )
 from ttscli.text.feed import sentences_as_they_arrive
 from ttscli.text.frontend import speakable_utterances, text_to_phonemes
-from ttscli.torch_device import resolve_device
+from ttscli.util.errors import UserError
+from ttscli.util.torch_device import resolve_device
 
 ASSETS_DIR = Path(__file__).parent / "assets"
 
@@ -100,7 +100,7 @@ def bundled_checkpoint() -> Path:
 class FS2Engine:
     """A loaded FastSpeech 2 / 2s model with its vocoder, on one device.
 
-    Implements ``ttscli.engine.Engine``; its options are ``Controls``.
+    Implements ``ttscli.engines.base.Engine``; its options are ``Controls``.
     """
 
     name = "fs2"

@@ -17,9 +17,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ttscli.atomic import atomic_write, atomic_write_bytes
-from ttscli.dataclass_json import from_dict, to_dict
-from ttscli.errors import UserError
+from ttscli.util.atomic import atomic_write, atomic_write_bytes
+from ttscli.util.dataclass_json import from_dict, to_dict
+from ttscli.util.errors import UserError
 
 M = TypeVar("M", bound=torch.nn.Module)
 

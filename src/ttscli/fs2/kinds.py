@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from ttscli.errors import UserError
+from ttscli.util.errors import UserError
 
 
 class ModelKind(str, Enum):

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ttscli.errors import UserError
 from ttscli.fs2.config import AdapterConfig, AudioConfig
 from ttscli.fs2.hifigan import LRELU_SLOPE, HiFiGANConfig, HiFiGANGenerator
+from ttscli.util.errors import UserError
 
 TYPE_NAME = "latent"
 """The ``type`` written into ``vocoder.json`` for this vocoder."""

@@ -16,8 +16,6 @@ from typing import Literal, Protocol
 import torch
 
 from ttscli.audio.dsp import griffin_lim
-from ttscli.dataclass_json import ConfigMismatch, from_dict, to_dict
-from ttscli.errors import UserError
 from ttscli.fs2.config import AudioConfig
 from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator, fold_weight_norm, infer_config
 from ttscli.fs2.io import (
@@ -36,6 +34,8 @@ from ttscli.fs2.latent_vocoder import (
     LatentVocoderConfig,
     check_compatible,
 )
+from ttscli.util.dataclass_json import ConfigMismatch, from_dict, to_dict
+from ttscli.util.errors import UserError
 
 BUNDLED_CONFIG = "vocoder.json"
 BUNDLED_WEIGHTS = "vocoder.safetensors"

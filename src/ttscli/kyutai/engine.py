@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ttscli.engine import Chunk, PreparedLine, Word
-from ttscli.errors import UserError
+from ttscli.engines.base import Chunk, PreparedLine, Word
 from ttscli.kyutai.weights import resolve_checkpoint, resolve_voice
 from ttscli.text.feed import WordFeed
-from ttscli.torch_device import resolve_device
+from ttscli.util.errors import UserError
+from ttscli.util.torch_device import resolve_device
 
 if TYPE_CHECKING:
     import torch
@@ -291,7 +291,7 @@ class Generation:
 class KyutaiEngine:
     """Kyutai TTS with one fixed voice: streaming (text in and audio out) and batched synthesis.
 
-    Implements ``ttscli.engine.Engine`` (it takes no per-run options yet: sampling is set at
+    Implements ``ttscli.engines.base.Engine`` (it takes no per-run options yet: sampling is set at
     load). Build with ``KyutaiEngine.load``.  Not thread-safe; one generation at a time.
     """
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ttscli.engine import Word
+from ttscli.engines.base import Word
 from ttscli.kyutai.engine import _SKIP_FIRST_FRAMES, Generation
 
 if TYPE_CHECKING:

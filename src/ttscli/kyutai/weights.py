@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ttscli.errors import UserError
+from ttscli.util.errors import UserError
 
 if TYPE_CHECKING:
     from moshi.models.loaders import CheckpointInfo

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ttscli.audio.formats import to_pcm16
-from ttscli.engine import Chunk
+from ttscli.engines.base import Chunk
 from ttscli.serve.config import ServeConfig
 from ttscli.serve.encoders import FORMATS, encoder_for
 from ttscli.serve.page import PAGE_HTML

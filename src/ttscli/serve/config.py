@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ttscli.errors import UserError
+from ttscli.util.errors import UserError
 
 DEFAULT_MAX_CHARS = 20_000
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ttscli.engine import Engine
-from ttscli.errors import UserError
+from ttscli.engines.base import Engine
 from ttscli.serve.app import Server
 from ttscli.serve.config import ServeConfig
 from ttscli.serve.voices import ServedEngine
+from ttscli.util.errors import UserError
 
 
 def fs2_served(engine: Any, checkpoint: Path | None) -> ServedEngine:

@@ -23,9 +23,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ttscli.engine import Chunk
-from ttscli.errors import UserError
-from ttscli.memory import trim
+from ttscli.engines.base import Chunk
+from ttscli.util.errors import UserError
+from ttscli.util.memory import trim
 
 log = logging.getLogger("ttscli.serve")
 

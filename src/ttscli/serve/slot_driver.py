@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ttscli.engine import Chunk, Word
+from ttscli.engines.base import Chunk, Word
 from ttscli.kyutai.slots import SlotGeneration
 from ttscli.serve.scheduler import DONE, Failed, Job
 from ttscli.text.feed import WordFeed

@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ttscli.engine import Engine
-from ttscli.errors import UserError
+from ttscli.engines.base import Engine
 from ttscli.fs2.model import Controls
+from ttscli.util.errors import UserError
 
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
                  "shimmer", "verse")  # fmt: skip

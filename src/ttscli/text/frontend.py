@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from itertools import chain
 
-from ttscli.errors import UserError
 from ttscli.text.g2p import get_phonemizer
 from ttscli.text.normalize import normalize
 from ttscli.text.sentences import split_sentences
 from ttscli.text.symbols import SENTENCE_ENDS, SHORT_PAUSE, is_phoneme
+from ttscli.util.errors import UserError
 
 
 @dataclass(frozen=True)

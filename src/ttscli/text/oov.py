@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ttscli.errors import UserError
 from ttscli.text.symbols import ARPABET
+from ttscli.util.errors import UserError
 
 _GRAPHEMES = ("<pad>", "<unk>", "</s>", *"abcdefghijklmnopqrstuvwxyz")
 _UNKNOWN_LETTER = 1

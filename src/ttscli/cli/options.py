@@ -1,0 +1,121 @@
+"""The flags the commands share, declared once so their names and help cannot drift apart,
+and the one way a command turns a user's mistake into a line on stderr.
+
+Only typer, rich and the standard library are imported here: ``ttscli --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ttscli.fs2.kinds import ModelKind
+from ttscli.util.errors import UserError
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(command: F) -> F:
+    """Turn UserError and Ctrl-C into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class AudioFormat(str, Enum):
+    wav = "wav"
+    flac = "flac"
+    ogg = "ogg"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+# Options both engines share, declared once so their flags and help cannot drift apart.
+InFileOption = Annotated[
+    Path | None,
+    typer.Option("--in", help="Text file; with a folder --out, one audio file per line."),
+]
+OutOption = Annotated[
+    str | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="FILE.wav|.flac|.ogg, '-' for raw 16-bit PCM on stdout, or a FOLDER "
+        "for batches. Default: play on the sound card.",
+    ),
+]
+OutputDeviceOption = Annotated[
+    str | None, typer.Option(help="Sound card by number or name (see `ttscli devices`).")
+]
+DeviceOption = Annotated[DeviceChoice, typer.Option(help="Where to run.")]
+BatchSizeOption = Annotated[int, typer.Option(help="Lines per mini-batch in batch mode.")]
+FormatOption = Annotated[AudioFormat, typer.Option("--format", help="File type of batch outputs.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or stats.")]
+HfRepoOption = Annotated[
+    str | None, typer.Option(help="Model repository on the HF hub (its voices, for `voices`).")
+]
+VoiceRepoOption = Annotated[str | None, typer.Option(help="Voice repository on the HF hub.")]
+ModelDirOption = Annotated[
+    Path | None, typer.Option(help="Local folder with the model files (no hub).")
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="TTSCLI_SERVER",
+        help="Ask a running `ttscli serve` at this URL instead of loading a model here.",
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="TTSCLI_TOKEN", help="Bearer token for --server."),
+]
+
+# FastSpeech 2's own flags, shared by `fs2` and `serve`.
+ModelOption = Annotated[ModelKind, typer.Option(help="fs2 (mel + vocoder) or fs2s.")]
+CheckpointOption = Annotated[
+    Path | None, typer.Option(help="Checkpoint folder; default: the bundled voice.")
+]
+VocoderOption = Annotated[
+    str, typer.Option(help="auto, griffin-lim, or a HiFi-GAN generator file/folder.")
+]
+PitchOption = Annotated[
+    float, typer.Option(help="Multiply F0 (Hz); 1.5 = higher; 0.5-2 for the bundled voice.")
+]
+EnergyOption = Annotated[float, typer.Option(help="Multiply energy (loudness).")]
+DurationOption = Annotated[float, typer.Option(help="Multiply durations; 2.0 = twice as long.")]
+
+# Batches on a cluster (`--in LINES --out FOLDER --cluster ray`).
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(help="ray: run the batch on Ray actors (pip install 'ttscli\\[cluster]')."),
+]
+ClusterAddressOption = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster HOST:PORT (default: RAY_ADDRESS, else a local instance)."),
+]
+WorkersOption = Annotated[int, typer.Option(help="Ray workers (each loads the engine once).")]
+WorkerCpusOption = Annotated[float, typer.Option(help="CPUs (and torch threads) per worker.")]
+WorkerGpusOption = Annotated[float, typer.Option(help="GPUs per worker (1 for speak on GPUs).")]

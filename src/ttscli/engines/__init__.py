@@ -1,0 +1,1 @@
+"""The engine interface, the registry of engines, and how to load one by name."""

@@ -1,0 +1,1 @@
+"""The lab: corpus, training, alignment and evaluation. The product never imports it."""

@@ -1,0 +1,160 @@
+"""One command's run, planned and checked before any model loads, then carried out.
+
+Both ``fs2`` and ``speak`` go through here: where the text comes from (an argument, a
+file, stdin as it arrives), where the audio goes (sound card, file, stdout, or a folder
+for a batch), and which runner drives the engine. Everything a user can get wrong fails
+in the constructor, in one line, before the seconds a model takes to load.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ttscli.cluster.ray_batch import (
+    ClusterSettings,
+    ClusterSummary,
+    EngineSpec,
+    check_reachable,
+    import_ray,
+    run_cluster_batch,
+)
+from ttscli.engines.base import Chunk, Engine, RunStats
+from ttscli.run.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
+from ttscli.run.client import speak_via_server
+from ttscli.run.lines import LinesFile
+from ttscli.run.outputs import check_output, is_batch_dir, open_sink
+from ttscli.run.single import speak_to
+from ttscli.run.sources import text_source
+from ttscli.util.errors import UserError
+
+
+def wants_batch(in_file: Path | None, out: str | None) -> bool:
+    """A batch reads ``--in LINES`` and writes to a folder."""
+    return in_file is not None and is_batch_dir(out)
+
+
+class RunPlan:
+    """Where one command's text comes from and where its audio goes, already checked."""
+
+    def __init__(
+        self,
+        *,
+        text: str | None,
+        in_file: Path | None,
+        out: str | None,
+        output_device: str | None,
+        batch_size: int,
+        json_output: bool,
+        check_text: Callable[[str], object],
+        read_all: bool = False,
+        pause_after: float | None = None,
+        audio_format: str = "wav",
+        cluster: ClusterSettings | None = None,
+    ) -> None:
+        check_batch_size(batch_size)
+        self.audio_format = audio_format
+        self.cluster = cluster
+        if cluster is not None:
+            if not wants_batch(in_file, out):
+                raise UserError("--cluster is for batches: --in LINES.txt --out FOLDER")
+            cluster.check()
+            import_ray()
+            if cluster.address:
+                check_reachable(cluster.address)
+        if out == "-" and json_output:
+            raise UserError("--json prints on stdout, which --out - already uses for audio")
+        if in_file is not None and text is not None:
+            raise UserError("give either TEXT or --in FILE, not both")
+        self.out = out
+        self.output_device = output_device
+        self.batch_size = batch_size
+        self.batch_dir = Path(out or ".") if wants_batch(in_file, out) else None
+        self.lines: LinesFile | None = None
+        self.source: str | Iterator[str] = ""
+        if self.batch_dir is not None:
+            assert in_file is not None
+            self.lines = LinesFile(in_file)
+            prepare_out_dir(self.batch_dir)
+        else:
+            check_output(out, output_device)
+            self.source = text_source(
+                text, in_file, check=check_text, read_all=read_all, pause_after=pause_after
+            )
+
+    def execute(
+        self,
+        engine: Engine,
+        options: Any,
+        *,
+        quiet: bool,
+        keep_chunks: bool = False,
+        on_chunk: Callable[[Chunk], None] | None = None,
+    ) -> BatchSummary | RunStats:
+        """Run the plan: the batch runner for a folder, ``speak_to`` for everything else."""
+        engine.check_options(options)  # the voice's own limits, before anything is written
+        if self.batch_dir is not None:
+            assert self.lines is not None
+            return run_batch(
+                engine,
+                self.lines,
+                self.batch_dir,
+                self.audio_format,
+                options,
+                self.batch_size,
+                quiet,
+            )
+        sink = open_sink(self.out, engine.sample_rate, self.output_device)
+        return speak_to(
+            engine, self.source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk
+        )
+
+    def execute_on_cluster(self, spec: EngineSpec, options: Any, quiet: bool) -> ClusterSummary:
+        """The batch on Ray actors (``cluster`` was given, so this is a batch); this process
+        only reads, writes and keeps the manifest."""
+        assert self.cluster is not None and self.batch_dir is not None and self.lines is not None
+        progress = Progress(
+            TextColumn("[bold]synthesising on Ray"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=quiet,
+        )
+        started = time.perf_counter()
+        audio = [0.0]
+        with progress:
+            task = progress.add_task("cluster", total=len(self.lines), rate="")
+
+            def advance(lines: int, seconds: float) -> None:
+                audio[0] += seconds
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                done = int(progress.tasks[0].completed) + lines
+                rate = f"{done / elapsed:.1f} lines/s, {audio[0] / elapsed:.1f} s audio/s"
+                progress.update(task, advance=lines, rate=rate)
+
+            summary = run_cluster_batch(
+                spec, self.lines, self.batch_dir, self.audio_format, options, self.cluster,
+                self.batch_size, progress=advance,
+            )  # fmt: skip
+        return summary
+
+    def execute_remote(self, url: str, fields: dict[str, Any], token: str | None) -> RunStats:
+        """The same run, synthesised by a ``ttscli serve`` at ``url`` (no model here)."""
+        if self.batch_dir is not None:
+            raise UserError("--server speaks one text; run batches (--in with a folder) locally")
+        text = self.source if isinstance(self.source, str) else "".join(self.source)
+        if not text.strip():
+            raise UserError("nothing to say: standard input was empty")
+        return speak_via_server(
+            url,
+            {**fields, "input": text},
+            lambda rate: open_sink(self.out, rate, self.output_device),
+            token,
+        )

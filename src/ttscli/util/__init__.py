@@ -1,0 +1,1 @@
+"""Small utilities every layer may use: errors, atomic writes, memory, process exit."""
