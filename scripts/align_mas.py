@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Learn per-phoneme durations for a corpus without a teacher (monotonic alignment search).
+"""A shell over ``python -m ttscli.lab align-mas`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.align.mas``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.align.mas import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("align-mas"))

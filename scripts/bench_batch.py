@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Time `ttscli fs2` against Piper as whole commands: "Hello world." and batches of lines.
+"""A shell over ``python -m ttscli.lab bench-batch`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.bench_batch``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.bench_batch import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bench-batch"))

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""What `--cluster ray` costs and gains: workers vs one process, driver cost and memory.
+"""A shell over ``python -m ttscli.lab bench-cluster`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.bench_cluster``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.bench_cluster import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bench-cluster"))

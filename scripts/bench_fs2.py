@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Where `ttscli fs2`'s synthesis time goes, stage by stage, beside the teacher and espeak-ng.
+"""A shell over ``python -m ttscli.lab bench-fs2`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.bench_fs2``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.bench_fs2 import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bench-fs2"))

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""How `ttscli serve` performs: first audio, throughput under load, memory, client start.
+"""A shell over ``python -m ttscli.lab bench-serve`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.bench_serve``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.bench_serve import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bench-serve"))

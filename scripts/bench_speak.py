@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Benchmark Kyutai TTS: load, first-audio latency, real-time factor, batched throughput.
+"""A shell over ``python -m ttscli.lab bench-speak`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.bench_speak``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.bench_speak import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bench-speak"))

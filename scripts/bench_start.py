@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Split a cold `ttscli fs2 "Hello world." --out h.wav` into imports, loading, synthesis.
+"""A shell over ``python -m ttscli.lab bench-start`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.bench_start``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.bench_start import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bench-start"))

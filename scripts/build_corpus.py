@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Distil an LJSpeech-style training corpus from the Piper teacher voice.
+"""A shell over ``python -m ttscli.lab build-corpus`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.corpus.build``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.corpus.build import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("build-corpus"))

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Copy a trained voice into the package as the bundled default, in fp16.
+"""A shell over ``python -m ttscli.lab bundle-voice`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.train.bundle``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.train.bundle import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("bundle-voice"))

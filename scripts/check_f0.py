@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Compare F0 trackers (Praat, pYIN, WORLD Harvest and DIO) on a folder of wavs.
+"""A shell over ``python -m ttscli.lab check-f0`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.f0_check``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.f0_check import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("check-f0"))

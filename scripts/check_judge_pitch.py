@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Does DNSMOS mark a voice down for being low? espeak-ng's own pitch setting, no shifter.
+"""A shell over ``python -m ttscli.lab check-judge-pitch`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.judge_pitch``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.judge_pitch import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("check-judge-pitch"))

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Does a mel vocoder render the F0 its mel asks for? PSOLA-shifted recordings through it.
+"""A shell over ``python -m ttscli.lab check-vocoder-f0`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.vocoder_f0``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.vocoder_f0 import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("check-vocoder-f0"))

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Score voices with one WER judge and one DNSMOS judge for every row.
+"""A shell over ``python -m ttscli.lab evaluate`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.evaluation.evaluate``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.evaluation.evaluate import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("evaluate"))

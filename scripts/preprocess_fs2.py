@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Turn an LJSpeech-style corpus with alignments into FastSpeech 2 training features.
+"""A shell over ``python -m ttscli.lab preprocess`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.train.features``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.train.features import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("preprocess"))

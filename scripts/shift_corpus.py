@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Add PSOLA pitch-shifted copies of a corpus's utterances, for training ``--pitch``.
+"""A shell over ``python -m ttscli.lab shift-corpus`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.corpus.pitch_shifted``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.corpus.pitch_shifted import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("shift-corpus"))

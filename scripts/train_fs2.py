@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Train FastSpeech 2 (and optionally the 2s waveform decoder) on preprocessed features.
+"""A shell over ``python -m ttscli.lab train-fs2`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.train.fs2``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.train.fs2 import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("train-fs2"))

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Give a trained FastSpeech 2 model its FastSpeech 2s waveform decoder, and train it.
+"""A shell over ``python -m ttscli.lab train-fs2s`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.train.fs2s``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.train.fs2s import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("train-fs2s"))

@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Distil the teacher's generator into a faster student with an inverse-STFT head.
+"""A shell over ``python -m ttscli.lab train-student`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.train.student``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.train.student import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("train-student"))

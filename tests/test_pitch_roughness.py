@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ttscli.lab.evaluation.pitch_roughness import HOP, TRACKERS, f0_roughness, main
+from ttscli.audio.dsp import MelSpec
+from ttscli.lab.evaluation.pitch_roughness import TRACKERS, f0_roughness, main
 
 pytest.importorskip("parselmouth")
-RATE = 22050
+RATE = MelSpec().sample_rate
+HOP = MelSpec().hop_length
 
 
 def test_roughness_is_the_rms_semitone_step_within_voiced_runs() -> None:

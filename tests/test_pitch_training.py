@@ -12,16 +12,18 @@ import pytest
 import soundfile as sf
 import torch
 
+from ttscli.audio.dsp import MelSpec
 from ttscli.fs2.model import FastSpeech2
+from ttscli.lab.corpus.folder import read_alignments
 from ttscli.lab.corpus.pitch_shifted import build, draw_ratios
 from ttscli.lab.train.data import Utterance, collate
-from ttscli.lab.train.features import compute_stats, process, read_alignments
+from ttscli.lab.train.features import compute_stats, process
 from ttscli.lab.train.fs2 import teacher_forced
 from ttscli.lab.train.presets import tiny_config
 
 pytest.importorskip("parselmouth")
 
-RATE, HOP = 22050, 256
+RATE, HOP = MelSpec().sample_rate, MelSpec().hop_length
 
 
 def voiced_corpus(root: Path, f0s: list[float]) -> Path:
@@ -35,7 +37,9 @@ def voiced_corpus(root: Path, f0s: list[float]) -> Path:
         wave = (0.3 * wave / np.abs(wave).max()).astype(np.float32)
         uid = f"utt_{i:03d}"
         sf.write(root / "wavs" / f"{uid}.wav", wave, RATE)
-        alignments.append({"id": uid, "phonemes": ["AA1", "M"], "durations": [60, 60]})
+        alignments.append(
+            {"id": uid, "phonemes": ["AA1", "M"], "durations": [60, 60], "samples": frames * HOP}
+        )
         metadata.append(f"{uid}|ah m|ah m")
     (root / "alignments.jsonl").write_text("".join(json.dumps(a) + "\n" for a in alignments))
     (root / "metadata.csv").write_text("\n".join(metadata) + "\n")
@@ -55,8 +59,8 @@ def test_shifted_corpus_features_and_stats(tmp_path: Path):
     out = tmp_path / "shifted"
     assert build(corpus, out, copies=1, low=0.66, high=1.6, workers=1) == {"done": 2}
     items = read_alignments(out)
-    assert [i["id"] for i in items][0::2] == ["utt_000", "utt_001"]
-    shifted = [i for i in items if "pitch_shift" in i]
+    assert [i.id for i in items][0::2] == ["utt_000", "utt_001"]
+    shifted = [i for i in items if i.pitch_shift is not None]
     assert len(shifted) == 2 and len(list((out / "wavs").glob("*.wav"))) == 4
     # Resuming keeps the wavs it made; the text files are whole again.
     assert build(corpus, out, copies=1, low=0.66, high=1.6, workers=1) == {"skipped": 2}
@@ -67,15 +71,15 @@ def test_shifted_corpus_features_and_stats(tmp_path: Path):
     for item in items:
         assert process((item, out, features)) == "done"
     for item in shifted:
-        with np.load(features / f"{item['id']}.npz") as data:
-            assert float(data["pitch_shift"]) == pytest.approx(item["pitch_shift"])
+        with np.load(features / f"{item.id}.npz") as data:
+            assert float(data["pitch_shift"]) == pytest.approx(item.pitch_shift)
             f0 = np.exp(np.median(data["log_f0"][data["voiced"]]))
-        base = 90.0 if item["id"].startswith("utt_000") else 100.0
-        assert f0 == pytest.approx(base * item["pitch_shift"], rel=0.04)
+        base = 90.0 if item.id.startswith("utt_000") else 100.0
+        assert f0 == pytest.approx(base * item.pitch_shift, rel=0.04)
     stats = compute_stats(features)
     # The voice's own mean (90 and 100 Hz), the bins' range over the copies too.
     assert np.exp(stats.log_f0_mean) == pytest.approx(95.0, rel=0.05)
-    ratios = [i["pitch_shift"] for i in shifted]
+    ratios = [i.pitch_shift for i in shifted]
     lowest = min(90.0 * ratios[0], 100.0 * ratios[1], 90.0)
     highest = max(90.0 * ratios[0], 100.0 * ratios[1], 100.0)
     assert np.exp(stats.log_f0_min) == pytest.approx(lowest, rel=0.04)

@@ -22,8 +22,8 @@ and Glow-TTS instead:
 * hard durations are the Viterbi path over monotonic alignments in which every phoneme gets
   at least one frame (MAS), on the soft log-alignment including the prior.
 
-Frames are ttscli's: 22,050 Hz, hop 256, ``ttscli.audio.dsp.log_mel``; each wav is cut to
-a whole number of hops (at most 255 samples dropped from its end), which is the ``samples``
+Frames are ttscli's (``ttscli.audio.dsp.MelSpec`` and ``log_mel``); each wav is cut to a
+whole number of hops (less than one hop dropped from its end), which is the ``samples``
 written and the length ``scripts/preprocess_fs2.py`` will use.
 
 Files:
@@ -37,10 +37,10 @@ Files:
                                   sorted by id, the format build_corpus.py writes
 
 Examples:
-    .venv/bin/python scripts/align_mas.py --corpus LJSpeech-1.1 --run runs/align \
+    python -m ttscli.lab align-mas --corpus LJSpeech-1.1 --run runs/align \
         --steps 4000 --batch-size 16 --write
-    .venv/bin/python scripts/align_mas.py --corpus c --run runs/align --steps 0 --write --force
-    .venv/bin/python scripts/align_mas.py --corpus c --run runs/align --compare teacher.jsonl
+    python -m ttscli.lab align-mas --corpus c --run runs/align --steps 0 --write --force
+    python -m ttscli.lab align-mas --corpus c --run runs/align --compare teacher.jsonl
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,20 +63,21 @@ from torch import nn
 from torch.nn import functional as F
 
 from ttscli.audio.dsp import MelSpec, log_mel
-from ttscli.lab.train.state import (
-    has_train_state,
-    load_train_state,
-    read_train_meta,
-    save_train_state,
+from ttscli.lab.corpus.folder import (
+    Alignment,
+    read_alignment_file,
+    read_metadata,
+    wav_path,
+    write_alignments,
 )
+from ttscli.lab.train.loop import LoopSettings, Trainee, TrainingLoop, restore
 from ttscli.text.frontend import text_to_phonemes
 from ttscli.text.symbols import SYMBOLS
 from ttscli.util.atomic import atomic_write_bytes
 from ttscli.util.dataclass_json import from_dict, to_dict
 from ttscli.util.errors import UserError
+from ttscli.util.torch_device import resolve_device
 
-SAMPLE_RATE = 22050
-HOP = 256
 CHECKPOINT_FORMAT = "ttscli-align-mas/1"
 MASKED = -1e4
 """Score of a padded token: finite, because CTC's backward turns -inf into NaN gradients,
@@ -315,38 +317,27 @@ class Utterance:
 
     @property
     def samples(self) -> int:
-        return self.n_frames * HOP
+        return self.n_frames * MelSpec().hop_length
 
-
-def read_metadata(corpus: Path) -> list[tuple[str, str]]:
-    """``(id, text)`` per metadata.csv line: the normalised text (column 3) when present,
-    as the front-end reads it best, else column 2."""
-    path = corpus / "metadata.csv"
-    if not path.is_file():
-        raise AlignError(f"{path} not found (an LJSpeech-style corpus folder is needed)")
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split("|")
-        if len(fields) < 2 or not fields[0].strip():
-            continue
-        text = fields[2] if len(fields) > 2 and fields[2].strip() else fields[1]
-        rows.append((fields[0].strip(), text))
-    return rows
+    def alignment(self, durations: np.ndarray) -> Alignment:
+        return Alignment(self.id, self.phonemes, tuple(int(d) for d in durations), self.samples)
 
 
 def wav_mel(path: Path) -> np.ndarray:
-    """Log-mel ``(n_mels, frames)`` of a wav cut to whole hops: ``frames * 256`` samples."""
+    """Log-mel ``(n_mels, frames)`` of a wav cut to whole hops: ``frames * hop`` samples."""
     import soundfile as sf
 
+    spec = MelSpec()
     wave, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    if rate != SAMPLE_RATE:
-        raise ValueError(f"{rate} Hz, not {SAMPLE_RATE}")
+    if rate != spec.sample_rate:
+        raise ValueError(f"{rate} Hz, not {spec.sample_rate}")
     mono = wave.mean(axis=1)
-    n_frames = len(mono) // HOP
+    n_frames = len(mono) // spec.hop_length
     if n_frames == 0:
         raise ValueError("shorter than one frame")
     with torch.no_grad():
-        mel = log_mel(torch.from_numpy(mono[: n_frames * HOP].copy())[None], MelSpec())[0]
+        cut = mono[: n_frames * spec.hop_length].copy()
+        mel = log_mel(torch.from_numpy(cut)[None], spec)[0]
     if mel.shape[1] != n_frames:  # the mel definition changed: refuse rather than misalign
         raise AssertionError(f"{mel.shape[1]} mel frames for {n_frames} hops")
     return mel.numpy()
@@ -362,8 +353,9 @@ def load_corpus(
     utterances: list[Utterance] = []
     skipped = 0
     started = time.time()
-    for n, (utt_id, text) in enumerate(rows, 1):
-        wav = corpus / "wavs" / f"{utt_id}.wav"
+    for n, row in enumerate(rows, 1):
+        utt_id, text = row.id, row.spoken
+        wav = wav_path(corpus, utt_id)
         try:
             phonemes = text_to_phonemes(text)
             unknown = [p for p in phonemes if p not in ids]
@@ -462,18 +454,16 @@ class TrainConfig:
     grad_clip: float = 1.0
 
 
-def save_run(run: Path, model: Aligner, optimizer: torch.optim.Optimizer, step: int) -> None:
-    """Weights, mel statistics and Adam moments in the shared run-state format."""
-    save_train_state(run, optimizer, {"format": CHECKPOINT_FORMAT, "step": step}, model=model)
-
-
 def load_run(run: Path, model: Aligner, optimizer: torch.optim.Optimizer | None) -> int:
-    """Restore what ``save_run`` wrote; returns the step (0 when there is no checkpoint)."""
-    if not has_train_state(run):
-        return 0
-    if read_train_meta(run).get("format") != CHECKPOINT_FORMAT:
-        raise AlignError(f"{run} is not an align_mas run")
-    return int(load_train_state(run, optimizer, model=model)["step"])
+    """Restore a run's weights, mel statistics and Adam moments; returns the step (0 when
+    there is no checkpoint)."""
+    meta = restore(run, optimizer, model, check_format)
+    return 0 if meta is None else int(meta["step"])
+
+
+def check_format(meta: dict[str, Any]) -> None:
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise AlignError("the run folder is not an align-mas run")
 
 
 def open_run(
@@ -521,6 +511,36 @@ def set_mel_stats(model: Aligner, utterances: Sequence[Utterance]) -> None:
     model.mel_std.copy_(torch.from_numpy(std).float())
 
 
+class AlignerTrainee(Trainee):
+    """The aligner in the lab's training loop: its weights live in the run state."""
+
+    def __init__(
+        self,
+        model: Aligner,
+        optimizer: torch.optim.Optimizer,
+        config: TrainConfig,
+        utterances: Sequence[Utterance],
+    ) -> None:
+        super().__init__(optimizer)
+        self.model, self.config, self.utterances = model, config, utterances
+        self.state_model = model
+        self.device = next(model.parameters()).device
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        group = batch_for_step(self.utterances, self.config.batch_size, step + 1, self.config.seed)
+        batch = collate(group, self.config.aligner.prior_scaling, self.device)
+        log_attention = self.model.log_alignment(
+            batch.tokens, batch.text_mask, batch.mels, batch.mel_mask, batch.log_prior
+        )
+        loss = forward_sum_loss(
+            log_attention, batch.text_lengths, batch.mel_lengths, self.config.aligner.blank_logprob
+        )
+        return loss, {}
+
+    def meta(self) -> dict[str, Any]:
+        return {"format": CHECKPOINT_FORMAT}
+
+
 def train(
     model: Aligner,
     optimizer: torch.optim.Optimizer,
@@ -534,58 +554,17 @@ def train(
     max_seconds: float | None = None,
     quiet: bool = False,
 ) -> Iterator[tuple[int, float]]:
-    """Train from ``start_step`` to ``steps``, yielding ``(step, loss)`` after each step.
-
-    Checkpoints every ``save_every`` steps, at the end, on a time limit and on Ctrl-C, so a
-    stopped run loses at most ``save_every`` steps. A generator so tests can watch the loss
-    without a run folder.
-    """
-    device = next(model.parameters()).device
+    """Train from ``start_step`` to ``steps``, yielding ``(step, loss)`` after each step;
+    saved every ``save_every`` steps, at the end, on the time limit and on Ctrl-C."""
     if start_step == 0:
         set_mel_stats(model, utterances)
-    log = (run / "log.jsonl").open("a", encoding="utf-8") if run is not None else None
-    started = time.time()
-    step = start_step
     model.train()
-    try:
-        while step < steps:
-            if max_seconds is not None and time.time() - started > max_seconds:
-                if not quiet:
-                    print(f"time limit reached at step {step}", flush=True)
-                break
-            group = batch_for_step(utterances, config.batch_size, step + 1, config.seed)
-            batch = collate(group, config.aligner.prior_scaling, device)
-            log_attention = model.log_alignment(
-                batch.tokens, batch.text_mask, batch.mels, batch.mel_mask, batch.log_prior
-            )
-            loss = forward_sum_loss(
-                log_attention, batch.text_lengths, batch.mel_lengths, config.aligner.blank_logprob
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            step += 1
-            value = float(loss.detach())
-            if log is not None and (step % log_every == 0 or step == steps):
-                entry = {
-                    "step": step,
-                    "loss": round(value, 5),
-                    "grad_norm": round(float(grad_norm), 4),
-                    "seconds": round(time.time() - started, 1),
-                }
-                log.write(json.dumps(entry) + "\n")
-                log.flush()
-                if not quiet:
-                    print(json.dumps(entry), flush=True)
-            if run is not None and step % save_every == 0:
-                save_run(run, model, optimizer, step)
-            yield step, value
-    finally:
-        if log is not None:
-            log.close()
-        if run is not None and step > start_step:
-            save_run(run, model, optimizer, step)
+    settings = LoopSettings(
+        steps, (max_seconds or 0) / 60, log_every, save_every, config.grad_clip, quiet
+    )
+    loop = TrainingLoop(AlignerTrainee(model, optimizer, config, utterances), settings, run)
+    loop.step = start_step
+    yield from loop.steps()
 
 
 # --- durations -------------------------------------------------------------------------------
@@ -608,16 +587,6 @@ def durations_of(model: Aligner, utterance: Utterance, use_prior: bool = True) -
     return mas(log_attention[0].double().cpu().numpy())
 
 
-def alignment_line(utterance: Utterance, durations: np.ndarray) -> str:
-    fields = {
-        "id": utterance.id,
-        "phonemes": list(utterance.phonemes),
-        "durations": [int(d) for d in durations],
-        "samples": utterance.samples,
-    }
-    return json.dumps(fields, ensure_ascii=False) + "\n"
-
-
 def check_writable(corpus: Path, force: bool) -> Path:
     """Where the alignments go; refuses an existing file without ``force`` (called before
     training, so a refusal costs nothing). A teacher's exact durations are worth more than
@@ -628,11 +597,11 @@ def check_writable(corpus: Path, force: bool) -> Path:
     return target
 
 
-def write_alignments(corpus: Path, lines: dict[str, str], force: bool) -> Path:
-    """All lines sorted by id in one atomic write (re-checking the refusal: the file may
-    have appeared while the aligner trained)."""
+def write_durations(corpus: Path, alignments: dict[str, Alignment], force: bool) -> Path:
+    """All utterances sorted by id in one atomic write (re-checking the refusal: the file
+    may have appeared while the aligner trained)."""
     target = check_writable(corpus, force)
-    atomic_write_bytes(target, "".join(lines[k] for k in sorted(lines)).encode("utf-8"))
+    write_alignments(corpus, (alignments[k] for k in sorted(alignments)))
     return target
 
 
@@ -643,18 +612,14 @@ def compare(reference: Path, ours: dict[str, np.ndarray], phonemes: dict[str, tu
     errors: list[np.ndarray] = []
     offsets: list[np.ndarray] = []
     mismatched = 0
-    for line in reference.read_text(encoding="utf-8").splitlines():
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        utt_id = item.get("id")
+    for item in read_alignment_file(reference, strict=False):
+        utt_id = item.id
         if utt_id not in ours:
             continue
-        if tuple(item["phonemes"]) != tuple(phonemes[utt_id]):
+        if item.phonemes != tuple(phonemes[utt_id]):
             mismatched += 1
             continue
-        theirs = np.asarray(item["durations"])
+        theirs = np.asarray(item.durations)
         mine = ours[utt_id]
         errors.append(np.abs(mine - theirs))
         offsets.append(np.cumsum(mine)[:-1] - np.cumsum(theirs)[:-1])
@@ -680,7 +645,9 @@ def compare(reference: Path, ours: dict[str, np.ndarray], phonemes: dict[str, tu
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m ttscli.lab align-mas",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--corpus", type=Path, required=True, help="LJSpeech-style folder")
     parser.add_argument("--run", type=Path, help="checkpoint folder (resumed when present)")
@@ -710,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return _main(args)
-    except AlignError as error:
+    except (AlignError, UserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # training saved its checkpoint on the way out
@@ -725,7 +692,7 @@ def _main(args: argparse.Namespace) -> int:
         print("note: no --run, so this training is not saved", file=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = torch.device(resolve_device(args.device))
     requested = TrainConfig(learning_rate=args.lr, batch_size=args.batch_size, seed=args.seed)
     config, model, optimizer, step = open_run(args.run, requested, device)
     utterances = load_corpus(args.corpus, config.aligner.symbols, args.limit, args.quiet)
@@ -754,16 +721,16 @@ def _main(args: argparse.Namespace) -> int:
     if not (args.write or args.compare):
         return 0
     started = time.time()
-    lines: dict[str, str] = {}
+    alignments: dict[str, Alignment] = {}
     ours: dict[str, np.ndarray] = {}
     for u in utterances:
         ours[u.id] = durations_of(model, u, use_prior=not args.no_prior_at_write)
-        lines[u.id] = alignment_line(u, ours[u.id])
+        alignments[u.id] = u.alignment(ours[u.id])
     if not args.quiet:
         print(f"durations of {len(ours)} utterances in {time.time() - started:.0f} s", flush=True)
     if args.write:
-        target = write_alignments(args.corpus, lines, args.force)
-        print(f"wrote {target} ({len(lines)} utterances, aligner step {step})", flush=True)
+        target = write_durations(args.corpus, alignments, args.force)
+        print(f"wrote {target} ({len(alignments)} utterances, aligner step {step})", flush=True)
     if args.compare:
         report = compare(args.compare, ours, {u.id: u.phonemes for u in utterances})
         print(json.dumps(report), flush=True)

@@ -10,7 +10,7 @@ the originals linked in, each shifted copy named ``<id>_p<ratio x 1000>`` and it
 line carrying ``"pitch_shift": ratio``, so the features script and the trainers need no
 second input. Ratios are log-uniform in ``[low, high]``, seeded per utterance.
 
-    python scripts/shift_corpus.py --corpus data/joe --out data/joe-pitch --workers 2
+    python -m ttscli.lab shift-corpus --corpus data/joe --out data/joe-pitch --workers 2
 
 Resumable: wavs that exist are kept; the two text files are rewritten whole at the end.
 """
@@ -18,21 +18,29 @@ Resumable: wavs that exist are kept; the two text files are rewritten whole at t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing as mp
 import os
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import soundfile as sf
 
 from ttscli.audio.psola import psola_shift
-from ttscli.lab.train.features import read_alignments
-from ttscli.util.atomic import atomic_write, atomic_write_bytes
+from ttscli.lab.corpus.folder import (
+    MetadataRow,
+    read_alignments,
+    read_metadata,
+    require_corpus,
+    wav_path,
+    write_alignments,
+    write_metadata,
+)
+from ttscli.util.atomic import atomic_write
 from ttscli.util.errors import UserError, script_exit_code
 
 
@@ -71,15 +79,6 @@ def run_shift(task: ShiftTask) -> str:
     return "done"
 
 
-def read_metadata(corpus: Path) -> dict[str, str]:
-    rows = {}
-    for line in (corpus / "metadata.csv").read_text(encoding="utf-8").splitlines():
-        fields = line.split("|")
-        if len(fields) >= 2:
-            rows[fields[0]] = line
-    return rows
-
-
 def build(
     corpus: Path,
     out: Path,
@@ -91,30 +90,28 @@ def build(
     limit: int | None = None,
 ) -> dict[str, int]:
     """Write the combined corpus; returns counts of shifted wavs made and kept."""
-    for name in ("alignments.jsonl", "metadata.csv"):
-        if not (corpus / name).is_file():
-            raise UserError(f"--corpus {corpus}: no {name} (make one with build_corpus.py)")
+    require_corpus(corpus)
     if not 0 < low <= high or copies < 1:
         raise UserError(
             f"--low {low:g} --high {high:g} --copies {copies}: need 0 < low <= high and copies >= 1"
         )
     items = read_alignments(corpus)[:limit]
-    metadata = read_metadata(corpus)
+    metadata = {row.id: row for row in read_metadata(corpus)}
     (out / "wavs").mkdir(parents=True, exist_ok=True)
-    alignments, meta_lines, tasks = [], [], []
+    alignments, rows, tasks = [], [], []
     for item in items:
-        uid = item["id"]
-        source = corpus / "wavs" / f"{uid}.wav"
-        if not source.exists() or uid not in metadata:
+        source = wav_path(corpus, item.id)
+        row = metadata.get(item.id)
+        if not source.exists() or row is None:
             continue
-        link_or_copy(source, out / "wavs" / f"{uid}.wav")
+        link_or_copy(source, wav_path(out, item.id))
         alignments.append(item)
-        meta_lines.append(metadata[uid])
-        for ratio in draw_ratios(uid, copies, low, high, seed):
-            new_id = shifted_id(uid, ratio)
-            tasks.append(ShiftTask(source, out / "wavs" / f"{new_id}.wav", ratio))
-            alignments.append(item | {"id": new_id, "pitch_shift": ratio})
-            meta_lines.append(new_id + metadata[uid][len(uid) :])
+        rows.append(row)
+        for ratio in draw_ratios(item.id, copies, low, high, seed):
+            new_id = shifted_id(item.id, ratio)
+            tasks.append(ShiftTask(source, wav_path(out, new_id), ratio))
+            alignments.append(replace(item, id=new_id, pitch_shift=ratio))
+            rows.append(MetadataRow(new_id, row.text, row.normalized))
     counts: dict[str, int] = {}
     started = time.monotonic()
     with mp.Pool(workers) as pool:
@@ -122,14 +119,15 @@ def build(
             counts[status] = counts.get(status, 0) + 1
             if n % 200 == 0:
                 print(f"{n}/{len(tasks)} {counts} {time.monotonic() - started:.0f} s", flush=True)
-    text = "".join(json.dumps(a) + "\n" for a in alignments)
-    atomic_write_bytes(out / "alignments.jsonl", text.encode())
-    atomic_write_bytes(out / "metadata.csv", "".join(m + "\n" for m in meta_lines).encode())
+    write_alignments(out, alignments)
+    write_metadata(out, rows)
     return counts
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ttscli.lab shift-corpus", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--copies", type=int, default=1, help="shifted copies per utterance")
@@ -138,7 +136,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
     parser.add_argument("--limit", type=int, default=None, help="only the first N utterances")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def run() -> int:
         counts = build(

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ttscli.lab.corpus import SHARED_CORPUS
+from ttscli.lab.data import TRAIN_SENTENCES, VALIDATION_SENTENCES, bundled_text
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def measure(command: Sequence[str], log: Path) -> Measured:
 
 def lines_file(folder: Path, count: int) -> Path:
     """``count`` corpus lines: lj_val for up to 100, else the last lines of lj_train."""
-    source = SHARED_CORPUS / ("lj_val.txt" if count <= 100 else "lj_train.txt")
+    source = bundled_text(VALIDATION_SENTENCES if count <= 100 else TRAIN_SENTENCES)
     lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(lines) < count:
         raise SystemExit(f"error: {source} has {len(lines)} lines, fewer than {count}")

@@ -1,7 +1,7 @@
 """What ``--cluster ray`` costs and gains: Ray workers against one process, the driver's
 own cost per line, and the driver's memory as the input grows.
 
-    python scripts/bench_cluster.py --sentences ../shared/corpus/lj_val.txt --lines 200
+    python scripts/bench_cluster.py --sentences src/ttscli/lab/data/lj_val.txt --lines 200
 """
 
 from __future__ import annotations
@@ -13,21 +13,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ttscli.cluster.ray_batch import (
-    ClusterSettings,
-    EngineSpec,
-    import_ray,
-    run_cluster_batch,
-)
-from ttscli.engines.base import Chunk, PreparedLine
+from ttscli.audio.dsp import MelSpec
+from ttscli.cluster.ray_batch import ClusterSettings, import_ray, run_cluster_batch
+from ttscli.engines.base import Chunk, OptionField, PreparedLine, VoiceInfo, check_fields
+from ttscli.engines.spec import EngineSpec
 from ttscli.fs2.engine import FS2Engine
-from ttscli.lab.corpus import SHARED_CORPUS
+from ttscli.lab.data import VALIDATION_SENTENCES, bundled_text
 from ttscli.lab.evaluation.evaluate import machine_description, read_sentences
 from ttscli.run.batch import run_batch
 from ttscli.run.lines import BatchLine
@@ -38,15 +35,26 @@ class InstantEngine:
     (reading, bookkeeping, writing files and the manifest), never the synthesis."""
 
     name = "instant"
-    sample_rate = 22050
+    sample_rate = MelSpec().sample_rate
     load_seconds = 0.0
     chunks_ahead = 1
 
     def describe(self) -> str:
         return "instant stand-in engine"
 
-    def check_options(self, options: object) -> None:
-        pass
+    reads_words = False
+
+    def facts(self) -> dict[str, object]:
+        return {"device": "none"}
+
+    def voice(self) -> VoiceInfo:
+        return VoiceInfo(name="instant")
+
+    def fields(self) -> tuple[OptionField, ...]:
+        return ()
+
+    def options(self, fields: Mapping[str, object]) -> None:
+        check_fields((), fields)
 
     def stream(self, text: object, options: object = None) -> Iterator[Chunk]:
         yield Chunk(np.zeros(10, np.float32), self.sample_rate)
@@ -60,7 +68,7 @@ class InstantEngine:
 
 @dataclass(frozen=True)
 class InstantSpec:
-    def load(self) -> InstantEngine:
+    def load(self, threads: int | None = None) -> InstantEngine:
         return InstantEngine()
 
 
@@ -109,7 +117,7 @@ def measure_driver(count: int) -> tuple[float, float]:
         settings = ClusterSettings(workers=2, worker_cpus=1, shard_lines=500)
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            run_cluster_batch(InstantSpec(), Lines(count), Path(tmp), "wav", None, settings)
+            run_cluster_batch(InstantSpec(), Lines(count), Path(tmp), "wav", {}, settings)
             wall = time.perf_counter() - started
     finally:
         ray.shutdown()
@@ -118,7 +126,7 @@ def measure_driver(count: int) -> tuple[float, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sentences", type=Path, default=SHARED_CORPUS / "lj_val.txt")
+    parser.add_argument("--sentences", type=Path, default=bundled_text(VALIDATION_SENTENCES))
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--memory-lines", default="1000,10000,100000")
@@ -142,10 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = EngineSpec("fs2", {"checkpoint": args.checkpoint, "device": "cpu"})
         settings = ClusterSettings(workers=2, worker_cpus=1, shard_lines=8)
         with tempfile.TemporaryDirectory() as tmp:
-            run_cluster_batch(spec, lines[:8], Path(tmp) / "warm", "wav", None, settings, 1)
+            run_cluster_batch(spec, lines[:8], Path(tmp) / "warm", "wav", {}, settings, 1)
             started = time.perf_counter()
             cluster = run_cluster_batch(
-                spec, lines, Path(tmp) / "cluster", "wav", None, settings, batch_size=1
+                spec, lines, Path(tmp) / "cluster", "wav", {}, settings, batch_size=1
             )
             cluster_wall = time.perf_counter() - started
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import Controls
 from ttscli.fs2.vocoders import NeuralVocoder
-from ttscli.lab.corpus import SHARED_CORPUS
+from ttscli.lab.data import VALIDATION_SENTENCES, bundled_text
 from ttscli.lab.evaluation.evaluate import (
     EspeakSystem,
     FS2System,
@@ -89,7 +89,7 @@ def end_to_end_rtf(system: System, sentences: Sequence[str]) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sentences", type=Path, default=SHARED_CORPUS / "lj_val.txt")
+    parser.add_argument("--sentences", type=Path, default=bundled_text(VALIDATION_SENTENCES))
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: bundled voice")
     parser.add_argument("--no-references", action="store_true", help="skip teacher, espeak-ng")

@@ -4,7 +4,7 @@ Prints one table. Everything is measured in the same run on the same sentences: 
 (a separate process, the same engine flags) against one-process batch synthesis, which is
 the most a server could reach on the same cores.
 
-    python scripts/bench_serve.py --sentences ../shared/corpus/lj_val.txt
+    python scripts/bench_serve.py --sentences src/ttscli/lab/data/lj_val.txt
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from pathlib import Path
 
 import aiohttp
 
+from ttscli.audio.dsp import MelSpec
 from ttscli.fs2.engine import FS2Engine
-from ttscli.lab.corpus import SHARED_CORPUS
+from ttscli.lab.data import VALIDATION_SENTENCES, bundled_text
 from ttscli.lab.evaluation.evaluate import machine_description, read_sentences
 from ttscli.run.batch import BatchLine, run_batch
 from ttscli.util.memory import limit_kernel_cache, release_large_frees
@@ -103,7 +104,7 @@ async def load(url: str, texts: Sequence[str], clients: int) -> dict[str, float]
     return {
         "p50": statistics.median(firsts),
         "p95": firsts[min(len(firsts) - 1, int(0.95 * len(firsts)))],
-        "throughput": audio_bytes / 2 / 22050 / wall,
+        "throughput": audio_bytes / 2 / MelSpec().sample_rate / wall,
         "refused": refused,
     }
 
@@ -151,7 +152,7 @@ def memory_over_requests(url: str, pid: int, requests: int) -> list[tuple[int, f
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sentences", type=Path, default=SHARED_CORPUS / "lj_val.txt")
+    parser.add_argument("--sentences", type=Path, default=bundled_text(VALIDATION_SENTENCES))
     parser.add_argument("--limit", type=int, default=32, help="sentences per load level")
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--max-streams", type=int, default=4)

@@ -16,7 +16,7 @@ teacher's row its expected score. Our voice is deterministic and runs once.
 
 Examples:
     .venv/bin/python scripts/evaluate.py --limit 10 --systems teacher,espeak-ng
-    .venv/bin/python scripts/evaluate.py --sentences ../shared/corpus/lj_val.txt \\
+    .venv/bin/python scripts/evaluate.py --sentences src/ttscli/lab/data/lj_val.txt \\
         --systems ttscli-fs2,teacher --checkpoint runs/fs2/checkpoint --json results.json
 """
 
@@ -47,7 +47,7 @@ from ttscli.audio.f0 import median_speech_f0
 from ttscli.audio.resample import resample
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.model import Controls
-from ttscli.lab.corpus import SHARED_CORPUS
+from ttscli.lab.data import VALIDATION_SENTENCES, bundled_text
 from ttscli.util.errors import UserError
 
 if TYPE_CHECKING:
@@ -569,8 +569,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sentences",
         type=Path,
-        default=SHARED_CORPUS / "lj_val.txt",
-        help="text file, one sentence per line (default: ../shared/corpus/lj_val.txt)",
+        default=bundled_text(VALIDATION_SENTENCES),
+        help="text file, one sentence per line (default: the bundled lj_val.txt)",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N sentences")
     parser.add_argument(

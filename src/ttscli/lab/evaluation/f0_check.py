@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ttscli.audio.dsp import MelSpec
 from ttscli.audio.f0 import (
     F0_CEILING,
     F0_FLOOR,
@@ -29,8 +30,6 @@ from ttscli.audio.f0 import (
     voice_range_f0,
 )
 from ttscli.util.errors import UserError, script_exit_code
-
-HOP = 256
 
 
 def world_f0(method: str) -> Callable[[np.ndarray, int, int], np.ndarray]:
@@ -86,9 +85,9 @@ def compare(folder: Path, limit: int, trackers: str) -> int:
     for path in files:
         audio, rate = sf.read(str(path), dtype="float32")
         for name in names:
-            tracks[name].append(TRACKERS[name](audio, rate, HOP))
+            tracks[name].append(TRACKERS[name](audio, rate, MelSpec().hop_length))
     reference = np.concatenate(tracks[names[0]])
-    print(f"{len(files)} files, {len(reference)} frames of {HOP} samples")
+    print(f"{len(files)} files, {len(reference)} frames of {MelSpec().hop_length} samples")
     print(
         f"| tracker | voiced | median F0 (Hz) | agrees with {names[0]} within 5 % "
         "| octave up | octave down |"

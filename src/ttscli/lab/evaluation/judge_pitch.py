@@ -11,7 +11,7 @@ recordings and their PSOLA copies at ``--ratios``, so both can be read at the sa
 (``--pitch``) and PSOLA-shifted from its own output at 1: whether a drop belongs to how the
 pitch is moved or to what is being moved.
 
-    python scripts/check_judge_pitch.py --sentences ../shared/corpus/lj_val.txt --limit 8 \\
+    python scripts/check_judge_pitch.py --sentences src/ttscli/lab/data/lj_val.txt --limit 8 \\
         --pitches 0,10,20,30,40,50,75 --wavs DIR
 """
 

@@ -26,11 +26,11 @@ from typing import TextIO
 import numpy as np
 import soundfile
 
+from ttscli.audio.dsp import MelSpec
 from ttscli.audio.f0 import pyin_f0, voice_range_f0
 from ttscli.lab.evaluation.judge_pitch import number_list
 from ttscli.util.errors import UserError
 
-HOP = 256
 MIN_RUN_FRAMES = 4
 """Voiced runs shorter than this are left out: their steps are mostly the tracker's
 onset and offset errors."""
@@ -64,7 +64,7 @@ class RoughnessRow:
 
     def measure(self, audio: np.ndarray, rate: int) -> None:
         for name, tracker in TRACKERS.items():
-            value = f0_roughness(tracker(audio, rate, HOP))
+            value = f0_roughness(tracker(audio, rate, MelSpec().hop_length))
             if value is not None:
                 self.roughness.setdefault(name, []).append(value)
 
@@ -161,7 +161,7 @@ def print_table(
         print("| " + " | ".join(cells) + " |", file=out)
     print(
         "Roughness: RMS step in semitones between neighbouring voiced frames "
-        f"({HOP}-sample hop), mean over sentences.",
+        f"({MelSpec().hop_length}-sample hop), mean over sentences.",
         file=out,
     )
 

@@ -1,6 +1,6 @@
 """Copy a trained voice into the package as the bundled default, in fp16.
 
-    python scripts/bundle_voice.py --checkpoint runs/fs2s/best \
+    python -m ttscli.lab bundle-voice --checkpoint runs/fs2s/best \
         --vocoder runs/vocoder/export --out src/ttscli/fs2/assets
 
 Writes ``config.json``, ``stats.json``, ``model.safetensors`` (the FS2 model, with its 2s
@@ -20,6 +20,7 @@ import hashlib
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def check_speaks(folder: Path) -> list[str]:
     return lines
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--vocoder", type=Path, required=True, help="latent vocoder bundle")
@@ -153,7 +154,7 @@ def main() -> int:
     )
     parser.add_argument("--variance-count", type=int, default=40)
     parser.add_argument("--variance-power", type=float, default=0.5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     variance_features = (
         sorted(args.variance_features.glob("*.npz"))[: args.variance_count]
         if args.variance_features

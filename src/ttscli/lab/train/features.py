@@ -1,7 +1,8 @@
 """Turn an LJSpeech-style corpus with alignments into FastSpeech 2 training features.
 
 Input: ``CORPUS/wavs/*.wav``, ``CORPUS/metadata.csv`` and ``CORPUS/alignments.jsonl``
-(per-phoneme frame durations, written by ``scripts/build_corpus.py``).
+(per-phoneme frame durations, written by ``build-corpus`` or ``align-mas``; the format
+is ``ttscli.lab.corpus.folder``'s).
 Output: ``FEATURES/<id>.npz`` with phoneme ids, durations, log-mel, continuous log-F0,
 a voiced mask and frame energy, plus ``FEATURES/stats.json`` (ProsodyStats).
 
@@ -12,7 +13,7 @@ the CWT mode too). Energy: L2 norm of each STFT frame, as in the paper.
 
 Resumable: utterances whose .npz exists are skipped; files are written atomically.
 
-    python scripts/preprocess_fs2.py --corpus data/joe --out data/joe-features --workers 2
+    python -m ttscli.lab preprocess --corpus data/joe --out data/joe-features --workers 2
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import multiprocessing as mp
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +32,13 @@ import torch
 from ttscli.audio.dsp import frame_energy, log_mel
 from ttscli.audio.f0 import continuous_log_f0, voice_range_f0
 from ttscli.fs2.config import AudioConfig, ProsodyStats
+from ttscli.lab.corpus.folder import Alignment, read_alignments, require_corpus, wav_path
 from ttscli.text.symbols import SYMBOLS
 from ttscli.util.atomic import atomic_write, atomic_write_bytes
+from ttscli.util.errors import script_exit_code
 
 AUDIO = AudioConfig()
 SYMBOL_IDS = {s: i for i, s in enumerate(SYMBOLS)}
-
-
-def read_alignments(corpus: Path) -> list[dict]:
-    items = []
-    for line in (corpus / "alignments.jsonl").read_text(encoding="utf-8").splitlines():
-        try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by an interrupted corpus build
-    return items
 
 
 def log_f0(wave: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,15 +49,15 @@ def log_f0(wave: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     return continuous_log_f0(track)
 
 
-def process(args: tuple[dict, Path, Path]) -> str:
+def process(args: tuple[Alignment, Path, Path]) -> str:
     item, corpus, out_dir = args
-    target = out_dir / f"{item['id']}.npz"
+    target = out_dir / f"{item.id}.npz"
     if target.exists():
         return "skipped"
-    wave, rate = sf.read(str(corpus / "wavs" / f"{item['id']}.wav"), dtype="float32")
+    wave, rate = sf.read(str(wav_path(corpus, item.id)), dtype="float32")
     if rate != AUDIO.sample_rate:
         return f"bad rate {rate}"
-    durations = np.asarray(item["durations"], dtype=np.int64)
+    durations = np.asarray(item.durations, dtype=np.int64)
     n_frames = int(durations.sum())
     wave = np.pad(wave, (0, max(0, n_frames * AUDIO.hop_length - len(wave))))
     wave = wave[: n_frames * AUDIO.hop_length]
@@ -73,7 +67,7 @@ def process(args: tuple[dict, Path, Path]) -> str:
     if len(mel) != n_frames:
         return f"frame mismatch {len(mel)} != {n_frames}"
     pitch, voiced = log_f0(wave, n_frames)
-    ids = np.asarray([SYMBOL_IDS[p] for p in item["phonemes"]], dtype=np.int64)
+    ids = np.asarray([SYMBOL_IDS[p] for p in item.phonemes], dtype=np.int64)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:
@@ -85,7 +79,7 @@ def process(args: tuple[dict, Path, Path]) -> str:
                 log_f0=pitch,
                 voiced=voiced,
                 energy=energy.astype(np.float32),
-                pitch_shift=np.float32(item.get("pitch_shift", 1.0)),
+                pitch_shift=np.float32(item.pitch_shift or 1.0),
             )
 
     atomic_write(target, write)
@@ -123,14 +117,20 @@ def compute_stats(out_dir: Path) -> ProsodyStats:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ttscli.lab preprocess", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
     parser.add_argument("--limit", type=int, default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    return script_exit_code(lambda: preprocess(args))
 
+
+def preprocess(args: argparse.Namespace) -> int:
+    require_corpus(args.corpus)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     items = read_alignments(args.corpus)[: args.limit]
@@ -149,7 +149,4 @@ def main() -> None:
     text = json.dumps(stats.__dict__, indent=2) + "\n"
     atomic_write_bytes(args.out / "stats.json", text.encode())
     print(f"{counts}; stats: {stats}; {time.time() - started:.0f} s")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

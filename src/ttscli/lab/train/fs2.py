@@ -1,6 +1,6 @@
 """Train FastSpeech 2 (and optionally the 2s waveform decoder) on preprocessed features.
 
-    python scripts/train_fs2.py --features data/joe-features --run runs/fs2-small \
+    python -m ttscli.lab train-fs2 --features data/joe-features --run runs/fs2-small \
         --preset small --steps 20000 --device auto
 
 Resumable: ``RUN/checkpoint`` is a checkpoint in ttscli's own format (loadable with
@@ -16,7 +16,7 @@ import argparse
 import json
 import math
 import random
-import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,10 +29,12 @@ from ttscli.fs2.config import (
 )
 from ttscli.fs2.model import FastSpeech2, FS2Output
 from ttscli.lab.train.data import Utterance, batches, collate
+from ttscli.lab.train.loop import Trainee, TrainingLoop, add_loop_arguments, loop_settings
 from ttscli.lab.train.losses import losses, waveform_loss
 from ttscli.lab.train.presets import PRESETS, WAVE_PRESETS
-from ttscli.lab.train.state import has_train_state, load_train_state, save_train_state
 from ttscli.util.dataclass_json import from_dict
+from ttscli.util.errors import UserError, script_exit_code
+from ttscli.util.torch_device import resolve_device
 
 
 def teacher_forced(
@@ -144,8 +146,66 @@ def validate(
     return {name: total / max(count, 1) for name, total in totals.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+class FS2Trainee(Trainee):
+    """FastSpeech 2 (with its 2s decoder when it has one) in the training loop."""
+
+    def __init__(
+        self,
+        model: FastSpeech2,
+        train: list[Utterance],
+        val: list[Utterance],
+        device: torch.device,
+        args: argparse.Namespace,
+    ) -> None:
+        super().__init__(
+            torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
+        )
+        self.model, self.val, self.device, self.args = model, val, device, args
+        self.rng = random.Random(args.seed)
+        self.groups = self.epochs(train)
+        # Validation mel loss on predicted prosody is higher; it does not compare with a
+        # target-prosody run's, so switching modes starts the best-model search afresh.
+        self.best_by = "mel" if args.prosody_inputs == "target" else "mel-predicted-prosody"
+
+    def epochs(self, train: list[Utterance]) -> Iterator[list[Utterance]]:
+        while True:
+            yield from batches(train, self.args.batch_frames, self.rng)
+
+    def lr_scale(self, step: int) -> float:
+        return noam(step + 1, 1.0, self.args.warmup)
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        args, model = self.args, self.model
+        group = next(self.groups)
+        batch = collate(group, self.device)
+        out, parts = teacher_forced(
+            model, batch, args.prosody_inputs, self.rng, args.energy_augment
+        )
+        if model.wave_decoder is not None:
+            parts["waveform"] = waveform_loss(
+                model, out.decoder_hidden, group, args.corpus, args.segment_frames, self.rng
+            )
+        return sum(parts.values()), {k: float(v.detach()) for k, v in parts.items()}
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.model, self.val, self.device, self.args.prosody_inputs)
+
+    def score(self, validation: dict[str, float]) -> float:
+        """The mel loss alone: the pitch and energy losses are noisy from one checkpoint to
+        the next and would otherwise decide which model sounds best."""
+        return validation["mel"]
+
+    def save_checkpoint(self, run: Path) -> None:
+        save_checkpoint(self.model, run / "checkpoint")
+
+    def save_best(self, run: Path) -> None:
+        save_checkpoint(self.model, run / "best")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ttscli.lab train-fs2", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--features", type=Path, required=True)
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
@@ -178,43 +238,36 @@ def main() -> None:
         help="start a new run from this checkpoint's weights, normalised with this features "
         "folder's statistics (e.g. re-extracted F0)",
     )
-    parser.add_argument("--steps", type=int, default=20000)
-    parser.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
+    add_loop_arguments(parser, steps=20000, log_every=50, save_every=500)
     parser.add_argument("--batch-frames", type=int, default=12000)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=2000)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--val-count", type=int, default=64)
-    parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--save-every", type=int, default=500)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.energy_augment and args.fs2s:
         parser.error("--energy-augment makes its copies from features: not with --fs2s")
+    return args
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    )
-    stats = from_dict(ProsodyStats, json.loads((args.features / "stats.json").read_text()))
-    args.run.mkdir(parents=True, exist_ok=True)
+
+def build_model(args: argparse.Namespace, stats: ProsodyStats) -> FastSpeech2:
+    """The run's own model when resuming, else one started from --init or a preset."""
     checkpoint = args.run / "checkpoint"
-    torch.manual_seed(args.seed)
     if (checkpoint / "config.json").exists():
         model = load_checkpoint(checkpoint)
         # A resumed run keeps the normalisation it was built with: its pitch and energy bins
         # are fixed by those statistics, even when it continues on a larger features folder.
         if model.variance_adaptor.stats != stats:
             print("normalising with the run's own statistics, not this folder's", flush=True)
-        stats = model.variance_adaptor.stats
-    elif args.init is not None:
+        return model
+    if args.init is not None:
         start = load_checkpoint(args.init)
-        # Without --fs2s a waveform decoder is left behind (train_fs2s.py gives it back).
+        # Without --fs2s a waveform decoder is left behind (train_fs2s gives it back).
         config = start.config if args.fs2s else replace(start.config, wave_decoder=None)
         # The mel variance scale was measured on the old weights' mels; a retrained model
-        # needs its own (bundle_voice.py --variance-features).
+        # needs its own (bundle-voice --variance-features).
         # So was the pitch roughness, on the old pitch predictor's contours.
         config = replace(config, mel_variance_scale=(), pitch_roughness=0.0)
         model = FastSpeech2(config, stats)  # pitch and energy bins from these stats
@@ -223,77 +276,39 @@ def main() -> None:
             state = {k: v for k, v in state.items() if not k.startswith("wave_decoder.")}
         model.load_state_dict(state)
         print(f"starting from {args.init} with this folder's statistics", flush=True)
-    else:
-        config = replace(
-            PRESETS[args.preset],
-            variance=replace(PRESETS[args.preset].variance, pitch_mode=args.pitch_mode),
-            wave_decoder=WAVE_PRESETS[args.preset] if args.fs2s else None,
-        )
-        model = FastSpeech2(config, stats)
+        return model
+    preset = PRESETS[args.preset]
+    config = replace(
+        preset,
+        variance=replace(preset.variance, pitch_mode=args.pitch_mode),
+        wave_decoder=WAVE_PRESETS[args.preset] if args.fs2s else None,
+    )
+    return FastSpeech2(config, stats)
+
+
+def train(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(resolve_device(args.device))
+    stats = from_dict(ProsodyStats, json.loads((args.features / "stats.json").read_text()))
+    args.run.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    model = build_model(args, stats)
+    if model.wave_decoder is not None and args.corpus is None:
+        raise UserError("an FS2s model needs --corpus (the folder with wavs/)")
+    stats = model.variance_adaptor.stats
     model.to(device).train()
     items = [Utterance(p, stats) for p in sorted(args.features.glob("*.npz"))]
-    rng = random.Random(args.seed)
     val, train = items[: args.val_count], items[args.val_count :]
     print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
-    step, best = 0, float("inf")
-    # Validation mel loss on predicted prosody is higher; it does not compare with a
-    # target-prosody run's, so switching modes starts the best-model search afresh.
-    best_by = "mel" if args.prosody_inputs == "target" else "mel-predicted-prosody"
-    if has_train_state(args.run):
-        meta = load_train_state(args.run, optimizer)
-        step = int(meta["step"])
-        # Runs from before best-by-mel-loss kept the total loss; it is not comparable.
-        best = float(meta["best_val"]) if meta.get("best_by") == best_by else float("inf")
-        print(f"resumed at step {step}", flush=True)
+    loop = TrainingLoop(FS2Trainee(model, train, val, device, args), loop_settings(args), args.run)
+    loop.resume()
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f} M parameters on {device}", flush=True)
-
-    log = (args.run / "log.jsonl").open("a")
-    started = time.time()
-    deadline = started + args.minutes * 60 if args.minutes else math.inf
-    while step < args.steps and time.time() < deadline:
-        for group in batches(train, args.batch_frames, rng):
-            if step >= args.steps or time.time() >= deadline:
-                break
-            for param_group in optimizer.param_groups:
-                param_group["lr"] = noam(step + 1, args.lr, args.warmup)
-            batch = collate(group, device)
-            out, parts = teacher_forced(model, batch, args.prosody_inputs, rng, args.energy_augment)
-            if model.wave_decoder is not None:
-                if args.corpus is None:
-                    raise SystemExit("an FS2s model needs --corpus (the folder with wavs/)")
-                parts["waveform"] = waveform_loss(
-                    model, out.decoder_hidden, group, args.corpus, args.segment_frames, rng
-                )
-            loss = sum(parts.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            if step % args.log_every == 0:
-                record = {"step": step, "loss": loss.item(), "seconds": time.time() - started}
-                record |= {k: round(v.item(), 4) for k, v in parts.items()}
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                print(record, flush=True)
-            last = step == args.steps or time.time() >= deadline
-            if step % args.save_every == 0 or last:
-                val_parts = validate(model, val, device, args.prosody_inputs)
-                val_loss = val_parts["mel"]
-                save_checkpoint(model, checkpoint)
-                if val_loss < best:
-                    best = val_loss
-                    save_checkpoint(model, args.run / "best")
-                save_train_state(
-                    args.run, optimizer, {"step": step, "best_val": best, "best_by": best_by}
-                )
-                record = {"step": step} | {f"val_{k}": round(v, 4) for k, v in val_parts.items()}
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                print(f"step {step}: validation mel {val_loss:.4f} (best {best:.4f})", flush=True)
+    loop.run_to_end()
+    return 0
 
 
-if __name__ == "__main__":
-    main()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    return script_exit_code(lambda: train(args))

@@ -1,6 +1,6 @@
 """Give a trained FastSpeech 2 model its FastSpeech 2s waveform decoder, and train it.
 
-    python scripts/train_fs2s.py --checkpoint runs/fs2/best --vocoder runs/vocoder/export \
+    python -m ttscli.lab train-fs2s --checkpoint runs/fs2/best --vocoder runs/vocoder/export \
         --features data/joe-features --corpus data/joe --run runs/fs2s --minutes 20
 
 The waveform decoder (``type`` "vits") reads the mel decoder's hidden states and writes
@@ -18,7 +18,7 @@ model's own mels (``--model fs2``), so it learns the slightly smoothed spectra a
 FastSpeech 2 model makes rather than only the teacher's. ``RUN/checkpoint`` and ``RUN/best``
 are then vocoder bundles (``vocoder.json`` + ``vocoder.safetensors``).
 
-    python scripts/train_fs2s.py --mel-vocoder --checkpoint runs/fs2/best \
+    python -m ttscli.lab train-fs2s --mel-vocoder --checkpoint runs/fs2/best \
         --vocoder runs/vocoder/export --features ... --corpus ... --run runs/vocoder-fs2
 
 Resumable: ``RUN/checkpoint`` (our checkpoint format, the whole FS2s model) and
@@ -28,10 +28,9 @@ Resumable: ``RUN/checkpoint`` (our checkpoint format, the whole FS2s model) and
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,8 +45,9 @@ from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
 from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
 from ttscli.lab.corpus.pitch_shifted import shifted_id
 from ttscli.lab.train.data import Utterance
+from ttscli.lab.train.loop import Trainee, TrainingLoop, add_loop_arguments, loop_settings
 from ttscli.lab.train.losses import multi_resolution_stft_loss
-from ttscli.lab.train.state import has_train_state, load_train_state, save_train_state
+from ttscli.util.errors import script_exit_code
 
 MARGIN = 16
 """Frames of context decoded on each side of a training window and left out of the loss:
@@ -185,12 +185,16 @@ def windows(
     )
 
 
-class Trainee:
+class WaveTrainee(Trainee):
     """What is trained: the FS2s waveform decoder, or the mel vocoder on the model's mels.
 
     Either way the input is the frozen model's hidden states and the output a waveform, so
-    windows, loss and schedule are shared.
+    windows, loss and schedule are shared. Windows come from a generator seeded by the
+    step, so a resumed run sees the windows an unbroken one would.
     """
+
+    best_by = "stft"
+    validate_at_start = True
 
     def __init__(self, model: FastSpeech2, vocoder: LatentVocoder | None) -> None:
         self.model, self.vocoder = model, vocoder
@@ -237,6 +241,41 @@ class Trainee:
             self.module.decoder.requires_grad_(False)
         return groups
 
+    def prepare(self, args: argparse.Namespace, items: list[Utterance]) -> None:
+        """The optimiser, the training and validation windows: what the loop runs on."""
+        groups = self.param_groups(args.lr, args.decoder_lr, args.source_lr)
+        super().__init__(torch.optim.Adam(groups, betas=(0.9, 0.99)))
+        self.args = args
+        size = args.segment + 2 * MARGIN
+        val = [u for u in items[: args.val_count] if u.frames >= size]
+        self.train = [u for u in items[args.val_count :] if u.frames >= size]
+        print(f"{len(self.train)} training and {len(val)} validation utterances", flush=True)
+        self.partners = pitch_partners(items) if args.cross_pitch_mels else {}
+        val_rng = random.Random(args.seed)
+        self.val_windows = [
+            windows(
+                self.model, val[i : i + 8], args.corpus, args.segment, val_rng, None, args.true_mels
+            )
+            for i in range(0, len(val), 8)
+        ]
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        rng = random.Random(self.args.seed * 1_000_003 + step)
+        batch = training_batch(self, self.train, self.args, rng, self.partners)
+        loss = window_loss(self, batch)
+        return loss, {"stft": float(loss.detach())}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        total = sum(float(window_loss(self, w)) for w in self.val_windows)
+        return {"stft": total / len(self.val_windows)}
+
+    def save_checkpoint(self, run: Path) -> None:
+        self.save(run / "checkpoint")
+
+    def save_best(self, run: Path) -> None:
+        self.save(run / "best")
+
     def save(self, folder: Path) -> None:
         if self.vocoder is None:
             save_checkpoint(self.model, folder)
@@ -244,14 +283,14 @@ class Trainee:
             save_bundled(self.vocoder, folder, torch.float32)
 
 
-def window_loss(trainee: Trainee, batch: Windows) -> torch.Tensor:
+def window_loss(trainee: WaveTrainee, batch: Windows) -> torch.Tensor:
     hop = trainee.model.config.audio.hop_length
     predicted = trainee.decode(batch)[:, MARGIN * hop : MARGIN * hop + batch.audio.shape[1]]
     return multi_resolution_stft_loss(predicted, batch.audio)
 
 
 def training_batch(
-    trainee: Trainee,
+    trainee: WaveTrainee,
     train: list[Utterance],
     args: argparse.Namespace,
     rng: random.Random,
@@ -322,7 +361,7 @@ def with_harmonic_source(vocoder: LatentVocoder, harmonics: int) -> LatentVocode
     return result
 
 
-def load_trainee(args: argparse.Namespace) -> Trainee:
+def load_trainee(args: argparse.Namespace) -> WaveTrainee:
     """Resume from ``RUN/checkpoint`` when it exists, else start from the given files."""
     checkpoint = args.run / "checkpoint"
     if args.mel_vocoder:
@@ -332,15 +371,17 @@ def load_trainee(args: argparse.Namespace) -> Trainee:
             vocoder = with_pitch_input(vocoder)
         if args.harmonic_source:
             vocoder = with_harmonic_source(vocoder, args.harmonic_source)
-        return Trainee(load_checkpoint(args.checkpoint), vocoder)
+        return WaveTrainee(load_checkpoint(args.checkpoint), vocoder)
     if (checkpoint / "config.json").exists():
-        return Trainee(load_checkpoint(checkpoint), None)
+        return WaveTrainee(load_checkpoint(checkpoint), None)
     model = attach_wave_decoder(load_checkpoint(args.checkpoint), load_bundled_latent(args.vocoder))
-    return Trainee(model, None)
+    return WaveTrainee(model, None)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ttscli.lab train-fs2s", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--checkpoint", type=Path, required=True, help="trained FS2 model")
     parser.add_argument("--vocoder", type=Path, required=True, help="latent vocoder bundle")
     parser.add_argument("--features", type=Path, required=True)
@@ -384,88 +425,35 @@ def main() -> None:
         "carry the mel of the recording's copy at another pitch (F0 and audio their own), so "
         "the vocoder must follow its F0 input (e.g. 0.5)",
     )
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
+    add_loop_arguments(parser, steps=3000, log_every=25, save_every=100)
     parser.add_argument("--batch", type=int, default=6)
     parser.add_argument("--segment", type=int, default=32, help="scored frames per window")
     parser.add_argument("--lr", type=float, default=2e-4, help="adapter learning rate")
     parser.add_argument("--decoder-lr", type=float, default=2e-5, help="generator (0: frozen)")
     parser.add_argument("--val-count", type=int, default=64)
-    parser.add_argument("--log-every", type=int, default=25)
-    parser.add_argument("--save-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.true_mels and not args.mel_vocoder:
         parser.error("--true-mels goes with --mel-vocoder")
     if args.cross_pitch_mels and not args.true_mels:
         parser.error("--cross-pitch-mels goes with --true-mels")
+    return args
 
+
+def train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
-    checkpoint = args.run / "checkpoint"
     trainee = load_trainee(args)
-    model = trainee.model
-    groups = trainee.param_groups(args.lr, args.decoder_lr, args.source_lr)
-    optimizer = torch.optim.Adam(groups, betas=(0.9, 0.99))
-    step, best = 0, math.inf
-    if has_train_state(args.run):
-        wanted = [group["lr"] for group in optimizer.param_groups]
-        meta = load_train_state(args.run, optimizer)
-        step, best = int(meta["step"]), float(meta["best_val"])
-        for group, lr in zip(optimizer.param_groups, wanted, strict=True):
-            group["lr"] = lr  # the rates asked for now: a run can go on at another rate
-        print(f"resumed at step {step}", flush=True)
-
-    paths = sorted(args.features.glob("*.npz"))
-    items = [Utterance(p, model.variance_adaptor.stats) for p in paths]
-    size = args.segment + 2 * MARGIN
-    val = [u for u in items[: args.val_count] if u.frames >= size]
-    train = [u for u in items[args.val_count :] if u.frames >= size]
-    print(f"{len(train)} training and {len(val)} validation utterances", flush=True)
-    partners = pitch_partners(items) if args.cross_pitch_mels else {}
-    val_rng = random.Random(args.seed)
-    val_windows = [
-        windows(model, val[i : i + 8], args.corpus, args.segment, val_rng, None, args.true_mels)
-        for i in range(0, len(val), 8)
-    ]
-
-    def validate() -> float:
-        with torch.no_grad():
-            return sum(float(window_loss(trainee, w)) for w in val_windows) / len(val_windows)
-
-    if step == 0:
-        best = validate()
-        trainee.save(args.run / "best")
-        print(f"validation before training: {best:.4f}", flush=True)
-    log = (args.run / "log.jsonl").open("a")
-    started = time.monotonic()
-    deadline = started + args.minutes * 60 if args.minutes else math.inf
-    while step < args.steps and time.monotonic() < deadline:
-        rng = random.Random(args.seed * 1_000_003 + step)
-        loss = window_loss(trainee, training_batch(trainee, train, args, rng, partners))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
-        optimizer.step()
-        step += 1
-        done = step >= args.steps or time.monotonic() >= deadline
-        if step % args.log_every == 0 or done:
-            record = {"step": step, "stft": round(loss.item(), 4)}
-            record["seconds"] = round(time.monotonic() - started, 1)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            print(record, flush=True)
-        if step % args.save_every == 0 or done:
-            val_loss = validate()
-            trainee.save(checkpoint)
-            if val_loss < best:
-                best = val_loss
-                trainee.save(args.run / "best")
-            save_train_state(args.run, optimizer, {"step": step, "best_val": best})
-            print(f"step {step}: validation {val_loss:.4f} (best {best:.4f})", flush=True)
+    stats = trainee.model.variance_adaptor.stats
+    trainee.prepare(args, [Utterance(p, stats) for p in sorted(args.features.glob("*.npz"))])
+    loop = TrainingLoop(trainee, loop_settings(args), args.run)
+    loop.resume()
+    loop.run_to_end()
+    return 0
 
 
-if __name__ == "__main__":
-    main()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    return script_exit_code(lambda: train(args))

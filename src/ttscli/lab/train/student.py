@@ -13,9 +13,10 @@ corpus text, through the mel adapter (``--model fs2``) for even lines and the FS
 for odd ones, with duration and energy controls drawn at random for some lines. So one
 student serves both model kinds.
 
-    python scripts/train_student.py data  --out runs/student-data --limit 1200
-    python scripts/train_student.py train --data runs/student-data --run runs/student --minutes 60
-    python scripts/train_student.py export --run runs/student --out runs/student-bundle
+    python -m ttscli.lab train-student data  --out runs/student-data --limit 1200
+    python -m ttscli.lab train-student train --data runs/student-data --run runs/student \
+        --minutes 60
+    python -m ttscli.lab train-student export --run runs/student --out runs/student-bundle
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -45,9 +45,9 @@ from ttscli.fs2.latent_vocoder import (
 )
 from ttscli.fs2.model import Controls, FastSpeech2, LatentWaveDecoder
 from ttscli.fs2.vocoders import NeuralVocoder, load_bundled_latent, save_bundled
-from ttscli.lab.corpus import SHARED_CORPUS
+from ttscli.lab.data import TRAIN_SENTENCES, bundled_text
+from ttscli.lab.train.loop import LoopSettings, Trainee, TrainingLoop
 from ttscli.lab.train.losses import multi_resolution_stft_loss
-from ttscli.lab.train.state import has_train_state, load_train_state, save_train_state
 from ttscli.text.frontend import text_to_phonemes
 from ttscli.util.atomic import atomic_write
 from ttscli.util.errors import UserError, script_exit_code
@@ -152,7 +152,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     assert isinstance(engine.vocoder, NeuralVocoder)
     vocoder = engine.vocoder.module
     assert isinstance(vocoder, LatentVocoder)
-    lines = args.text.read_text(encoding="utf-8").splitlines()[args.skip : args.skip + args.limit]
+    text = args.text or bundled_text(TRAIN_SENTENCES)
+    lines = text.read_text(encoding="utf-8").splitlines()[args.skip : args.skip + args.limit]
     args.out.mkdir(parents=True, exist_ok=True)
     made, started = 0, time.perf_counter()
     for offset, text in enumerate(lines):
@@ -238,13 +239,6 @@ def segment_loss(student: VitsDecoder, segments: list, frames: int) -> torch.Ten
     return 2.0 * F.l1_loss(predicted, target) + stft_loss(predicted, target)
 
 
-@torch.inference_mode()
-def validate(student: VitsDecoder, pairs: Pairs, pool: Sequence[int]) -> float:
-    """Whole held-out utterances, as the student will run them."""
-    losses = [float(stft_loss(student(pairs.latents[i][None]), pairs.audio[i][None])) for i in pool]
-    return float(np.mean(losses))
-
-
 def teacher_vocoder(checkpoint: Path | None) -> LatentVocoder:
     """The mel vocoder of a voice whose generator is still the teacher's."""
     vocoder = load_bundled_latent(checkpoint or bundled_checkpoint())
@@ -257,56 +251,63 @@ def teacher_decoder(checkpoint: Path | None) -> VitsDecoder:
     return teacher_vocoder(checkpoint).decoder
 
 
+class StudentTrainee(Trainee):
+    """The student generator in the training loop: its weights live in the run state, the
+    best ones in ``RUN/best.safetensors``. Segments come from a generator seeded by the
+    step, so a resumed run sees the segments an unbroken one would."""
+
+    best_by = "stft"
+
+    def __init__(self, student: VitsDecoder, pairs: Pairs, args: argparse.Namespace) -> None:
+        super().__init__(torch.optim.AdamW(student.parameters(), lr=args.lr, betas=(0.8, 0.99)))
+        self.student, self.pairs, self.args = student, pairs, args
+        self.state_model = student
+        self.held_out = list(range(len(pairs) - args.validation, len(pairs)))
+        self.pool = list(range(len(pairs) - args.validation))
+
+    def lr_scale(self, step: int) -> float:
+        return 0.5 ** (step / self.args.half_life)
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        args = self.args
+        rng = random.Random(f"{args.seed}/{step}")
+        segments = sample_segments(
+            self.pairs, self.pool, args.batch, args.frames, args.context, rng
+        )
+        return segment_loss(self.student, segments, args.frames), {}
+
+    @torch.inference_mode()
+    def validate(self) -> dict[str, float]:
+        """Whole held-out utterances, as the student will run them."""
+        self.student.eval()
+        losses = [
+            float(stft_loss(self.student(self.pairs.latents[i][None]), self.pairs.audio[i][None]))
+            for i in self.held_out
+        ]
+        self.student.train()
+        return {"stft": float(np.mean(losses))}
+
+    def save_best(self, run: Path) -> None:
+        save_weights(self.student, run / BEST)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
     args.run.mkdir(parents=True, exist_ok=True)
     shape_file = args.run / SHAPE_FILE
     if shape_file.exists() and shape_file.read_text().strip() != args.shape:
         raise UserError(f"{args.run}: a {shape_file.read_text().strip()} run, not {args.shape}")
     shape_file.write_text(args.shape)
     student = student_from_teacher(teacher_decoder(args.checkpoint), args.shape)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=args.lr, betas=(0.8, 0.99))
-    step, best = 0, float("inf")
-    if has_train_state(args.run):
-        meta = load_train_state(args.run, optimizer, student)
-        step, best = meta["step"], meta["best"]
-        rng.seed(f"{args.seed}/{step}")
-        print(f"resumed at step {step} (best validation {best:.4f})", flush=True)
     pairs = Pairs(args.data)
-    held_out = list(range(len(pairs) - args.validation, len(pairs)))
-    pool = list(range(len(pairs) - args.validation))
-    print(f"{len(pool)} training pairs, {len(held_out)} held out", flush=True)
-    deadline = time.monotonic() + args.minutes * 60
+    trainee = StudentTrainee(student, pairs, args)
+    settings = LoopSettings(args.steps, args.minutes, 100, args.every, clip=10.0)
+    loop = TrainingLoop(trainee, settings, args.run)
+    loop.resume()
+    print(f"{len(trainee.pool)} training pairs, {len(trainee.held_out)} held out", flush=True)
     student.train()
-    started, running = time.perf_counter(), 0.0
-    while time.monotonic() < deadline and step < args.steps:
-        lr = args.lr * 0.5 ** (step / args.half_life)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        segments = sample_segments(pairs, pool, args.batch, args.frames, args.context, rng)
-        loss = segment_loss(student, segments, args.frames)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
-        optimizer.step()
-        step += 1
-        running += float(loss.detach())
-        if step % 100 == 0:
-            rate = (time.perf_counter() - started) / 100
-            print(f"step {step} loss {running / 100:.4f} lr {lr:.2e} {rate:.2f} s/step", flush=True)
-            running, started = 0.0, time.perf_counter()
-        if step % args.every == 0:
-            student.eval()
-            score = validate(student, pairs, held_out)
-            student.train()
-            if score < best:
-                best = score
-                save_weights(student, args.run / BEST)
-            print(f"step {step} validation {score:.4f} (best {best:.4f})", flush=True)
-            save_train_state(args.run, optimizer, {"step": step, "best": best}, student)
-    save_train_state(args.run, optimizer, {"step": step, "best": best}, student)
-    print(f"stopped at step {step}, best validation {best:.4f}")
+    step = loop.run_to_end()
+    print(f"stopped at step {step}, best validation {loop.best:.4f}")
     return 0
 
 
@@ -382,7 +383,9 @@ def cmd_macs(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ttscli.lab train-student", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument(
         "--checkpoint",
         type=Path,
@@ -391,7 +394,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     data = sub.add_parser("data", help="latents and teacher audio from corpus text")
-    data.add_argument("--text", type=Path, default=SHARED_CORPUS / "lj_train.txt")
+    data.add_argument(
+        "--text", type=Path, default=None, help="one line a sentence (default: bundled lj_train)"
+    )
     data.add_argument("--out", type=Path, required=True)
     data.add_argument("--skip", type=int, default=0)
     data.add_argument("--limit", type=int, default=1200)
@@ -400,7 +405,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--run", type=Path, required=True)
     train.add_argument("--shape", choices=sorted(SHAPES), default="c8i")
-    train.add_argument("--minutes", type=float, default=60.0)
+    train.add_argument("--minutes", type=float, default=60.0, help="stop after this wall time")
     train.add_argument("--steps", type=int, default=1_000_000)
     train.add_argument("--batch", type=int, default=6)
     train.add_argument("--frames", type=int, default=64)
@@ -421,7 +426,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     commands = {"data": cmd_data, "train": cmd_train, "export": cmd_export, "macs": cmd_macs}
     return script_exit_code(lambda: commands[args.command](args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,22 +8,22 @@ graph output, and learn only the adapter by L1 on the latent: no discriminator, 
 Steps (each resumable; outputs are JSON + safetensors + .npz, nothing is pickled)::
 
     # 1. port dec.* from the ONNX voice, check it against onnxruntime, write a start bundle
-    .venv/bin/python scripts/train_vocoder.py port --out runs/vocoder/ported
+    python -m ttscli.lab train-vocoder port --out runs/vocoder/ported
     # 2. (audio, latent) pairs from training lines (never lj_val.txt); 1 worker, seeded noise
-    .venv/bin/python scripts/train_vocoder.py data --text ../shared/corpus/lj_train.txt \
+    python -m ttscli.lab train-vocoder data --text src/ttscli/lab/data/lj_train.txt \
         --out data/vocoder --first 0 --count 300
     # 3. fit the adapter (decoder frozen); --minutes caps the wall time, --steps the steps
-    .venv/bin/python scripts/train_vocoder.py train --data data/vocoder --run runs/vocoder/a \
+    python -m ttscli.lab train-vocoder train --data data/vocoder --run runs/vocoder/a \
         --init runs/vocoder/ported --steps 9000 --minutes 10
     #    optional later stage: also fine-tune the decoder (multi-resolution STFT on the wave)
-    .venv/bin/python scripts/train_vocoder.py train --data data/vocoder --run runs/vocoder/b \
+    python -m ttscli.lab train-vocoder train --data data/vocoder --run runs/vocoder/b \
         --init runs/vocoder/a/checkpoint --finetune-decoder --steps 2000
     # 4. bundle it beside a checkpoint (fp16 weights unless --fp32)
-    .venv/bin/python scripts/train_vocoder.py export --run runs/vocoder/a --out CHECKPOINT_DIR
+    python -m ttscli.lab train-vocoder export --run runs/vocoder/a --out CHECKPOINT_DIR
     # 5. cheap quality check on held-out lines (log-mel L1 vs the teacher, and Griffin-Lim's)
-    .venv/bin/python scripts/train_vocoder.py data --text ../shared/corpus/lj_train.txt \
+    python -m ttscli.lab train-vocoder data --text src/ttscli/lab/data/lj_train.txt \
         --out data/vocoder-heldout --first 5000 --count 5
-    .venv/bin/python scripts/train_vocoder.py eval --data data/vocoder-heldout \
+    python -m ttscli.lab train-vocoder eval --data data/vocoder-heldout \
         --vocoder CHECKPOINT_DIR --wavs /tmp/vocoder_eval
 
 Determinism: the teacher's two ``RandomNormalLike`` nodes are rewired to read their noise
@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,33 +53,30 @@ from ttscli.fs2.latent_vocoder import (
     LatentVocoderConfig,
 )
 from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
-from ttscli.lab.corpus.teacher import load_onnx, seed_noise, voice_paths
+from ttscli.lab.corpus.teacher import (
+    Teacher,
+    decoder_input_name,
+    load_onnx,
+    single_thread_session,
+    voice_scales,
+)
+from ttscli.lab.data import TRAIN_SENTENCES, bundled_text
+from ttscli.lab.train.loop import Trainee, TrainingLoop, add_loop_arguments, loop_settings
 from ttscli.lab.train.losses import multi_resolution_stft_loss
-from ttscli.lab.train.state import load_train_state, save_train_state
+from ttscli.lab.train.state import has_train_state
 from ttscli.util.atomic import atomic_write, atomic_write_bytes
 from ttscli.util.dataclass_json import to_dict
 from ttscli.util.errors import UserError, script_exit_code
 
-HOP = 256
 DEFAULT_SEED = 1234
 PORT_TOLERANCE = 1e-4
 DEC_PREFIX = "dec."
 NOISE_PER_ID = 192 * 32
-"""Noise values drawn per phoneme id: 192 latent channels at up to 32 frames per id on
-average (the voice averages about 3); a longer output is retried with 16 times more."""
+"""The vocoder data's noise budget: 192 latent channels at up to 32 frames per id (the
+voice averages about 3); changing it would change every stored pair."""
 
 
 # --- the teacher's ONNX graph ----------------------------------------------------------------
-
-
-def decoder_input_name(model: Any) -> str:
-    """The tensor fed to ``dec.conv_pre``: VITS's z * mask (``/Mul_7_output_0`` in joe)."""
-    for node in model.graph.node:
-        if node.op_type == "Conv" and (
-            node.name == "/dec/conv_pre/Conv" or node.input[1] == "dec.conv_pre.weight"
-        ):
-            return str(node.input[0])
-    raise RuntimeError("no dec.conv_pre convolution in the voice graph")
 
 
 def decoder_weights(model: Any) -> dict[str, torch.Tensor]:
@@ -119,84 +114,28 @@ def decoder_session(model: Any) -> tuple[Any, str]:
 
     latent = decoder_input_name(model)
     sub = onnx.utils.Extractor(model).extract_model([latent], [model.graph.output[0].name])
-    return _session(sub.SerializeToString()), latent
+    return single_thread_session(sub.SerializeToString()), latent
 
 
-def _session(model_bytes: bytes) -> Any:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1  # fixed arithmetic order; the other core is busy
-    options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    return onnxruntime.InferenceSession(
-        model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
-    )
+def latent_teacher(seed: int) -> Teacher:
+    """The teacher at its own scales, exposing the decoder's input."""
+    return Teacher(seed, voice_scales(), NOISE_PER_ID, latent=True)
 
 
-class Teacher:
-    """The voice with seeded noise and its decoder input exposed as a second output."""
-
-    def __init__(self, seed: int) -> None:
-        from onnx import helper
-        from piper import PiperVoice
-        from piper.config import PiperConfig
-
-        model_path, config_path = voice_paths()
-        config_dict = json.loads(config_path.read_text(encoding="utf-8"))
-        self.config = PiperConfig.from_dict(config_dict)
-        if self.config.sample_rate != MelSpec().sample_rate or self.config.hop_length != HOP:
-            raise RuntimeError(
-                f"voice is {self.config.sample_rate} Hz, hop {self.config.hop_length}"
-            )
-        model = load_onnx(model_path)
-        self.latent_name = decoder_input_name(model)
-        model.graph.output.append(helper.make_empty_tensor_value_info(self.latent_name))
-        self.noise_inputs = seed_noise(model)
-        self.session = _session(model.SerializeToString())
-        # Only its phonemizer is used; synthesis goes through our own session below.
-        self.voice = PiperVoice(config=self.config, session=None)  # type: ignore[arg-type]
-        self.seed = seed
-        inference = config_dict.get("inference", {})
-        self.scales = np.array(
-            [
-                inference.get("noise_scale", 0.667),
-                inference.get("length_scale", 1.0),
-                inference.get("noise_w", 0.8),
-            ],
-            dtype=np.float32,
-        )
-
-    def __call__(self, line: int, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(audio (samples,), latent (192, frames)) with samples == frames * 256."""
-        sentences = self.voice.phonemize(text)
-        phonemes: list[str] = []
-        for sentence in sentences:
-            phonemes += ([" "] if phonemes else []) + list(sentence)
-        if not phonemes:
-            raise ValueError("no phonemes")
-        ids = np.array([self.voice.phonemes_to_ids(phonemes)], dtype=np.int64)
-        feeds = {
-            "input": ids,
-            "input_lengths": np.array([ids.shape[1]], dtype=np.int64),
-            "scales": self.scales,
-        }
-        size = NOISE_PER_ID * ids.shape[1]
-        for attempt in range(2):
-            for k, name in enumerate(self.noise_inputs):
-                rng = np.random.default_rng((self.seed, line, k))
-                feeds[name] = rng.standard_normal(size, dtype=np.float32)
-            try:
-                audio, latent = self.session.run(["output", self.latent_name], feeds)
-                break
-            except Exception:  # onnxruntime's errors share no public base class
-                if attempt:
-                    raise
-                size *= 16  # a prefix of the same stream: the same audio, just more noise
-        audio, latent = audio.reshape(-1), latent[0]
-        if audio.shape[0] != latent.shape[1] * HOP:
-            raise RuntimeError(f"{audio.shape[0]} samples for {latent.shape[1]} latent frames")
-        return audio.astype(np.float32), latent.astype(np.float32)
+def teacher_pair(teacher: Teacher, line: int, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(audio (samples,), latent (192, frames)) with samples == frames * hop, spoken from
+    the voice's own phonemes (espeak-ng): the vocoder learns the teacher, not our front-end."""
+    phonemes: list[str] = []
+    for sentence in teacher.voice.phonemize(text):
+        phonemes += ([" "] if phonemes else []) + list(sentence)
+    if not phonemes:
+        raise ValueError("no phonemes")
+    output = teacher.run(line, teacher.voice.phonemes_to_ids(phonemes))
+    audio, latent = output.audio, output.latent
+    assert latent is not None
+    if audio.shape[0] != latent.shape[1] * teacher.hop:
+        raise RuntimeError(f"{audio.shape[0]} samples for {latent.shape[1]} latent frames")
+    return audio, latent
 
 
 # --- steps -------------------------------------------------------------------------------
@@ -245,6 +184,7 @@ def cmd_port(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    args.text = args.text or bundled_text(TRAIN_SENTENCES)
     if "val" in args.text.name and not args.allow_val:
         raise UserError(f"{args.text}: looks like a validation split; pass --allow-val if not")
     lines = args.text.read_text(encoding="utf-8").splitlines()
@@ -266,10 +206,10 @@ def cmd_data(args: argparse.Namespace) -> int:
         return 0
     torch.set_num_threads(1)
     started = time.monotonic()
-    teacher = Teacher(args.seed)
+    teacher = latent_teacher(args.seed)
     seconds = 0.0
     for n, (index, text) in enumerate(todo, 1):
-        audio, latent = teacher(index, text)
+        audio, latent = teacher_pair(teacher, index, text)
         mel = log_mel(torch.from_numpy(audio)[None], MelSpec())[0].numpy()
         if mel.shape[1] != latent.shape[1]:
             raise RuntimeError(f"line {index}: {mel.shape[1]} mel frames, {latent.shape[1]} latent")
@@ -361,7 +301,8 @@ def sample_batch(
         latents.append(data.latents[i][:, start : start + window])
         masks.append(mask)
         if with_audio:
-            audios.append(data.audios[i][start * HOP : (start + window) * HOP])
+            hop = MelSpec().hop_length
+            audios.append(data.audios[i][start * hop : (start + window) * hop])
     out = {"mel": torch.stack(mels), "latent": torch.stack(latents), "mask": torch.stack(masks)}
     if with_audio:
         out["audio"] = torch.stack(audios)
@@ -385,33 +326,12 @@ def batch_loss(
     parts = {"latent_l1": float(loss.detach())}
     if finetune:
         # The wave loss uses the central part only: the decoder's own edges are not ours.
-        wave = vocoder.decoder(latent)[:, margin * HOP : -margin * HOP]
-        target = batch["audio"][:, margin * HOP : -margin * HOP]
-        stft = multi_resolution_stft_loss(wave, target)
+        cut = margin * vocoder.config.decoder.hop_length
+        wave = vocoder.decoder(latent)[:, cut:-cut]
+        stft = multi_resolution_stft_loss(wave, batch["audio"][:, cut:-cut])
         parts["stft"] = float(stft.detach())
         loss = loss + stft_weight * stft
     return loss, parts
-
-
-@torch.no_grad()
-def validate(vocoder: LatentVocoder, data: Utterances, pool: Sequence[int]) -> float:
-    """Latent L1 over whole held-out utterances, exactly as at inference."""
-    vocoder.eval()
-    total = frames = 0.0
-    for i in pool:
-        pred = vocoder.adapter(data.mels[i][None])[0]
-        total += float((pred - data.latents[i]).abs().sum())
-        frames += data.latents[i].numel()
-    vocoder.train()
-    return total / max(frames, 1)
-
-
-def make_optimizer(vocoder: LatentVocoder, args: argparse.Namespace) -> torch.optim.Optimizer:
-    groups: list[dict[str, Any]] = [{"params": list(vocoder.adapter.parameters()), "lr": args.lr}]
-    vocoder.decoder.requires_grad_(args.finetune_decoder)
-    if args.finetune_decoder:
-        groups.append({"params": list(vocoder.decoder.parameters()), "lr": args.decoder_lr})
-    return torch.optim.Adam(groups, betas=(0.9, 0.99))
 
 
 def lr_scale(step: int, steps: int, decay_from: int) -> float:
@@ -422,83 +342,85 @@ def lr_scale(step: int, steps: int, decay_from: int) -> float:
     return max(0.1, 1.0 - 0.9 * (step - decay_from) / (steps - decay_from))
 
 
+class AdapterTrainee(Trainee):
+    """The latent vocoder's adapter (and, optionally, its decoder) in the training loop.
+
+    Batches come from ``default_rng((seed, step))``, so a resumed run sees the batches an
+    unbroken one would and ends with the same weights."""
+
+    best_by = None  # the last checkpoint is the product; validation is only reported
+
+    def __init__(self, vocoder: LatentVocoder, data: Utterances, args: argparse.Namespace):
+        groups: list[dict[str, Any]] = [
+            {"params": list(vocoder.adapter.parameters()), "lr": args.lr}
+        ]
+        vocoder.decoder.requires_grad_(args.finetune_decoder)
+        if args.finetune_decoder:
+            groups.append({"params": list(vocoder.decoder.parameters()), "lr": args.decoder_lr})
+        super().__init__(torch.optim.Adam(groups, betas=(0.9, 0.99)))
+        self.vocoder, self.data, self.args = vocoder, data, args
+        n_val = min(args.val_count, len(data) - 1)
+        self.val_pool = list(range(len(data) - n_val, len(data)))
+        self.margin = receptive_margin(vocoder.config, args.finetune_decoder)
+        self.window = args.segment + 2 * self.margin
+        self.pool = [i for i in range(len(data) - n_val) if data.frames(i) >= self.window]
+        if not self.pool:
+            raise UserError(f"{args.data}: no utterance has {self.window} frames (lower --segment)")
+
+    def lr_scale(self, step: int) -> float:
+        return lr_scale(step, self.args.steps, self.args.decay_from)
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        args = self.args
+        rng = np.random.default_rng((args.seed, step))
+        batch = sample_batch(
+            self.data, self.pool, args.batch, self.window, self.margin, rng, args.finetune_decoder
+        )
+        return batch_loss(self.vocoder, batch, self.margin, args.finetune_decoder, args.stft_weight)
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Latent L1 over whole held-out utterances, exactly as at inference."""
+        self.vocoder.eval()
+        total = frames = 0.0
+        for i in self.val_pool:
+            pred = self.vocoder.adapter(self.data.mels[i][None])[0]
+            total += float((pred - self.data.latents[i]).abs().sum())
+            frames += self.data.latents[i].numel()
+        self.vocoder.train()
+        return {"latent_l1": total / max(frames, 1)}
+
+    def save_checkpoint(self, run: Path) -> None:
+        save_bundled(self.vocoder, run / "checkpoint", torch.float32)
+
+    def meta(self) -> dict[str, Any]:
+        return {"finetune_decoder": self.args.finetune_decoder, "seed": self.args.seed}
+
+    def check_resume(self, meta: dict[str, Any]) -> None:
+        if meta["finetune_decoder"] != self.args.finetune_decoder:
+            raise UserError(
+                f"{self.args.run}: was trained with finetune_decoder={meta['finetune_decoder']}"
+            )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     run: Path = args.run
-    state_path = run / "train_state.json"
-    if state_path.is_file():
+    if has_train_state(run):
         vocoder = load_bundled_latent(run / "checkpoint").train()
     elif args.init is not None:
         vocoder = load_bundled_latent(args.init).train()
     else:
         raise UserError(f"{run}: nothing to resume; pass --init (e.g. the port step's --out)")
-    config = vocoder.config
-    optimizer = make_optimizer(vocoder, args)
-    step = 0
-    if state_path.is_file():
-        meta = load_train_state(run, optimizer)
-        if meta["finetune_decoder"] != args.finetune_decoder:
-            raise UserError(f"{run}: was trained with finetune_decoder={meta['finetune_decoder']}")
-        step = int(meta["step"])
-        print(f"resuming {run} at step {step}")
     data = Utterances(args.data, with_audio=args.finetune_decoder)
-    n_val = min(args.val_count, len(data) - 1)
-    val_pool = list(range(len(data) - n_val, len(data)))
-    margin = receptive_margin(config, args.finetune_decoder)
-    window = args.segment + 2 * margin
-    pool = [i for i in range(len(data) - n_val) if data.frames(i) >= window]
-    if not pool:
-        raise UserError(f"{args.data}: no utterance has {window} frames (lower --segment)")
-    print(f"{len(pool)} training utterances, {len(val_pool)} held out; window {window} frames")
-    run.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
-    started = time.monotonic()
-    running: dict[str, float] = {}
-    base_lrs = [args.lr] + ([args.decoder_lr] if args.finetune_decoder else [])
-    with (run / "log.jsonl").open("a", encoding="utf-8") as log:
-        while step < args.steps and time.monotonic() < deadline:
-            scale = lr_scale(step, args.steps, args.decay_from)
-            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = base * scale
-            rng = np.random.default_rng((args.seed, step))
-            batch = sample_batch(data, pool, args.batch, window, margin, rng, args.finetune_decoder)
-            loss, parts = batch_loss(
-                vocoder, batch, margin, args.finetune_decoder, args.stft_weight
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                [p for g in optimizer.param_groups for p in g["params"]], args.clip
-            )
-            if not torch.isfinite(grad_norm):
-                raise RuntimeError(f"step {step}: non-finite gradient")
-            optimizer.step()
-            step += 1
-            for key, value in {
-                "loss": float(loss.detach()),
-                **parts,
-                "grad_norm": float(grad_norm),
-            }.items():
-                running[key] = running.get(key, 0.0) + value
-            done = step >= args.steps or time.monotonic() >= deadline
-            if step % args.log_every == 0 or done:
-                count = step % args.log_every or args.log_every
-                entry = {
-                    "step": step,
-                    "lr_scale": round(scale, 3),
-                    **{k: round(v / count, 5) for k, v in running.items()},
-                }
-                if step % args.save_every == 0 or done:
-                    entry["val_latent_l1"] = round(validate(vocoder, data, val_pool), 5)
-                entry["seconds"] = round(time.monotonic() - started, 1)
-                log.write(json.dumps(entry) + "\n")
-                log.flush()
-                print(json.dumps(entry))
-                running = {}
-            if step % args.save_every == 0 or done:
-                save_bundled(vocoder, run / "checkpoint", torch.float32)
-                meta = {"step": step, "finetune_decoder": args.finetune_decoder, "seed": args.seed}
-                save_train_state(run, optimizer, meta)
+    trainee = AdapterTrainee(vocoder, data, args)
+    loop = TrainingLoop(trainee, loop_settings(args, args.clip), run)
+    loop.resume()
+    print(
+        f"{len(trainee.pool)} training utterances, {len(trainee.val_pool)} held out; "
+        f"window {trainee.window} frames"
+    )
+    loop.run_to_end()
     return 0
 
 
@@ -551,7 +473,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ttscli.lab train-vocoder", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -565,7 +489,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     port.add_argument("--adapter-kernel", type=int, default=defaults.kernel)
 
     data = sub.add_parser("data", help="(log-mel, latent, audio) pairs from the teacher")
-    data.add_argument("--text", type=Path, required=True)
+    data.add_argument(
+        "--text", type=Path, default=None, help="one sentence a line (default: bundled lj_train)"
+    )
     data.add_argument("--out", type=Path, required=True)
     data.add_argument("--first", type=int, default=0, help="0-based index of the first line")
     data.add_argument("--count", type=int, default=300)
@@ -575,8 +501,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     train.add_argument("--data", type=Path, required=True)
     train.add_argument("--run", type=Path, required=True)
     train.add_argument("--init", type=Path, default=None, help="a bundle folder to start from")
-    train.add_argument("--steps", type=int, default=9000)
-    train.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time")
+    add_loop_arguments(train, steps=9000, log_every=100, save_every=500)
     train.add_argument("--batch", type=int, default=16)
     train.add_argument("--segment", type=int, default=32, help="loss frames per window")
     train.add_argument("--lr", type=float, default=1e-3)
@@ -588,8 +513,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     train.add_argument("--decoder-lr", type=float, default=2e-5)
     train.add_argument("--stft-weight", type=float, default=1.0)
     train.add_argument("--val-count", type=int, default=8)
-    train.add_argument("--log-every", type=int, default=100)
-    train.add_argument("--save-every", type=int, default=500)
     train.add_argument("--threads", type=int, default=1)
 
     export = sub.add_parser("export", help="write vocoder.json + vocoder.safetensors")
@@ -618,7 +541,3 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     return script_exit_code(lambda: COMMANDS[args.command](args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
