@@ -23,6 +23,7 @@ from ttscli.fs2.config import FS2Config
 from ttscli.fs2.engine import ASSETS_DIR, FS2Engine
 from ttscli.fs2.io import load_dataclass
 from ttscli.fs2.model import Controls
+from ttscli.util.errors import UserError
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it quietly walks away."
 BUNDLED_CONFIG = load_dataclass(FS2Config, ASSETS_DIR / CONFIG_FILE)
@@ -222,3 +223,26 @@ def test_long_sentence_is_vocoded_in_bounded_windows_that_join_seamlessly(
     assert len(joined) == len(batch) == len(one_pass)
     assert float(np.max(np.abs(joined - one_pass))) <= 1e-3
     assert float(np.max(np.abs(batch - one_pass))) <= 1e-3
+
+
+def test_help_states_the_pitch_range_the_bundled_voice_accepts() -> None:
+    """`ttscli fs2 --help` says which --pitch the bundled voice takes; the voice agrees."""
+    import re
+
+    import typer
+
+    from ttscli.cli.app import app
+
+    command = typer.main.get_command(app).commands["fs2"]  # type: ignore[attr-defined]
+    pitch = next(p for p in command.params if p.name == "pitch")
+    stated = re.search(r"([0-9.]+)-([0-9.]+) for the bundled voice", pitch.help)
+    assert stated, pitch.help
+    engine = FS2Engine.load(device="cpu")
+    field = next(f for f in engine.fields() if f.name == "pitch")
+    assert (float(stated[1]), float(stated[2])) == (field.minimum, field.maximum)
+    engine.options({"pitch": field.minimum})
+    engine.options({"pitch": field.maximum})
+    with pytest.raises(UserError):
+        engine.options({"pitch": field.maximum + 0.01})
+    with pytest.raises(UserError):
+        engine.options({"pitch": field.minimum - 0.01})

@@ -217,7 +217,7 @@ def test_a_missing_checkpoint_is_an_error_message_not_a_traceback(tmp_path: Path
 
 def test_pitch_rows_report_f0_and_length_against_the_unshifted_row(tmp_path: Path) -> None:
     """``--pitch 1.5`` adds the row at 1 and reads each row's F0 with the validated
-    tracker: the bundled voice's pitch control as the README's table measures it."""
+    tracker: the bundled voice's pitch control as the table in docs/benchmarks.md measures it."""
     pytest.importorskip("parselmouth")
     stdout, data = _run(tmp_path, "--systems", "ttscli-fs2", "--pitch", "1.5")
     rows = {r["system"]: r for r in data["results"]}

@@ -338,7 +338,7 @@ def test_an_embedding_voice_refuses_pitch_outside_its_trained_range(tiny_checkpo
     fs2 = engine(tiny_checkpoint)
     fs2 = with_config(fs2, variance=replace(fs2.config.variance, pitch_range=(0.7, 1.5)))
     fs2.synthesize([HELLO], Controls(pitch=1.5))  # the edge is inside
-    with pytest.raises(UserError, match=r"--pitch 1.6: .*trained to follow --pitch between 0.7"):
+    with pytest.raises(UserError, match=r"pitch: .*between 0.7 and 1.5 .*trained to follow"):
         fs2.synthesize([HELLO], Controls(pitch=1.6))
     with pytest.raises(ValueError, match="pitch_range"):  # the range must hold 1
         with_config(fs2, variance=replace(fs2.config.variance, pitch_range=(1.2, 1.5)))

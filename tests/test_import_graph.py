@@ -95,3 +95,70 @@ def test_no_import_cycle_even_counting_imports_inside_functions() -> None:
 def test_the_checker_sees_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+ENGINE_PACKAGES = ("ttscli.fs2", "ttscli.kyutai")
+CALLERS = ("ttscli.cli", "ttscli.serve", "ttscli.cluster", "ttscli.run", "ttscli.api")
+"""They drive engines only through the registry and the protocol in ``ttscli.engines``."""
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def _all_imports() -> dict[str, set[str]]:
+    top, nested = _graph()
+    return {name: top[name] | set(nested[name]) for name in top}
+
+
+def test_callers_reach_engines_only_through_the_registry() -> None:
+    edges = _all_imports()
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in edges.items()
+        if _within(name, CALLERS)
+        for target in targets
+        if _within(target, (*ENGINE_PACKAGES, "ttscli.lab"))
+    )
+    assert not wrong, wrong
+
+
+def test_the_product_never_imports_the_lab() -> None:
+    edges = _all_imports()
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in edges.items()
+        if not _within(name, ("ttscli.lab",))
+        for target in targets
+        if _within(target, ("ttscli.lab",))
+    )
+    assert not wrong, wrong
+
+
+def test_the_corpus_and_training_steps_do_not_import_each_other_both_ways() -> None:
+    edges = _all_imports()
+
+    def reaches(source: str, target: str) -> bool:
+        return any(
+            _within(name, (source,)) and _within(t, (target,))
+            for name, targets in edges.items()
+            for t in targets
+        )
+
+    corpus, train = "ttscli.lab.corpus", "ttscli.lab.train"
+    assert not (reaches(corpus, train) and reaches(train, corpus))
+
+
+def test_the_boundary_checks_see_a_forbidden_import(tmp_path: Path) -> None:
+    """The checks above read real files: a caller that imports an engine is found."""
+    package = tmp_path / "ttscli" / "serve"
+    package.mkdir(parents=True)
+    (package / "bad.py").write_text("from ttscli.fs2.engine import FS2Engine\n")
+    known = {"ttscli.serve.bad", "ttscli.fs2.engine"}
+    global SRC
+    saved, SRC = SRC, tmp_path
+    try:
+        top, _ = _imports(package / "bad.py", known)
+    finally:
+        SRC = saved
+    assert any(_within(t, ENGINE_PACKAGES) for t in top)

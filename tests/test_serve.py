@@ -372,7 +372,7 @@ def speak_server(tiny_kyutai) -> Iterator[RunningServer]:
 def test_speak_serves_http_and_words_over_the_websocket(speak_server: RunningServer) -> None:
     status, _, body = speak_server.request("GET", "/v1/voices")
     voice = json.loads(body)["voices"][0]
-    assert status == 200 and voice["engine"] == "speak" and voice["licence"] == "CC-BY 4.0"
+    assert status == 200 and voice["engine"] == "kyutai" and voice["licence"] == "CC-BY 4.0"
     status, payload = speak_server.speech("Hello world, this is Kyutai.")
     assert status == 200 and len(payload) > 24000  # more than half a second at 24 kHz
     assert speak_server.speech("Hi.", seed=99)[0] == 400  # fixed when the server started

@@ -21,9 +21,8 @@ N_FFT = 1024
 HOP = 256
 # Real-cepstrum lifter: keeps quefrencies below 1.8 ms, i.e. envelope detail coarser than
 # ~550 Hz: smooth enough to ignore the harmonics of a speaking voice even at --pitch 2, fine
-# enough for the formants. Measured on 30 lj_val sentences (pocketsphinx WER / DNSMOS OVRL)
-# at --pitch 1.5: no envelope correction 0.879 / 2.87; 1.2 ms 0.656 / 2.85; 1.8 ms with a
-# 12 dB gain limit 0.572 / 2.74; 1.8 ms, 24 dB 0.484 / 2.63 (unshifted: 0.455 / 3.15).
+# enough for the formants. The lifter and the gain limit were chosen by WER and DNSMOS at
+# --pitch 1.5 against no envelope correction and narrower lifters (see CHANGELOG.md).
 LIFTER_SECONDS = 0.0018
 MAX_GAIN_DB = 24.0
 

@@ -6,6 +6,8 @@ chunk stream and never needs to know which one it has.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ import soundfile as sf
 from ttscli.audio.formats import FORMATS, format_for, to_pcm16
 from ttscli.util.atomic import temp_path_beside
 from ttscli.util.errors import UserError
+from ttscli.util.faults import WriteFault, os_error, writing
 
 
 class Sink(Protocol):
@@ -43,34 +46,51 @@ class FileSink:
         self.path = path
         self.format = format_for(path)
         container, subtype = FORMATS[self.format]
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise UserError(f"{path}: folder {folder} does not exist")
         if path.is_dir():
             raise UserError(f"{path}: is a folder (batch output needs --in LINES.txt)")
-        try:
+        # What a user asks for is checked before a run (``run.outputs.check_output``); a
+        # folder that is gone or unwritable now has failed during the run.
+        with writing(path):
             self._tmp = temp_path_beside(path)
-        except OSError as exc:
-            raise UserError(f"{path}: cannot write here ({exc.strerror})") from None
-        self._file = sf.SoundFile(
-            str(self._tmp),
-            mode="w",
-            samplerate=sample_rate,
-            channels=1,
-            format=container,
-            subtype=subtype,
-        )
+        try:
+            self._file = sf.SoundFile(
+                str(self._tmp),
+                mode="w",
+                samplerate=sample_rate,
+                channels=1,
+                format=container,
+                subtype=subtype,
+            )
+        except (sf.LibsndfileError, OSError) as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise self._fault(exc) from None
 
     def write(self, chunk: np.ndarray) -> None:
-        self._file.write(chunk.astype(np.float32, copy=False))
+        try:
+            self._file.write(chunk.astype(np.float32, copy=False))
+        except (sf.LibsndfileError, OSError) as exc:
+            raise self._fault(exc) from None
 
     def close(self) -> None:
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        try:
+            self._file.close()
+        except (sf.LibsndfileError, OSError) as exc:
+            raise self._fault(exc) from None
+        with writing(self.path):
+            os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        """Drop the temporary file; on a machine that is failing, as far as it can."""
+        with contextlib.suppress(sf.LibsndfileError, OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink(missing_ok=True)
+
+    def _fault(self, exc: Exception) -> WriteFault:
+        """libsndfile says only "System error."; the errno it met says what happened."""
+        if isinstance(exc, OSError):
+            return WriteFault(str(self.path), exc)
+        return WriteFault(str(self.path), os_error(_libsndfile_errno(self.path.parent)))
 
 
 def write_file(path: Path, audio: np.ndarray, sample_rate: int) -> None:
@@ -97,20 +117,40 @@ class StdoutSink:
         if self.closed_by_reader:
             return
         try:
-            self._stream.write(to_pcm16(chunk))
-            self._stream.flush()
+            with writing("standard output"):
+                self._stream.write(to_pcm16(chunk))
+                self._stream.flush()
         except BrokenPipeError:
             # The reader (head, a player) has gone: stop quietly, as Unix tools do.
-            self.closed_by_reader = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            self._reader_left()
 
     def close(self) -> None:
         if not self.closed_by_reader:
             try:
-                self._stream.flush()
+                with writing("standard output"):
+                    self._stream.flush()
             except BrokenPipeError:
-                self.closed_by_reader = True
+                self._reader_left()
 
     def abort(self) -> None:
-        self.close()
+        """Stop writing; what is buffered goes nowhere (the output has failed or the run
+        was interrupted)."""
+        self._reader_left()
+
+    def _reader_left(self) -> None:
+        self.closed_by_reader = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _libsndfile_errno(folder: Path) -> int:
+    """The errno libsndfile's last call met (soundfile calls it through cffi, which keeps
+    it); a full disk is recognised from the folder when that is not available."""
+    code = getattr(getattr(sf, "_ffi", None), "errno", 0)
+    if code:
+        return int(code)
+    try:
+        stats = os.statvfs(folder if str(folder) else ".")
+    except OSError:
+        return errno.EIO
+    return errno.ENOSPC if stats.f_bavail == 0 else errno.EIO

@@ -7,12 +7,17 @@ actually been played, so the last word is never cut off.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ttscli.util.errors import UserError
+from ttscli.util.faults import IO_EXIT_CODE
 
 
 def _sounddevice() -> Any:
@@ -106,10 +111,58 @@ def _resample_linear(chunk: np.ndarray, ratio: float, phase: float) -> tuple[np.
     return out, next_phase
 
 
+class LibraryDiagnostics:
+    """ALSA and PortAudio print their own diagnostics on the process's stderr (fd 2), several
+    lines when a device fails, around the one line that says what happened. While a device
+    is open, fd 2 points at a temporary file and Python's stderr at the real one; a normal
+    close passes on what the libraries said, a failure drops it (its message names the
+    error)."""
+
+    KEPT_BYTES = 65536
+
+    def __init__(self) -> None:
+        self._saved: int | None = None
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            return  # no stderr to stand in for: leave it as it is
+        self._capture = tempfile.TemporaryFile()  # noqa: SIM115 (closed in end())
+        self._python_stderr = sys.stderr
+        os.dup2(self._capture.fileno(), 2)
+        self._saved = saved
+        sys.stderr = open(saved, "w", buffering=1, closefd=False, errors="backslashreplace")  # noqa: SIM115
+
+    def end(self, pass_on: bool) -> None:
+        if self._saved is None:
+            return
+        saved, self._saved = self._saved, None
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = self._python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+        if pass_on:
+            size = self._capture.seek(0, os.SEEK_END)
+            self._capture.seek(max(0, size - self.KEPT_BYTES))
+            said = self._capture.read()
+            if said:
+                os.write(2, said)
+        self._capture.close()
+
+
 class SoundCardSink:
     """Plays chunks on an output device as they are written."""
 
     def __init__(self, sample_rate: int, device: str | None = None) -> None:
+        self._diagnostics = LibraryDiagnostics()
+        try:
+            self._open(sample_rate, device)
+        except BaseException:
+            self._diagnostics.end(pass_on=False)
+            raise
+
+    def _open(self, sample_rate: int, device: str | None) -> None:
         sd = _sounddevice()
         self._sd = sd
         index = _resolve_device(sd, device)
@@ -137,17 +190,36 @@ class SoundCardSink:
             data, self._phase = _resample_linear(data, self._ratio, self._phase)
         # PortAudio reports an underflow when it ran dry before this write; the very
         # first write necessarily finds an empty buffer, so it does not count.
-        underflowed = self._stream.write(np.ascontiguousarray(data.reshape(-1, 1)))
+        try:
+            underflowed = self._stream.write(np.ascontiguousarray(data.reshape(-1, 1)))
+        except self._sd.PortAudioError as exc:
+            raise self._failed(exc) from None
         if underflowed and self._started:
             self.underruns += 1
         self._started = True
 
     def close(self) -> None:
         """Block until all written audio has been played, then release the device."""
-        self._stream.stop()
-        self._stream.close()
+        try:
+            self._stream.stop()
+            self._stream.close()
+        except self._sd.PortAudioError as exc:
+            raise self._failed(exc) from None
+        self._diagnostics.end(pass_on=True)
 
     def abort(self) -> None:
-        """Stop at once (Ctrl-C): drop what is still queued."""
-        self._stream.abort()
-        self._stream.close()
+        """Stop at once (Ctrl-C, or the device failed): drop what is still queued."""
+        with contextlib.suppress(self._sd.PortAudioError):
+            self._stream.abort()
+        with contextlib.suppress(self._sd.PortAudioError):
+            self._stream.close()
+        self._diagnostics.end(pass_on=False)
+
+    def _failed(self, exc: Exception) -> UserError:
+        """The device failed or vanished mid-play: say so, and how to get the audio."""
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return UserError(
+            f"the sound card {self.device_name} failed while playing ({reason[:200]}); "
+            "stopped. Check the device, or write the audio to a file with --out FILE.wav",
+            exit_code=IO_EXIT_CODE,
+        )

@@ -12,6 +12,7 @@ from ttscli.cli.options import err
 
 
 def voices_command(
+    engine: Annotated[str, typer.Option(help="The engine whose voices to list.")] = "kyutai",
     voice_repo: opt.VoiceRepoOption = None,
     hf_repo: opt.HfRepoOption = None,
     model_dir: opt.ModelDirOption = None,
@@ -21,16 +22,19 @@ def voices_command(
     json_output: opt.JsonOption = False,
 ) -> None:
     """List Kyutai voices (cached ones work offline) with each folder's licence."""
-    from dataclasses import asdict
+    from ttscli.engines import registry
+    from ttscli.util.errors import UserError
 
-    from ttscli.kyutai.voices import format_listing, list_voices, suffix_from_cached_config
-
-    suffix = suffix_from_cached_config(hf_repo, model_dir)
-    listing = list_voices(voice_repo, online=not offline, voice_suffix=suffix)
-    if json_output:
-        typer.echo(dumps(asdict(listing)))
-    else:
-        typer.echo(format_listing(listing))
+    entry = registry.get(engine)
+    if entry.list_voices is None:
+        raise UserError(f"{entry.name} speaks with the voice of its model; it has no list")
+    arguments = {
+        "voice_repo": voice_repo,
+        "hf_repo": hf_repo,
+        "model_dir": None if model_dir is None else str(model_dir),
+    }
+    listing = entry.list_voices(arguments, not offline)
+    typer.echo(dumps(listing.json) if json_output else listing.text)
 
 
 def devices_command(

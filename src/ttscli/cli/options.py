@@ -12,11 +12,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 
-from ttscli.fs2.kinds import ModelKind
+from ttscli.engines.base import OptionError
+from ttscli.engines.registry import get as engine_entry
 from ttscli.util.errors import UserError
+from ttscli.util.faults import IO_EXIT_CODE
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,12 +32,22 @@ def user_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except OptionError as exc:
+            err.print(f"error: {exc.as_flag()}", markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
         except UserError as exc:
             err.print(f"error: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted", markup=False)
             raise typer.Exit(130) from None
+        except MemoryError:
+            err.print(
+                "error: out of memory; close other programs, or give shorter texts or a "
+                "smaller --batch-size",
+                markup=False,
+            )
+            raise typer.Exit(IO_EXIT_CODE) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -93,19 +106,43 @@ TokenOption = Annotated[
     typer.Option("--token", envvar="TTSCLI_TOKEN", help="Bearer token for --server."),
 ]
 
+
+def field_help(engine: str, name: str) -> str:
+    """The help of an engine's field, as the engine itself states it (limits included)."""
+    entry = engine_entry(engine)
+    for field in (*entry.request_fields(), *entry.load_fields):
+        if field.name == name:
+            return field.help
+    raise KeyError(name)
+
+
+def field_choices(engine: str, name: str) -> list[str]:
+    entry = engine_entry(engine)
+    return next(list(f.choices) for f in entry.load_fields if f.name == name)
+
+
 # FastSpeech 2's own flags, shared by `fs2` and `serve`.
-ModelOption = Annotated[ModelKind, typer.Option(help="fs2 (mel + vocoder) or fs2s.")]
-CheckpointOption = Annotated[
-    Path | None, typer.Option(help="Checkpoint folder; default: the bundled voice.")
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        help=field_help("fs2", "model"),
+        click_type=click.Choice(field_choices("fs2", "model")),
+        metavar="|".join(field_choices("fs2", "model")),
+    ),
 ]
-VocoderOption = Annotated[
-    str, typer.Option(help="auto, griffin-lim, or a HiFi-GAN generator file/folder.")
+CheckpointOption = Annotated[Path | None, typer.Option(help=field_help("fs2", "checkpoint"))]
+VocoderOption = Annotated[str, typer.Option(help=field_help("fs2", "vocoder"))]
+PitchOption = Annotated[float, typer.Option(help=field_help("fs2", "pitch"))]
+EnergyOption = Annotated[float, typer.Option(help=field_help("fs2", "energy"))]
+DurationOption = Annotated[float, typer.Option(help=field_help("fs2", "duration"))]
+EngineOptionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--engine-option",
+        metavar="KEY=VALUE",
+        help="A load field of the engine that has no flag of its own (repeatable).",
+    ),
 ]
-PitchOption = Annotated[
-    float, typer.Option(help="Multiply F0 (Hz); 1.5 = higher; 0.5-2 for the bundled voice.")
-]
-EnergyOption = Annotated[float, typer.Option(help="Multiply energy (loudness).")]
-DurationOption = Annotated[float, typer.Option(help="Multiply durations; 2.0 = twice as long.")]
 
 # Batches on a cluster (`--in LINES --out FOLDER --cluster ray`).
 ClusterOption = Annotated[

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from ttscli.engines.base import Prosody
 from ttscli.util.atomic import atomic_write
 from ttscli.util.errors import UserError
 
@@ -24,15 +24,13 @@ def check_plot_path(path: Path) -> None:
         raise UserError("--plot needs matplotlib: pip install 'ttscli[plot]'") from None
 
 
-def save_prosody_plot(
-    path: Path,
-    mel: np.ndarray,
-    pitch_hz: np.ndarray,
-    energy: np.ndarray,
-    frame_seconds: float,
-    title: str,
-) -> None:
-    """Three stacked panels sharing a time axis in seconds."""
+def save_prosody_plot(path: Path, sentences: list[Prosody], title: str) -> None:
+    """Sentences spoken in a row as one plot: three panels (mel, pitch, energy) sharing a
+    time axis in seconds."""
+    mel = np.concatenate([p.mel for p in sentences])
+    pitch_hz = np.concatenate([p.pitch_hz for p in sentences])
+    energy = np.concatenate([p.energy for p in sentences])
+    frame_seconds = sentences[0].frame_seconds
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,15 +54,3 @@ def save_prosody_plot(
         raise UserError(f"--plot {path}: cannot write ({exc.strerror})") from None
     finally:
         plt.close(fig)
-
-
-def save_syntheses_plot(path: Path, syntheses: list[Any], frame_seconds: float) -> None:
-    """One plot for sentences spoken in a row (FastSpeech 2 ``Synthesis`` objects)."""
-    save_prosody_plot(
-        path,
-        np.concatenate([s.mel for s in syntheses]),
-        np.concatenate([s.pitch_hz for s in syntheses]),
-        np.concatenate([s.energy for s in syntheses]),
-        frame_seconds,
-        " | ".join(" ".join(s.phonemes) for s in syntheses),
-    )

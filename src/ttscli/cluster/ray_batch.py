@@ -11,6 +11,7 @@ written twice. Ctrl-C stops the work; the same command again resumes it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -25,11 +26,11 @@ import soundfile as sf
 
 from ttscli.audio.formats import FORMATS
 from ttscli.engines.base import Engine
-from ttscli.engines.spec import EngineSpec
 from ttscli.run.batch import (
     BatchSummary,
     check_batch_size,
     groups,
+    kept,
     prepare,
     prepare_out_dir,
     synthesize_sorted,
@@ -38,16 +39,18 @@ from ttscli.run.lines import BatchLine
 from ttscli.run.manifest import Manifest
 from ttscli.util.atomic import atomic_write_bytes
 from ttscli.util.errors import UserError
+from ttscli.util.faults import WriteFault, writing
 
-__all__ = ["ClusterSettings", "EngineSpec", "run_cluster_batch"]
+__all__ = ["ClusterSettings", "run_cluster_batch"]
 
 INSTALL_HINT = "--cluster ray needs Ray: pip install 'ttscli[cluster]'"
 
 
 class EngineSource(Protocol):
-    """Anything a worker can load its engine from (sent to the workers by value)."""
+    """Anything a worker can load its engine from (sent to the workers by value):
+    ``ttscli.engines.spec.EngineSpec``."""
 
-    def load(self) -> Engine: ...
+    def load(self, threads: int | None = None) -> Engine[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -124,22 +127,20 @@ class ShardWorker:
     """The body of a Ray actor: an engine loaded once, shards of lines in, files out."""
 
     def __init__(self, spec: EngineSource, threads: int) -> None:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
-        self.engine = spec.load()
+        self.engine = spec.load(threads)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     def pid(self) -> int:
         return os.getpid()
 
     def synthesize(
-        self, shard: list[BatchLine], options: Any, fmt: str, batch_size: int
+        self, shard: list[BatchLine], fields: dict[str, Any], fmt: str, batch_size: int
     ) -> dict[str, Any]:
-        """Encoded files for the shard's lines, or the first bad line's error; made the way
-        the one-process batch makes them."""
+        """Encoded files for the shard's lines, or the first error (the options or a bad
+        line); made the way the one-process batch makes them."""
         started = time.perf_counter()
         try:
+            options = self.engine.options(fields)
             items = [(line, prepare(self.engine, line)) for line in shard]
         except UserError as exc:
             return {"error": str(exc)}
@@ -202,7 +203,7 @@ def run_cluster_batch(
     lines: Iterable[BatchLine],
     out_dir: Path,
     fmt: str,
-    options: Any,
+    fields: dict[str, Any],
     settings: ClusterSettings,
     batch_size: int = 8,
     progress: Callable[[int, float], None] | None = None,
@@ -248,7 +249,7 @@ def run_cluster_batch(
                     break
                 worker = workers[turn % len(workers)]
                 turn += 1
-                in_flight.append(worker.synthesize.remote(shard, options, fmt, batch_size))
+                in_flight.append(worker.synthesize.remote(shard, fields, fmt, batch_size))
             if not in_flight:
                 break
             ready, in_flight = ray.wait(in_flight, num_returns=1)
@@ -256,15 +257,23 @@ def run_cluster_batch(
                 result = ray.get(ref)
                 if "error" in result:
                     raise UserError(result["error"])
-                _write(result, out_dir, manifest, summary)
+                try:
+                    _write(result, out_dir, manifest, summary)
+                except WriteFault as fault:
+                    raise fault.after(kept(skipped + summary.written, manifest)) from None
                 if progress is not None:
                     progress(len(result["files"]), sum(f[3] for f in result["files"]))
         summary.wall_seconds = time.perf_counter() - started
-        return summary
+    except BaseException:
+        with contextlib.suppress(OSError):  # what failed is being reported already
+            manifest.finish()
+        raise
     finally:
-        manifest.finish()
         if started_here:
             ray.shutdown()
+    with writing(manifest.path):
+        manifest.finish()
+    return summary
 
 
 def _write(
@@ -273,7 +282,9 @@ def _write(
     figures = summary.workers.setdefault(result["worker"], WorkerFigures())
     figures.compute_seconds += result["compute_seconds"]
     for index, text, phonemes, seconds, data in result["files"]:
-        atomic_write_bytes(out_dir / manifest.file_name(index), data)
+        target = out_dir / manifest.file_name(index)
+        with writing(target):
+            atomic_write_bytes(target, data, make_folder=False)
         manifest.record(index, text, phonemes, seconds)
         summary.written += 1
         summary.seconds += seconds

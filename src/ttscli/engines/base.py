@@ -1,17 +1,145 @@
 """The interface every engine implements: text in, a stream of audio chunks out.
 
 The CLI, the server and batch workers only wire a text source to an ``Engine`` and its
-chunks to a sink (``ttscli.run.single``); nothing here knows about files, sockets or sound cards,
+chunks to a sink (``ttscli.run``); nothing here knows about files, sockets or sound cards,
 and nothing here imports torch, so a client that only talks to a server stays light.
+
+Each engine describes the request fields it takes (``OptionField``) and turns them into its
+own typed options (``Engine.options``), so a caller passes a user's fields through without
+knowing which engine it drives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+
+from ttscli.util.errors import UserError
+
+OptionsT = TypeVar("OptionsT")
+
+
+class OptionError(UserError):
+    """A request field with a value its engine refuses. The CLI names the flag
+    (``--pitch 3: ...``), the server the JSON field (``pitch: ...``)."""
+
+    def __init__(self, name: str, value: object, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.value = value
+        self.reason = reason
+
+    def as_flag(self) -> str:
+        return f"--{self.name.replace('_', '-')} {self.value}: {self.reason}"
+
+
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "number": (int, float),
+    "integer": (int,),
+    "string": (str,),
+    "boolean": (bool,),
+}
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One field an engine takes, with its limits: ``--help``, ``/v1/voices``, the web page
+    and every check of a request read them from here, so they cannot disagree."""
+
+    name: str
+    type: str
+    """``number``, ``integer``, ``string`` or ``boolean`` (JSON's names)."""
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+    """``None`` is a value (for example: no seed, all codebooks)."""
+    why: str = ""
+    """Why the limits are where they are, told with a value outside them."""
+
+    def check(self, value: object) -> Any:
+        """The value, as this field's type, or an ``OptionError`` saying what is wrong."""
+        if value is None:
+            if self.optional:
+                return None
+            raise OptionError(self.name, value, f"expected a {self.type}")
+        if self.type == "string" and isinstance(value, os.PathLike):
+            value = os.fspath(value)  # a path given from Python
+        allowed = FIELD_TYPES[self.type]
+        wrong_bool = isinstance(value, bool) and self.type != "boolean"
+        if wrong_bool or not isinstance(value, allowed):
+            raise OptionError(
+                self.name, value, f"expected a {self.type}, got {type(value).__name__}"
+            )
+        if self.type == "number":
+            value = float(value)  # type: ignore[arg-type]
+            if not math.isfinite(value):
+                raise OptionError(self.name, value, "must be a finite number")
+        if self.choices and value not in self.choices:
+            raise OptionError(self.name, value, f"one of {', '.join(self.choices)}")
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None and not low <= value <= high:  # type: ignore[operator]
+            why = f" ({self.why})" if self.why else ""
+            raise OptionError(self.name, value, f"must be between {low:g} and {high:g}{why}")
+        if low is not None and value < low:  # type: ignore[operator]
+            raise OptionError(self.name, value, f"must be at least {low:g}")
+        if high is not None and value > high:  # type: ignore[operator]
+            raise OptionError(self.name, value, f"must be at most {high:g}")
+        return value
+
+    def range_text(self) -> str:
+        """The limits in words, for help texts."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.minimum is not None and self.maximum is not None:
+            return f"{self.minimum:g}-{self.maximum:g}"
+        return ""
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "type": self.type, "default": self.default}
+        data["help"] = self.help
+        if self.minimum is not None:
+            data["minimum"] = self.minimum
+        if self.maximum is not None:
+            data["maximum"] = self.maximum
+        if self.choices:
+            data["choices"] = list(self.choices)
+        return data
+
+
+def check_fields(
+    fields: Sequence[OptionField], given: Mapping[str, Any], *, strict: bool = True
+) -> dict[str, Any]:
+    """Every field's value (given or default), checked. ``strict``: a name no field has is
+    an error (a typo must not be ignored); otherwise it is left out."""
+    known = {f.name: f for f in fields}
+    if strict:
+        for name in given:
+            if name not in known:
+                expected = ", ".join(known) or "none"
+                raise OptionError(name, given[name], f"not an option of this engine ({expected})")
+    return {
+        name: spec.check(given[name]) if name in given else spec.default
+        for name, spec in known.items()
+    }
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """What an engine that models prosody frame by frame decided for a sentence."""
+
+    mel: np.ndarray
+    """(frames, n_mels) log-mel."""
+    pitch_hz: np.ndarray
+    energy: np.ndarray
+    frame_seconds: float
 
 
 @dataclass(frozen=True)
@@ -40,8 +168,8 @@ class Chunk:
     text_ready_at: float | None = None
     """``time.perf_counter()`` when the text this chunk speaks was complete: the start of
     its first-audio latency."""
-    detail: Any = None
-    """Engine-specific extras (FastSpeech 2: mel, pitch and energy for ``--plot``)."""
+    prosody: Prosody | None = None
+    """Frame-level prosody behind this audio, from engines that model it (``--plot``)."""
 
     @property
     def seconds(self) -> float:
@@ -53,30 +181,68 @@ class PreparedLine:
     """A batch line checked and turned into the engine's input before any audio is made."""
 
     text: str
-    payload: Any
+    payload: object
+    """The engine's own input for this line: only the engine that made it reads it."""
     phonemes: str | None
     size: int
     """Input length, for sorting a batch so that mini-batches pad little."""
 
 
-class Engine(Protocol):
+@dataclass(frozen=True)
+class VoiceInfo:
+    """The voice a loaded engine speaks with, as ``/v1/voices`` and ``--json`` show it."""
+
+    name: str
+    licence: str = ""
+    attribution: str = ""
+    commercial_use: bool | None = None
+    summary: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name}
+        for key in ("licence", "attribution", "summary"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        if self.commercial_use is not None:
+            data["commercial_use"] = self.commercial_use
+        return data
+
+
+class Engine(Protocol, Generic[OptionsT]):
     """What the runners, the server and batch workers need from a loaded engine."""
 
     name: str
+    """The engine's one name, as the registry knows it."""
     sample_rate: int
     load_seconds: float
     chunks_ahead: int
     """How many chunks a runner may compute ahead of playback (bounded memory)."""
+    reads_words: bool
+    """True when it speaks words as they arrive (Kyutai); False when it needs whole
+    sentences (FastSpeech 2), so callers hand it complete sentences."""
 
     def describe(self) -> str:
         """A short line naming the model, its output stage and the device."""
         ...
 
-    def check_options(self, options: Any) -> None:
-        """Raise ``UserError`` for options this engine cannot honour, before any output."""
+    def facts(self) -> dict[str, Any]:
+        """What ran, for ``--json`` and ``/health``: device, model and the like."""
         ...
 
-    def stream(self, text: str | Iterable[str], options: Any = None) -> Iterator[Chunk]:
+    def voice(self) -> VoiceInfo:
+        """The voice this engine speaks with (name, licence, attribution)."""
+        ...
+
+    def fields(self) -> tuple[OptionField, ...]:
+        """The per-request fields ``options`` takes, with this loaded model's own limits."""
+        ...
+
+    def options(self, fields: Mapping[str, Any]) -> OptionsT:
+        """Typed options from request fields (absent ones take their defaults); an
+        ``OptionError`` names the field this engine cannot honour, before any output."""
+        ...
+
+    def stream(self, text: str | Iterable[str], options: OptionsT | None = None) -> Iterator[Chunk]:
         """Chunks as soon as they exist; ``text`` may be fragments still arriving."""
         ...
 
@@ -84,9 +250,56 @@ class Engine(Protocol):
         """Check one batch line and make the engine's input from it (``UserError`` if bad)."""
         ...
 
-    def synthesize_batch(self, lines: Sequence[PreparedLine], options: Any = None) -> list[Chunk]:
+    def synthesize_batch(
+        self, lines: Sequence[PreparedLine], options: OptionsT | None = None
+    ) -> list[Chunk]:
         """One chunk per line, computed together where the engine can batch."""
         ...
+
+
+class StreamSlots(Protocol):
+    """Many streams stepped together in one batched model loop (Kyutai's slots): a server
+    serves every active request with one model call per step. ``feed`` takes whole words."""
+
+    input_closed: list[bool]
+    first_text_at: list[float | None]
+
+    def __enter__(self) -> StreamSlots: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def open(self) -> int | None:
+        """A free slot, reset for a new stream, or None when all are taken."""
+        ...
+
+    def feed(self, slot: int, text: str) -> object: ...
+
+    def close_input(self, slot: int) -> None: ...
+
+    def has_text(self, slot: int) -> bool: ...
+
+    def runnable(self, slot: int) -> bool:
+        """Whether the slot holds enough words to take a step."""
+        ...
+
+    def step_slots(self, slots: Sequence[int]) -> dict[int, np.ndarray]:
+        """One model step for ``slots``; the audio each produced."""
+        ...
+
+    def new_words(self, slot: int) -> list[Word]: ...
+
+    def slot_done(self, slot: int) -> bool: ...
+
+    def last_words(self, slot: int) -> list[Word]: ...
+
+    def release(self, slot: int) -> None: ...
+
+
+@runtime_checkable
+class StepsManyStreams(Protocol):
+    """The optional capability of an engine that can step many streams together."""
+
+    def open_slots(self, count: int) -> StreamSlots: ...
 
 
 @dataclass

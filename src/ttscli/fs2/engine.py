@@ -8,19 +8,21 @@ so the first sentence plays while later ones are still arriving or being compute
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ttscli.audio.dsp import SILENT_LOG_MEL
 from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
-from ttscli.engines.base import Chunk, PreparedLine
+from ttscli.engines.base import Chunk, OptionField, PreparedLine, Prosody, VoiceInfo, check_fields
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
-from ttscli.fs2.kinds import ModelKind, check_controls
+from ttscli.fs2.kinds import ModelKind
+from ttscli.fs2.limits import ASSETS_DIR, pitch_limits_of, scale_fields
 from ttscli.fs2.model import Controls, FastSpeech2, FS2Output, LatentWaveDecoder
 from ttscli.fs2.vocoders import (
     NeuralVocoder,
@@ -31,9 +33,8 @@ from ttscli.fs2.vocoders import (
 from ttscli.text.feed import sentences_as_they_arrive
 from ttscli.text.frontend import speakable_utterances, text_to_phonemes
 from ttscli.util.errors import UserError
+from ttscli.util.faults import is_out_of_memory, out_of_memory
 from ttscli.util.torch_device import resolve_device
-
-ASSETS_DIR = Path(__file__).parent / "assets"
 
 DEFAULT_CONTROLS = Controls()
 FIRST_WINDOW_FRAMES = 48
@@ -42,11 +43,8 @@ WINDOW_FRAMES = 512
 """The longest stretch (about six seconds) vocoded in one call: the generator's buffers,
 and so the memory, are bounded by it whatever the length of a line."""
 CONTEXT_FRAMES = 24
-"""Frames of mel on each side of a window: the generator's reach (measured: joined windows
-differ from one pass by under 3e-5 with 24, by 3e-3 with 16)."""
-# A "resample" voice speaks --pitch times slower before its audio is sped up, so an octave
-# each way keeps the cost (and the artefacts of moving formants back) bounded.
-RESAMPLE_PITCH_RANGE = (0.5, 2.0)
+"""Frames of mel on each side of a window: the generator's reach, so that windows joined
+together match one pass over the whole sentence (fewer frames leave audible seams)."""
 
 
 @dataclass
@@ -100,11 +98,12 @@ def bundled_checkpoint() -> Path:
 class FS2Engine:
     """A loaded FastSpeech 2 / 2s model with its vocoder, on one device.
 
-    Implements ``ttscli.engines.base.Engine``; its options are ``Controls``.
+    Implements ``ttscli.engines.base.Engine[Controls]``.
     """
 
     name = "fs2"
     chunks_ahead = 4  # sentences
+    reads_words = False
 
     def __init__(
         self,
@@ -124,6 +123,7 @@ class FS2Engine:
         self.kind = kind
         self.config = model.config
         self.sample_rate = model.config.audio.sample_rate
+        self.directory = directory
         self._symbol_ids = {s: i for i, s in enumerate(model.config.symbols)}
         self.load_seconds = 0.0
         generator = model.wave_decoder if vocoder is None else None
@@ -149,6 +149,21 @@ class FS2Engine:
         kind = ModelKind(kind)
         directory = checkpoint if checkpoint is not None else bundled_checkpoint()
         torch_device = torch.device(resolve_device(device))
+        try:
+            engine = cls._load(directory, kind, vocoder, torch_device)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            # Weights stored as float16 take twice their size once loaded as float32.
+            weights = sorted(directory.glob("*.safetensors"))
+            raise out_of_memory(f"the FastSpeech 2 voice in {directory}", weights, 2.0) from None
+        engine.load_seconds = time.perf_counter() - started
+        return engine
+
+    @classmethod
+    def _load(
+        cls, directory: Path, kind: ModelKind, vocoder: str, torch_device: torch.device
+    ) -> FS2Engine:
         model = load_checkpoint(directory)
         if kind is ModelKind.fs2s:
             if model.wave_decoder is None:
@@ -156,7 +171,7 @@ class FS2Engine:
                     f"checkpoint {directory}: has no FastSpeech 2s waveform decoder "
                     "(use --model fs2)"
                 )
-            engine = cls(model, None, torch_device, kind)
+            engine = cls(model, None, torch_device, kind, directory)
         else:
             engine = cls(
                 model,
@@ -165,7 +180,6 @@ class FS2Engine:
                 kind,
                 directory,
             )
-        engine.load_seconds = time.perf_counter() - started
         return engine
 
     def describe(self) -> str:
@@ -185,25 +199,45 @@ class FS2Engine:
         except KeyError as exc:
             raise UserError(f"phoneme {exc.args[0]} is not in this checkpoint's symbols") from None
 
-    def check_options(self, options: Controls | None) -> None:
-        self.check_controls(options or DEFAULT_CONTROLS)
+    def facts(self) -> dict[str, Any]:
+        return {"device": str(self.device), "model": self.kind.value, "vocoder": self.vocoder_name}
+
+    def voice(self) -> VoiceInfo:
+        """Named after its folder, with its model card's first paragraph."""
+        folder = self.directory or ASSETS_DIR
+        name = "bundled" if folder == ASSETS_DIR else folder.name
+        card = folder / "MODEL_CARD.md"
+        summary = ""
+        if card.is_file():
+            paragraphs = [p.strip() for p in card.read_text(encoding="utf-8").split("\n\n")]
+            summary = next((p for p in paragraphs if p and not p.startswith("#")), "")[:600]
+        return VoiceInfo(name=name, summary=summary)
+
+    def fields(self) -> tuple[OptionField, ...]:
+        """--pitch within what this voice follows; the other scales' general limits."""
+        variance = self.config.variance
+        as_json = {
+            "variance": {
+                "pitch_control": variance.pitch_control,
+                "pitch_range": variance.pitch_range,
+            }
+        }
+        where = "this voice" if self.directory != ASSETS_DIR else "the bundled voice"
+        return scale_fields(pitch_limits_of(as_json), where)
+
+    def options(self, fields: Mapping[str, Any]) -> Controls:
+        values = check_fields(self.fields(), fields)
+        return Controls(
+            pitch=values["pitch"],
+            energy=values["energy"],
+            duration=values["duration"] / values["speed"],
+        )
 
     def check_controls(self, controls: Controls) -> None:
-        """The general limits, and the narrower --pitch range the voice can follow."""
-        check_controls(controls)
-        variance = self.config.variance
-        if variance.pitch_control == "resample":
-            low, high = RESAMPLE_PITCH_RANGE
-            how = "changes pitch by resampling, which works"
-        elif variance.pitch_range is not None:
-            low, high = variance.pitch_range
-            how = "was trained to follow --pitch"
-        else:
-            return
-        if not low <= controls.pitch <= high:
-            raise UserError(
-                f"--pitch {controls.pitch:g}: this voice {how} between {low:g} and {high:g}"
-            )
+        """Controls made in code (not from fields) meet the same limits."""
+        self.options(
+            {"pitch": controls.pitch, "energy": controls.energy, "duration": controls.duration}
+        )
 
     @torch.inference_mode()
     def synthesize(
@@ -365,7 +399,8 @@ class FS2Engine:
         acoustic = self.run_acoustic([phonemes], controls)
         frames = int(acoustic.output.frame_lengths[0])
         hop = self.config.audio.hop_length
-        detail = self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0))
+        head_synthesis = self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0))
+        prosody = self._prosody(head_synthesis)
         for start, end in windows(frames, first=FIRST_WINDOW_FRAMES):
             head = start == 0
             yield Chunk(
@@ -375,7 +410,7 @@ class FS2Engine:
                 phonemes=tuple(phonemes) if head else (),
                 sentence_seconds=frames * hop / self.sample_rate if head else None,
                 text_ready_at=ready,
-                detail=detail if head else None,
+                prosody=prosody if head else None,
             )
 
     @property
@@ -408,8 +443,11 @@ class FS2Engine:
             phonemes=synthesis.phonemes,
             sentence_seconds=synthesis.seconds,
             text_ready_at=ready,
-            detail=synthesis,
+            prosody=self._prosody(synthesis),
         )
+
+    def _prosody(self, synthesis: Synthesis) -> Prosody:
+        return Prosody(synthesis.mel, synthesis.pitch_hz, synthesis.energy, self.frame_seconds)
 
 
 def windows(frames: int, first: int | None) -> list[tuple[int, int]]:

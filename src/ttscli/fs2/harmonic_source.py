@@ -3,7 +3,7 @@
 This voice is low (median about 89 Hz) and an 80-bin log-mel barely resolves its harmonics,
 so a vocoder reading mels makes its own F0 from context, and one distilled from a teacher
 with a narrow F0 range cannot leave that range: moving the mel or an F0 input channel of
-the adapter did not move its output F0 (measured: at --pitch 1.5 it stayed near x1.1).
+the adapter barely moved its output F0 (the model card has the measurement).
 Here the generator is handed the periodicity itself: a band-limited harmonic series at the
 wanted F0 (Wang et al.'s source-filter idea), analysed by the very STFT the head inverts,
 so each frame of the head's input carries the source's magnitudes and phases and the

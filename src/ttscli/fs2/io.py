@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from ttscli.util.atomic import atomic_write, atomic_write_bytes
 from ttscli.util.dataclass_json import from_dict, to_dict
 from ttscli.util.errors import UserError
+from ttscli.util.faults import is_out_of_memory
 
 M = TypeVar("M", bound=torch.nn.Module)
 
@@ -97,6 +98,8 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        if is_out_of_memory(exc):
+            raise  # the caller knows which model did not fit
         raise UserError(f"{path}: not a valid safetensors file ({exc})") from None
 
 

@@ -11,13 +11,12 @@ torch.compile policy (``TTSCLI_TORCH_COMPILE=1`` forces it on, ``=0`` off; moshi
 ``NO_TORCH_COMPILE=1`` always wins):
 
 * CPU: off.  moshi already skips compilation inside transformer layers on CPU; compiling what
-  is left (norms outside the layers) made the first generation of the tiny test model take
-  26.2 s (first audio after 22.5 s) instead of 3.7 s (first audio after 0.44 s), and the second
-  generation was no faster (4.4 s vs 3.9 s).
+  is left (norms outside the layers) made the first generation several times slower and the
+  second no faster.
 * CUDA: off by default too.  moshi CUDA-graphs the LM step and the depformer loop on CUDA,
   which removes the kernel-launch overhead that dominates small-batch decoding; compile would
   only fuse the remaining element-wise ops (RMSNorm, RoPE, SiLU gate), a per-step gain of a few
-  percent at best, but costs tens of seconds of compilation in every new process and for every
+  percent at best, but costs many seconds of compilation in every new process and for every
   new batch shape.  A CLI process speaks once and exits, so first audio matters more.  Long-lived
   servers or large batch jobs may set ``TTSCLI_TORCH_COMPILE=1``; ``scripts/bench_speak.py
   --compile on`` measures the trade-off on a GPU.
@@ -30,17 +29,37 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ttscli.engines.base import Chunk, PreparedLine, Word
-from ttscli.kyutai.weights import resolve_checkpoint, resolve_voice
+from ttscli.engines.base import (
+    Chunk,
+    OptionError,
+    OptionField,
+    PreparedLine,
+    VoiceInfo,
+    Word,
+    check_fields,
+)
+from ttscli.kyutai.fields import ATTRIBUTION, request_fields
+from ttscli.kyutai.generation import Generation
+from ttscli.kyutai.integrity import check_files
+from ttscli.kyutai.voices import folder_licence
+from ttscli.kyutai.weights import (
+    DEFAULT_VOICE,
+    DEFAULT_VOICE_REPO,
+    repo_path,
+    resolve_checkpoint,
+    resolve_voice,
+)
 from ttscli.text.feed import WordFeed
 from ttscli.util.errors import UserError
+from ttscli.util.faults import is_out_of_memory, out_of_memory
 from ttscli.util.torch_device import resolve_device
 
 if TYPE_CHECKING:
@@ -49,12 +68,16 @@ if TYPE_CHECKING:
     from moshi.models.loaders import CheckpointInfo
     from moshi.models.tts import TTSModel
 
+    from ttscli.kyutai.slots import SlotGeneration
+
 COMPILE_ENV = "TTSCLI_TORCH_COMPILE"
 
-# Kyutai drops the first two decoded codec frames (a click at the start); so do we.
-_SKIP_FIRST_FRAMES = 2
-# Kyutai's scripts use one forced pad per word token: slightly slower, clearer articulation.
-_PADDING_BETWEEN = 1
+
+@dataclass(frozen=True)
+class KyutaiOptions:
+    """Per-request options. None yet: sampling is fixed when the model loads."""
+
+
 _TRUE = {"1", "on", "yes", "true"}
 _FALSE = {"0", "off", "no", "false"}
 
@@ -83,220 +106,19 @@ def default_dtype(device: str) -> torch.dtype:
     return torch.float32
 
 
-class Generation:
-    """One run of the LM over ``batch_size`` utterances, stepped by the caller.
-
-    Mirrors ``TTSModel.generate`` (same hooks, same skipped depformer during the audio delay,
-    same trimming) but lets text be added between steps.  Use as a context manager; the model
-    is in streaming mode inside it, so only one Generation per engine may be open at a time.
-    """
-
-    def __init__(
-        self,
-        engine: KyutaiEngine,
-        batch_size: int,
-        keep_frames: bool = False,
-        out_of_sync: bool = False,
-    ) -> None:
-        import torch
-        from moshi.conditioners import dropout_all_conditions
-        from moshi.models.lm import LMGen
-
-        self.engine = engine
-        tts = engine.model
-        self.tts = tts
-        self.batch_size = batch_size
-        self.states = [tts.machine.new_state([]) for _ in range(batch_size)]
-        self.input_closed = [False] * batch_size
-        self._speaker_sent = [False] * batch_size
-        self.offset = 0  # LM steps taken
-        self.frames = 0  # frames returned by the LM (it returns none for the first max_delay)
-        self.t_first_text: float | None = None
-        self.kept_frames: list[torch.Tensor] | None = [] if keep_frames else None
-        """With ``keep_frames``: every token frame ``[B, 1 + Q, 1]`` the LM returned, as
-        ``TTSModel.generate`` returns them (what the golden test compares)."""
-        self._stack = ExitStack()
-
-        attributes = [engine.condition_attributes() for _ in range(batch_size)]
-        if tts.cfg_coef != 1.0:
-            attributes += dropout_all_conditions(attributes)
-        assert tts.lm.condition_provider is not None
-        with torch.no_grad():
-            conditions = tts.lm.condition_provider.prepare_and_provide(attributes)
-        tts.lm.dep_q = tts.n_q
-        self.lm_gen = LMGen(
-            tts.lm,
-            temp=tts.temp,
-            temp_text=tts.temp,
-            cfg_coef=tts.cfg_coef,
-            condition_tensors=conditions,
-            on_text_logits_hook=self._on_text_logits if tts.padding_bonus else None,
-            on_text_hook=self._on_text,
-            on_audio_hook=self._on_audio,
-            cfg_is_masked_until=None,
-            cfg_is_no_text=True,
-            support_out_of_sync=out_of_sync,
-        )
-        zero = tts.machine.token_ids.zero
-        device = tts.lm.device
-        missing = tts.lm.n_q - tts.lm.dep_q
-        self._input = torch.full((batch_size, missing, 1), zero, dtype=torch.long, device=device)
-        self._silent = torch.full(
-            (batch_size, tts.lm.dep_q, 1), zero, dtype=torch.long, device=device
-        )
-
-    # -- hooks called by LMGen inside a step ------------------------------------------------
-    def _on_text_logits(self, logits: torch.Tensor) -> None:
-        logits[..., self.tts.machine.token_ids.pad] += self.tts.padding_bonus
-
-    def _on_text(self, tokens: torch.Tensor) -> None:
-        import torch
-
-        out = [
-            self.tts.machine.process(self.offset, state, token)[0]
-            for state, token in zip(self.states, tokens.tolist(), strict=True)
-        ]
-        tokens[:] = torch.tensor(out, dtype=torch.long, device=tokens.device)
-
-    def _on_audio(self, audio: torch.Tensor) -> None:
-        # Before the audio delay has elapsed, codebooks are forced to "no token", as in generate.
-        lm = self.tts.lm
-        for q in range(audio.shape[1]):
-            if self.offset < lm.delays[q + lm.audio_offset] + self.tts.delay_steps:
-                audio[:, q] = self.tts.machine.token_ids.zero
-
-    # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> Generation:
-        self._stack.enter_context(self.lm_gen.streaming(self.batch_size))
-        self._stack.enter_context(self.tts.mimi.streaming(self.batch_size))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-
-    # -- text in ----------------------------------------------------------------------------
-    def feed(self, index: int, text: str) -> int:
-        """Queue ``text`` (whole words) for item ``index``; returns how many words it added."""
-        from moshi.models.tts import script_to_entries
-
-        tts = self.tts
-        entries = script_to_entries(
-            tts.tokenizer,
-            tts.machine.token_ids,
-            tts.mimi.frame_rate,
-            [text],
-            # The speaker-turn token opens the first word only, not every fragment.
-            multi_speaker=tts.multi_speaker and not self._speaker_sent[index],
-            padding_between=_PADDING_BETWEEN,
-        )
-        if any(entry.tokens for entry in entries):
-            self._speaker_sent[index] = True
-            if self.t_first_text is None:
-                self.t_first_text = time.perf_counter()
-        self.states[index].entries.extend(entries)
-        return len(entries)
-
-    def close_input(self, index: int) -> None:
-        self.input_closed[index] = True
-
-    def has_text(self, index: int) -> bool:
-        return self._speaker_sent[index]
-
-    def can_step(self) -> bool:
-        """True when every open item holds more words than the look-ahead stream consumes.
-
-        Stepping with fewer would let the model run out of words and end the utterance, or
-        speak a word without the look-ahead it was trained with.
-        """
-        return all(self.holds_words(index) for index in range(self.batch_size))
-
-    def holds_words(self, index: int) -> bool:
-        """Item ``index`` may step: its input is closed, or it holds more words than the
-        look-ahead stream consumes."""
-        ahead = self.tts.machine.second_stream_ahead
-        return self.input_closed[index] or len(self.states[index].entries) > ahead
-
-    # -- audio out --------------------------------------------------------------------------
-    def done(self) -> bool:
-        if self.offset >= self.tts.max_gen_length:
-            return True
-        ends = [state.end_step for state in self.states]
-        if any(end is None for end in ends):
-            return False
-        last = max(end for end in ends if end is not None)
-        return self.offset >= last + self.tts.delay_steps + self.tts.final_padding
-
-    @property
-    def last_index(self) -> int:
-        """Output frame index of the audio returned by the latest ``step`` (trimming unit)."""
-        return self.frames - 1 - self.tts.delay_steps - _SKIP_FIRST_FRAMES
-
-    def keeps(self, index: int, frame_index: int) -> bool:
-        """Whether output frame ``frame_index`` of item ``index`` is before its end of speech."""
-        end = self.states[index].end_step
-        return end is None or frame_index < end
-
-    def step(self) -> np.ndarray | None:
-        """Advance one 80 ms frame; returns [batch, samples] float32 audio once it flows."""
-        import torch
-
-        replace = self._silent if self.offset < self.tts.delay_steps else None
-        with self.engine.compile_guard(), torch.no_grad():
-            frame = self.lm_gen.step(self._input, depformer_replace_tokens=replace)
-            self.offset += 1
-            if frame is None:
-                return None
-            if self.kept_frames is not None:
-                self.kept_frames.append(frame.clone())
-            self.frames += 1
-            if self.frames <= self.tts.delay_steps:
-                return None
-            pcm = self.tts.mimi.decode(frame[:, 1:, :])
-        if self.last_index < 0:
-            return None
-        audio = np.clip(pcm[:, 0].float().cpu().numpy(), -1.0, 1.0)
-        return audio
-
-    def word_timings(
-        self, index: int, n_frames: int, first: int = 0, last: int | None = None
-    ) -> list[Word]:
-        """Words ``first:last`` with their start and end in seconds of the returned audio,
-        from the machine's transcript (a stream asks for the few it has not sent yet).
-
-        Kyutai's convention: a word consumed at step s starts at s / frame_rate; it ends where
-        the next word starts (the last one at the end of speech).
-        """
-        rate = self.tts.mimi.frame_rate
-        state = self.states[index]
-        total = n_frames / rate
-        transcript = state.transcript
-        end_step = state.end_step if state.end_step is not None else n_frames
-        last = len(transcript) if last is None else last
-
-        def start(i: int) -> float:
-            return min((transcript[i][1] if i < len(transcript) else end_step) / rate, total)
-
-        return [Word(transcript[i][0], start(i), start(i + 1)) for i in range(first, last)]
-
-    def final_words(self, index: int, n_frames: int, emitted: int) -> list[Word]:
-        """Words after the first ``emitted`` whose timing can no longer change: the next
-        word has started, inside the audio returned so far."""
-        transcript = self.states[index].transcript
-        done = emitted
-        while done + 1 < len(transcript) and transcript[done + 1][1] <= n_frames:
-            done += 1
-        return self.word_timings(index, n_frames, emitted, done)
-
-
 class KyutaiEngine:
     """Kyutai TTS with one fixed voice: streaming (text in and audio out) and batched synthesis.
 
-    Implements ``ttscli.engines.base.Engine`` (it takes no per-run options yet: sampling is set at
-    load). Build with ``KyutaiEngine.load``.  Not thread-safe; one generation at a time.
+    Implements ``ttscli.engines.base.Engine[KyutaiOptions]`` and ``StepsManyStreams``
+    (a server's requests as slots of one batch). Sampling is set at load. Build with
+    ``KyutaiEngine.load``. Not thread-safe; one generation at a time.
     """
 
     name = "kyutai"
     chunks_ahead = 32  # Mimi frames
+    reads_words = True
+    voice_name = DEFAULT_VOICE
+    """The voice it speaks with, as ``--voice`` named it (set by ``load``)."""
     sample_rate: int
     load_seconds: float
 
@@ -318,6 +140,8 @@ class KyutaiEngine:
         self.frame_rate = float(model.mimi.frame_rate)
         self.load_seconds = 0.0
         self._busy = False
+        self.sampling: dict[str, Any] = {"n_q": model.n_q, "seed": seed}
+        """What it was loaded with, which a request may repeat but not change."""
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -348,15 +172,28 @@ class KyutaiEngine:
         if n_q > max_q:
             raise UserError(f"--n-q {n_q}: this model generates at most {max_q} codebooks")
         voice_path = resolve_voice(voice, voice_repo, checkpoint.voice_suffix)
-        engine = cls.from_checkpoint_info(
-            checkpoint.info,
-            voice_path=voice_path,
-            device=resolved_device,
-            n_q=n_q,
-            temp=temp,
-            cfg_coef=cfg_coef,
-            seed=seed,
-        )
+        info = checkpoint.info
+        model_files = [p for p in (info.moshi_weights, info.mimi_weights, info.tokenizer) if p]
+        check_files([(Path(p), Path(p).name) for p in model_files], checkpoint.source)
+        check_files([(voice_path, repo_path(voice_path))], voice_repo or DEFAULT_VOICE_REPO)
+        try:
+            engine = cls.from_checkpoint_info(
+                info,
+                voice_path=voice_path,
+                device=resolved_device,
+                n_q=n_q,
+                temp=temp,
+                cfg_coef=cfg_coef,
+                seed=seed,
+            )
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            # Weights stored in bf16 take twice their size as float32 on a CPU.
+            factor = 1.0 if resolved_device.startswith("cuda") else 2.0
+            files = [Path(p) for p in model_files]
+            raise out_of_memory(f"Kyutai TTS ({checkpoint.source})", files, factor) from None
+        engine.voice_name = voice or DEFAULT_VOICE
         engine.load_seconds = time.perf_counter() - start
         return engine
 
@@ -393,6 +230,7 @@ class KyutaiEngine:
         )
         attributes = _condition_attributes(model, voice_path, cfg_coef)
         engine = cls(model, attributes, device=device, seed=seed, compile=compile_enabled(device))
+        engine.sampling.update(temp=temp, cfg_coef=cfg_coef)
         if warmup if warmup is not None else device.startswith("cuda"):
             engine.warmup()
         engine.load_seconds = time.perf_counter() - start
@@ -437,18 +275,49 @@ class KyutaiEngine:
     def describe(self) -> str:
         return f"kyutai ({self.device}, {self.model.n_q} codebooks)"
 
-    def check_options(self, options: object) -> None:
-        if options is not None:
-            raise UserError("Kyutai takes its sampling settings when it loads, not per run")
+    def facts(self) -> dict[str, Any]:
+        return {"device": str(self.device), "n_q": self.model.n_q}
 
-    def stream(self, text: str | Iterable[str], options: object = None) -> Iterator[Chunk]:
+    def voice(self) -> VoiceInfo:
+        licence = folder_licence(self.voice_name.split("/", 1)[0])
+        return VoiceInfo(
+            name=self.voice_name,
+            licence=licence.name,
+            attribution=ATTRIBUTION,
+            commercial_use=licence.commercial,
+        )
+
+    def fields(self) -> tuple[OptionField, ...]:
+        """The sampling settings it loaded with (a request may repeat, not change them)."""
+        return request_fields()
+
+    def options(self, fields: Mapping[str, Any]) -> KyutaiOptions:
+        values = check_fields(self.fields(), fields)
+        if values["speed"] != 1.0:
+            raise OptionError("speed", values["speed"], "Kyutai speaks at its own pace: only 1")
+        for name, loaded in self.sampling.items():
+            if fields.get(name) is not None and values[name] != loaded:
+                raise OptionError(
+                    name,
+                    values[name],
+                    f"this engine runs with {name}={loaded} (set when it started)",
+                )
+        return KyutaiOptions()
+
+    def open_slots(self, count: int) -> SlotGeneration:
+        from ttscli.kyutai.slots import SlotGeneration
+
+        return SlotGeneration(self, count)
+
+    def stream(
+        self, text: str | Iterable[str], options: KyutaiOptions | None = None
+    ) -> Iterator[Chunk]:
         """One chunk per decoded Mimi frame (1920 samples), as soon as it is decoded.
 
         ``text`` may be a string or fragments arriving over time; words are fed to the model
         as they arrive, so audio starts before the fragments run out. Each chunk carries the
         words whose timing became final with it; a last, empty chunk carries the rest.
         """
-        self.check_options(options)
         self._claim()
         fragments: Iterable[str] = [text] if isinstance(text, str) else text
         try:
@@ -483,11 +352,10 @@ class KyutaiEngine:
         return PreparedLine(text, text, None, len(text))
 
     def synthesize_batch(
-        self, lines: Sequence[PreparedLine | str], options: object = None
+        self, lines: Sequence[PreparedLine | str], options: KyutaiOptions | None = None
     ) -> list[Chunk]:
         """All lines in one model batch; each is trimmed to its own end of speech and carries
         its own word timings. Blank lines give empty chunks without taking a batch slot."""
-        self.check_options(options)
         texts = [line if isinstance(line, str) else line.text for line in lines]
         self._claim()
         try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ttscli.engines.base import Word
-from ttscli.kyutai.engine import _SKIP_FIRST_FRAMES, Generation
+from ttscli.kyutai.generation import _SKIP_FIRST_FRAMES, Generation
 
 if TYPE_CHECKING:
     import torch

@@ -316,6 +316,17 @@ def resolve_checkpoint(
     return _from_hub(hf_repo or DEFAULT_TTS_REPO)
 
 
+def repo_path(cached: Path) -> str:
+    """A cached file's path inside its repository (what ``hf download`` takes): the part
+    after the cache's ``snapshots/REVISION/``; a file elsewhere keeps its own name."""
+    parts = cached.parts
+    if "snapshots" in parts:
+        at = len(parts) - 1 - parts[::-1].index("snapshots")
+        if at + 2 < len(parts):
+            return "/".join(parts[at + 2 :])
+    return cached.name
+
+
 def _voice_candidates(name: str, suffix: str) -> list[str]:
     """Repo paths a user's voice name may mean, most literal first."""
     if name.endswith(".safetensors"):

@@ -21,6 +21,7 @@ from ttscli.engines.base import Chunk, Engine, PreparedLine
 from ttscli.run.lines import BatchLine, LinesFile
 from ttscli.run.manifest import MANIFEST, Manifest
 from ttscli.util.errors import UserError
+from ttscli.util.faults import WriteFault, writing
 from ttscli.util.memory import trim
 
 __all__ = ["MANIFEST", "BatchLine", "BatchSummary", "LinesFile", "run_batch"]
@@ -104,6 +105,7 @@ def run_batch(
                 checked[line.index] = prepared
 
     seconds = 0.0
+    written = 0
     progress = Progress(
         TextColumn("[bold]synthesising"),
         BarColumn(),
@@ -121,14 +123,27 @@ def run_batch(
                 (line, checked.pop(line.index, None) or prepare(engine, line)) for line in group
             ]
             for line, prepared, chunk in synthesize_sorted(engine, items, batch_size, options):
-                write_file(
-                    out_dir / manifest.file_name(line.index), chunk.audio, engine.sample_rate
-                )
-                manifest.record(line.index, line.text, prepared.phonemes, chunk.seconds)
+                try:
+                    write_file(
+                        out_dir / manifest.file_name(line.index), chunk.audio, engine.sample_rate
+                    )
+                    manifest.record(line.index, line.text, prepared.phonemes, chunk.seconds)
+                except WriteFault as fault:
+                    raise fault.after(kept(skipped + written, manifest)) from None
+                written += 1
                 seconds += chunk.seconds
                 progress.advance(task, 1)
-    manifest.finish()
+    with writing(manifest.path):
+        manifest.finish()
     return BatchSummary(written=pending, skipped=skipped, seconds=seconds, manifest=manifest.path)
+
+
+def kept(done: int, manifest: Manifest) -> str:
+    """What a batch that stopped on a fault of the machine has kept, for its message."""
+    return (
+        f"{done} of {manifest.lines} lines are done and recorded in {manifest.path}, "
+        "which a rerun resumes from"
+    )
 
 
 def synthesize_sorted(

@@ -13,6 +13,7 @@ format, and its file exists; anything else is made again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import numpy as np
 
 from ttscli.run.lines import BatchLine
 from ttscli.util.atomic import atomic_write
+from ttscli.util.faults import os_error, writing
 
 MANIFEST = "manifest.jsonl"
 
@@ -129,12 +131,14 @@ class Manifest:
     def append(self, entry: dict[str, Any]) -> None:
         """Record one finished line: one write of one whole line, at the end of the file."""
         data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        try:
-            start = os.lseek(fd, 0, os.SEEK_END)
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        with writing(self.path):
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                start = os.lseek(fd, 0, os.SEEK_END)
+                if os.write(fd, data) != len(data):  # a full disk takes what fits
+                    raise os_error(errno.ENOSPC, self.path)
+            finally:
+                os.close(fd)
         if self.offsets[entry["index"]] >= 0:
             self._dirty = True  # made again: the old entry must go
         self.offsets[entry["index"]] = start

@@ -8,23 +8,19 @@ in the constructor, in one line, before the seconds a model takes to load.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ttscli.cluster.ray_batch import (
     ClusterSettings,
     ClusterSummary,
-    EngineSpec,
     check_reachable,
     import_ray,
     run_cluster_batch,
 )
 from ttscli.engines.base import Chunk, Engine, RunStats
+from ttscli.engines.spec import EngineSpec
 from ttscli.run.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
 from ttscli.run.client import speak_via_server
 from ttscli.run.lines import LinesFile
@@ -89,15 +85,17 @@ class RunPlan:
 
     def execute(
         self,
-        engine: Engine,
-        options: Any,
+        engine: Engine[Any],
+        fields: Mapping[str, Any],
         *,
         quiet: bool,
         keep_chunks: bool = False,
         on_chunk: Callable[[Chunk], None] | None = None,
     ) -> BatchSummary | RunStats:
-        """Run the plan: the batch runner for a folder, ``speak_to`` for everything else."""
-        engine.check_options(options)  # the voice's own limits, before anything is written
+        """Run the plan: the batch runner for a folder, ``speak_to`` for everything else.
+        ``fields`` become the engine's options first: the voice's own limits fail before
+        anything is written."""
+        options = engine.options(fields)
         if self.batch_dir is not None:
             assert self.lines is not None
             return run_batch(
@@ -114,36 +112,20 @@ class RunPlan:
             engine, self.source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk
         )
 
-    def execute_on_cluster(self, spec: EngineSpec, options: Any, quiet: bool) -> ClusterSummary:
+    def execute_on_cluster(
+        self,
+        spec: EngineSpec,
+        fields: Mapping[str, Any],
+        progress: Callable[[int, float], None] | None = None,
+    ) -> ClusterSummary:
         """The batch on Ray actors (``cluster`` was given, so this is a batch); this process
-        only reads, writes and keeps the manifest."""
+        only reads, writes and keeps the manifest. ``progress(lines, audio_seconds)`` hears
+        of each shard written."""
         assert self.cluster is not None and self.batch_dir is not None and self.lines is not None
-        progress = Progress(
-            TextColumn("[bold]synthesising on Ray"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=quiet,
-        )
-        started = time.perf_counter()
-        audio = [0.0]
-        with progress:
-            task = progress.add_task("cluster", total=len(self.lines), rate="")
-
-            def advance(lines: int, seconds: float) -> None:
-                audio[0] += seconds
-                elapsed = max(time.perf_counter() - started, 1e-9)
-                done = int(progress.tasks[0].completed) + lines
-                rate = f"{done / elapsed:.1f} lines/s, {audio[0] / elapsed:.1f} s audio/s"
-                progress.update(task, advance=lines, rate=rate)
-
-            summary = run_cluster_batch(
-                spec, self.lines, self.batch_dir, self.audio_format, options, self.cluster,
-                self.batch_size, progress=advance,
-            )  # fmt: skip
-        return summary
+        return run_cluster_batch(
+            spec, self.lines, self.batch_dir, self.audio_format, dict(fields), self.cluster,
+            self.batch_size, progress=progress,
+        )  # fmt: skip
 
     def execute_remote(self, url: str, fields: dict[str, Any], token: str | None) -> RunStats:
         """The same run, synthesised by a ``ttscli serve`` at ``url`` (no model here)."""

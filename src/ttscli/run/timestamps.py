@@ -9,6 +9,7 @@ from pathlib import Path
 from ttscli.engines.base import Word
 from ttscli.util.atomic import atomic_write_bytes
 from ttscli.util.errors import UserError
+from ttscli.util.faults import writing
 
 FORMATS = (".json", ".srt")
 
@@ -42,4 +43,5 @@ def render(timings: Sequence[Word], suffix: str) -> str:
 
 
 def write_timestamps(path: Path, timings: Sequence[Word]) -> None:
-    atomic_write_bytes(path, render(timings, path.suffix.lower()).encode("utf-8"))
+    with writing(path):
+        atomic_write_bytes(path, render(timings, path.suffix.lower()).encode("utf-8"))

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ttscli.audio.formats import to_pcm16
-from ttscli.engines.base import Chunk
+from ttscli.engines.base import Chunk, StepsManyStreams
 from ttscli.serve.config import ServeConfig
 from ttscli.serve.encoders import FORMATS, encoder_for
 from ttscli.serve.page import PAGE_HTML
@@ -74,8 +74,8 @@ class Server:
         self.config = config
         self.counters = Counters()
         driver = None
-        if served.streams_words:  # Kyutai: every active request in one batched model loop
-            driver = SlotDriver(served.engine, config.max_streams)  # type: ignore[arg-type]
+        if isinstance(served.engine, StepsManyStreams):  # every request in one model batch
+            driver = SlotDriver(served.engine, config.max_streams, served.engine.sample_rate)
         self.scheduler = Scheduler(config.max_streams, config.max_queued, driver)
 
     # -- app -------------------------------------------------------------------------------
@@ -140,15 +140,15 @@ class Server:
         return web.json_response(
             {
                 "ready": True,
-                "engine": self.served.kind,
+                "engine": engine.name,
                 "model": engine.describe(),
-                "device": str(getattr(engine, "device", "")),
+                "device": engine.facts().get("device", ""),
                 "sample_rate": engine.sample_rate,
             }
         )
 
     async def voices(self, request: web.Request) -> web.Response:
-        return web.json_response({"engine": self.served.kind, "voices": [self.served.voice_info]})
+        return web.json_response({"engine": self.served.name, "voices": [self.served.voice_info()]})
 
     async def stats(self, request: web.Request) -> web.Response:
         active, queued = self.scheduler.counts
@@ -183,7 +183,7 @@ class Server:
                 if isinstance(item, Failed):
                     self.counters.failed += 1
                     if not response.prepared:
-                        return error_response(400, item.message)
+                        return error_response(item.status, item.message)
                     raise ConnectionResetError(item.message)  # mid-stream: cut it off
                 if item is DONE:
                     break
@@ -229,7 +229,7 @@ class Server:
         job = Job(
             partial(self.served.engine.stream, options=options),
             asyncio.get_running_loop(),
-            mode="fragments" if self.served.streams_words else "passages",
+            mode="fragments" if self.served.engine.reads_words else "passages",
             buffer=self.config.chunk_buffer,
         )
         if not self.scheduler.submit(job):
@@ -248,7 +248,7 @@ class Server:
         await ws.prepare(request)
         engine = self.served.engine
         await ws.send_json(
-            {"type": "ready", "engine": self.served.kind, "sample_rate": engine.sample_rate}
+            {"type": "ready", "engine": engine.name, "sample_rate": engine.sample_rate}
         )
         session = StreamSession(self, ws)
         try:
@@ -304,7 +304,7 @@ class StreamSession:
                 if kind == "end":
                     if self.job is None:
                         raise RequestError("end before any text: nothing to say")
-                    if not self.server.served.streams_words:
+                    if not self.server.served.engine.reads_words:
                         rest = self.feed.flush()
                         if rest:
                             self.job.add_text(rest)
@@ -325,7 +325,7 @@ class StreamSession:
 
     def _add(self, text: str) -> None:
         assert self.job is not None
-        if self.server.served.streams_words:
+        if self.server.served.engine.reads_words:
             self.job.add_text(text)
             return
         for passage in self.feed.push(text):

@@ -19,11 +19,7 @@ PAGE_HTML = """<!doctype html>
 <textarea id="text">Hello from ttscli. This sentence is played while the next is made.</textarea>
 <p>
  <label>voice <select id="voice"></select></label>
- <span id="fs2-controls">
-  <label>pitch <input id="pitch" type="number" step="0.05" value="1"></label>
-  <label>energy <input id="energy" type="number" step="0.05" value="1"></label>
-  <label>duration <input id="duration" type="number" step="0.05" value="1"></label>
- </span>
+ <span id="fields"></span>
  <label>token <input id="token" type="password" size="10"></label>
 </p>
 <button id="speak">Speak</button>
@@ -44,15 +40,27 @@ function show(extra) {
 async function loadVoices() {
   const headers = $("token").value ? { Authorization: "Bearer " + $("token").value } : {};
   try {
-    const health = await (await fetch("/health")).json();
-    $("fs2-controls").style.display = health.engine === "fs2" ? "" : "none";
     const listing = await (await fetch("/v1/voices", { headers })).json();
     $("voice").innerHTML = "";
+    $("fields").innerHTML = "";
     for (const v of listing.voices || []) {
       const option = document.createElement("option");
       option.value = v.name;
       option.textContent = v.name + (v.licence ? " (" + v.licence + ")" : "");
       $("voice").appendChild(option);
+    }
+    // A control for every number the engine lets a request set, within its limits.
+    const first = (listing.voices || [])[0] || {};
+    for (const f of first.fields || []) {
+      if (f.type !== "number" || f.minimum === undefined || f.minimum === f.maximum) continue;
+      const label = document.createElement("label");
+      label.title = f.help;
+      const input = document.createElement("input");
+      Object.assign(input, { type: "number", min: f.minimum, max: f.maximum, step: 0.05,
+                             value: f.default });
+      input.dataset.field = f.name;
+      label.append(f.name + " ", input);
+      $("fields").appendChild(label);
     }
   } catch (e) { show("could not list voices: " + e); }
 }
@@ -89,8 +97,8 @@ function speak() {
       if (message.type === "ready") {
         rate = message.sample_rate;
         const start = { type: "start", voice: $("voice").value || null };
-        if (message.engine === "fs2") {
-          for (const k of ["pitch", "energy", "duration"]) start[k] = Number($(k).value);
+        for (const input of document.querySelectorAll("#fields input")) {
+          start[input.dataset.field] = Number(input.value);
         }
         ws.send(JSON.stringify(start));
         ws.send(JSON.stringify({ type: "text", text: $("text").value }));

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -16,34 +15,6 @@ from ttscli.serve.app import Server
 from ttscli.serve.config import ServeConfig
 from ttscli.serve.voices import ServedEngine
 from ttscli.util.errors import UserError
-
-
-def fs2_served(engine: Any, checkpoint: Path | None) -> ServedEngine:
-    """The FastSpeech 2 voice, named after its folder, with its model card's first lines."""
-    from ttscli.fs2.engine import ASSETS_DIR
-
-    folder = checkpoint if checkpoint is not None else ASSETS_DIR
-    name = "bundled" if checkpoint is None else folder.name
-    card = folder / "MODEL_CARD.md"
-    summary = ""
-    if card.is_file():
-        paragraphs = [p.strip() for p in card.read_text(encoding="utf-8").split("\n\n")]
-        summary = next((p for p in paragraphs if p and not p.startswith("#")), "")[:600]
-    info = {"name": name, "engine": "fs2", "model": engine.describe(), "model_card": summary}
-    return ServedEngine(engine, "fs2", name, info, {})
-
-
-def speak_served(engine: Any, voice: str, settings: dict[str, Any]) -> ServedEngine:
-    from ttscli.kyutai.voices import folder_licence
-
-    licence = folder_licence(voice.split("/", 1)[0])
-    info = {
-        "name": voice,
-        "engine": "speak",
-        "licence": licence.name,
-        "commercial_use": licence.commercial,
-    }
-    return ServedEngine(engine, "speak", voice, info, settings)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -61,7 +32,7 @@ def serve(
 ) -> None:
     """Run until interrupted; ``announce`` gets the address once it is listening."""
     server = Server(served, config)
-    engine: Engine = served.engine
+    engine: Engine[Any] = served.engine
 
     async def main() -> None:
         runner = web.AppRunner(server.app(), handle_signals=False, access_log=None)
@@ -69,7 +40,7 @@ def serve(
         site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=2.0)
         await site.start()
         announce(
-            f"serving {served.kind} ({engine.describe()}) on http://{config.host}:{config.port}"
+            f"serving {engine.name} ({engine.describe()}) on http://{config.host}:{config.port}"
             f"{' (token required)' if config.token else ''}"
         )
         try:

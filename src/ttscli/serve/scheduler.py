@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ttscli.engines.base import Chunk
 from ttscli.util.errors import UserError
+from ttscli.util.faults import is_out_of_memory
 from ttscli.util.memory import trim
 
 log = logging.getLogger("ttscli.serve")
@@ -32,9 +33,25 @@ log = logging.getLogger("ttscli.serve")
 
 @dataclass(frozen=True)
 class Failed:
-    """A job ended with an error the client should see."""
+    """A job ended with an error the client should see, and the HTTP status it gets when
+    no audio has been sent yet: 400 for what the request asked, 5xx for the server's own
+    failure."""
 
     message: str
+    status: int = 400
+
+
+def failure_of(exc: Exception) -> Failed:
+    """What the client hears of an exception on the engine thread. Running out of memory is
+    a fault of the machine (503: retry later), logged in one line; anything else is a bug,
+    logged with its traceback."""
+    if isinstance(exc, UserError):
+        return Failed(str(exc))
+    if is_out_of_memory(exc):
+        log.error("synthesis failed: out of memory")
+        return Failed("the server is out of memory; retry later", 503)
+    log.exception("synthesis failed")
+    return Failed("internal error while synthesising", 500)
 
 
 DONE = object()
@@ -242,11 +259,8 @@ class Scheduler:
                 continue
             try:
                 item = job.step()
-            except UserError as exc:
-                item = Failed(str(exc))
-            except Exception:  # an engine bug must not take the server down
-                log.exception("synthesis failed")
-                item = Failed("internal error while synthesising")
+            except Exception as exc:  # an engine failure must not take the server down
+                item = failure_of(exc)
             if item is None:
                 continue
             if isinstance(item, Chunk):

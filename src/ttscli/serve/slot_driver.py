@@ -1,6 +1,7 @@
-"""The engine thread for Kyutai: every active request in one batched model loop.
+"""The engine thread for an engine that steps many streams together (Kyutai): every active
+request in one batched model loop.
 
-Each request takes a slot of a ``SlotGeneration`` (``--max-streams`` of them). A step
+Each request takes a slot of the engine's ``StreamSlots`` (``--max-streams`` of them). A step
 advances every slot that holds enough look-ahead words and whose client has read its last
 chunks; the others skip that step with their state untouched, so a request whose words
 come slowly, or whose client reads slowly, costs the others nothing but its row of the
@@ -9,23 +10,18 @@ batch. Words are taken from the requests without ever blocking the loop.
 
 from __future__ import annotations
 
-import logging
 import queue
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ttscli.engines.base import Chunk, Word
-from ttscli.kyutai.slots import SlotGeneration
-from ttscli.serve.scheduler import DONE, Failed, Job
+from ttscli.engines.base import Chunk, StepsManyStreams, StreamSlots, Word
+from ttscli.serve.scheduler import DONE, Job, failure_of
 from ttscli.text.feed import WordFeed
 
 if TYPE_CHECKING:
-    from ttscli.kyutai.engine import KyutaiEngine
     from ttscli.serve.scheduler import Scheduler
-
-log = logging.getLogger("ttscli.serve")
 
 IDLE_WAIT = 0.05
 """Seconds the loop sleeps when no slot can step (new words or reads wake it sooner)."""
@@ -38,14 +34,15 @@ class _Stream:
 
 
 class SlotDriver:
-    """Runs a Scheduler's jobs as slots of one batched Kyutai generation."""
+    """Runs a Scheduler's jobs as slots of one batched generation."""
 
-    def __init__(self, engine: KyutaiEngine, slots: int) -> None:
+    def __init__(self, engine: StepsManyStreams, slots: int, sample_rate: int) -> None:
         self.engine = engine
         self.slots = slots
+        self.sample_rate = sample_rate
 
     def __call__(self, scheduler: Scheduler) -> None:
-        with SlotGeneration(self.engine, self.slots) as gen:
+        with self.engine.open_slots(self.slots) as gen:
             streams: dict[Job, _Stream] = {}
             while True:
                 with scheduler.cond:
@@ -74,10 +71,10 @@ class SlotDriver:
                     continue
                 try:
                     audio = gen.step_slots(run)
-                except Exception:  # an engine bug must not take the server down
-                    log.exception("synthesis failed")
+                except Exception as exc:  # an engine failure must not take the server down
+                    failed = failure_of(exc)
                     for job in list(streams):
-                        self._end(scheduler, gen, streams, job, Failed("internal error"))
+                        self._end(scheduler, gen, streams, job, failed)
                     continue
                 for job, stream in list(streams.items()):
                     slot = stream.slot
@@ -89,7 +86,7 @@ class SlotDriver:
                             self._send(scheduler, job, np.zeros(0, np.float32), words, gen, slot)
                         self._end(scheduler, gen, streams, job, DONE)
 
-    def _admit(self, gen: SlotGeneration, jobs: list[Job], streams: dict[Job, _Stream]) -> None:
+    def _admit(self, gen: StreamSlots, jobs: list[Job], streams: dict[Job, _Stream]) -> None:
         for job in jobs:
             if job in streams or job.cancelled or job.finished:
                 continue
@@ -99,7 +96,7 @@ class SlotDriver:
             streams[job] = _Stream(slot)
 
     @staticmethod
-    def _take_text(gen: SlotGeneration, job: Job, stream: _Stream) -> None:
+    def _take_text(gen: StreamSlots, job: Job, stream: _Stream) -> None:
         """Whatever fragments arrived, without waiting; whole words go to the model."""
         while not gen.input_closed[stream.slot]:
             try:
@@ -122,12 +119,12 @@ class SlotDriver:
         job: Job,
         audio: np.ndarray,
         words: list[Word],
-        gen: SlotGeneration,
+        gen: StreamSlots,
         slot: int,
     ) -> None:
         chunk = Chunk(
             audio,
-            self.engine.sample_rate,
+            self.sample_rate,
             words=tuple(words),
             text_ready_at=gen.first_text_at[slot],
         )
@@ -136,7 +133,7 @@ class SlotDriver:
     @staticmethod
     def _end(
         scheduler: Scheduler,
-        gen: SlotGeneration,
+        gen: StreamSlots,
         streams: dict[Job, _Stream],
         job: Job,
         item: object | None,

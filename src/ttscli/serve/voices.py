@@ -1,19 +1,18 @@
-"""What a served engine accepts per request: its voices and its options.
+"""What a served engine accepts per request: its voice and its options.
 
 Request fields are checked here, before any work is queued: a wrong type, a value out of
 range or an unknown voice becomes a ``RequestError`` (HTTP 400 / a WebSocket ``error``).
-Voice names are only ever looked up in a fixed table, never used as paths.
+Voice names are only ever compared with the served voice's name, never used as paths. The
+fields and their limits are the engine's own (``Engine.fields``); nothing here knows which
+engine it serves.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from ttscli.engines.base import Engine
-from ttscli.fs2.model import Controls
-from ttscli.util.errors import UserError
+from ttscli.engines.base import Engine, OptionError
 
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
                  "shimmer", "verse")  # fmt: skip
@@ -29,32 +28,29 @@ class RequestError(Exception):
         self.status = status
 
 
-def number(fields: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
-    value = fields.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RequestError(f"{name}: expected a number, got {type(value).__name__}")
-    if not math.isfinite(value) or not low <= value <= high:
-        raise RequestError(f"{name}: {value} is outside {low:g}-{high:g}")
-    return float(value)
-
-
 @dataclass
 class ServedEngine:
-    """An engine with the names and per-request options the server offers for it."""
+    """A loaded engine as the server offers it: one voice, the engine's own fields."""
 
-    engine: Engine
-    kind: str  # "fs2" or "speak"
-    voice_name: str
-    voice_info: dict[str, Any]
-    settings: dict[str, Any]
-    """For speak: the sampling settings fixed at start (n_q, temp, cfg_coef, seed)."""
+    engine: Engine[Any]
 
     @property
-    def streams_words(self) -> bool:
-        """Kyutai reads words while it speaks; FastSpeech 2 needs whole sentences."""
-        return self.kind == "speak"
+    def name(self) -> str:
+        return self.engine.name
+
+    @property
+    def voice_name(self) -> str:
+        return self.engine.voice().name
+
+    def voice_info(self) -> dict[str, Any]:
+        """The voice, the engine and the fields a request may set (``GET /v1/voices``)."""
+        info = self.engine.voice().as_json()
+        return {
+            **info,
+            "engine": self.engine.name,
+            "model": self.engine.describe(),
+            "fields": [field.as_json() for field in self.engine.fields()],
+        }
 
     def check_voice(self, voice: object) -> None:
         if voice is None or voice == "":
@@ -68,25 +64,12 @@ class ServedEngine:
             )
 
     def options(self, fields: dict[str, Any]) -> Any:
-        """Engine options from a request's fields (OpenAI's ``speed`` included)."""
-        speed = number(fields, "speed", 1.0, 0.25, 4.0)
-        if self.kind == "fs2":
-            controls = Controls(
-                pitch=number(fields, "pitch", 1.0, 0.1, 10.0),
-                energy=number(fields, "energy", 1.0, 0.1, 10.0),
-                duration=number(fields, "duration", 1.0, 0.1, 10.0) / speed,
-            )
-            try:
-                self.engine.check_options(controls)
-            except UserError as exc:
-                raise RequestError(str(exc)) from None
-            return controls
-        if speed != 1.0:
-            raise RequestError("speed: Kyutai speaks at its own pace; only 1.0 is accepted")
-        for name, value in self.settings.items():
-            asked = fields.get(name)
-            if asked is not None and asked != value:
-                raise RequestError(
-                    f"{name}: this server runs with {name}={value} (set when it started)"
-                )
-        return None
+        """The engine's options from a request's fields: those the engine declares (OpenAI's
+        ``speed`` among them) and that are not null; the request's own (``input``, ``voice``,
+        ``response_format``, ...) are the server's."""
+        names = {field.name for field in self.engine.fields()}
+        given = {k: v for k, v in fields.items() if k in names and v is not None}
+        try:
+            return self.engine.options(given)
+        except OptionError as exc:
+            raise RequestError(str(exc)) from None

@@ -20,10 +20,13 @@ def temp_path_beside(path: Path) -> Path:
     return Path(tmp)
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: Path, write: Callable[[str], None], make_folder: bool = True) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over
-    ``path``; on any failure the temporary file is removed and ``path`` is untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ``path``; on any failure the temporary file is removed and ``path`` is untouched.
+    ``make_folder=False``: a missing folder is an error (a batch's folder removed mid-run
+    must be reported, not quietly made again)."""
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_beside(path)
     try:
         write(str(tmp))
@@ -33,5 +36,5 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+def atomic_write_bytes(path: Path, data: bytes, make_folder: bool = True) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), make_folder)

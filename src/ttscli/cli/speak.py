@@ -1,0 +1,110 @@
+"""``ttscli speak``: Kyutai TTS, streaming words in and audio out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ttscli.cli import options as opt
+from ttscli.cli.report import cluster_settings
+from ttscli.cli.runs import carry_out
+from ttscli.engines import registry
+from ttscli.engines.base import RunStats
+from ttscli.engines.spec import EngineSpec
+from ttscli.run.plan import RunPlan, wants_batch
+from ttscli.util.errors import UserError
+
+ENGINE = "kyutai"
+
+
+def speak_command(
+    text: Annotated[
+        str | None, typer.Argument(help="Text to speak; '-' or nothing reads stdin as it arrives.")
+    ] = None,
+    voice: Annotated[
+        str | None,
+        typer.Option(help="Voice: a path in the voice repo or a local .safetensors embedding."),
+    ] = None,
+    in_file: opt.InFileOption = None,
+    out: opt.OutOption = None,
+    output_device: opt.OutputDeviceOption = None,
+    read_all: Annotated[
+        bool,
+        typer.Option(
+            "--read-all", help="Read all of stdin before speaking (default: speak as it arrives)."
+        ),
+    ] = False,
+    n_q: Annotated[
+        int | None,
+        typer.Option("--n-q", help="Codebooks to generate (fewer = faster); default: all."),
+    ] = None,
+    temp: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.6,
+    cfg_coef: Annotated[float, typer.Option(help="Classifier-free guidance strength.")] = 2.0,
+    seed: Annotated[int | None, typer.Option(help="Random seed for repeatable output.")] = None,
+    device: opt.DeviceOption = opt.DeviceChoice.auto,
+    timestamps: Annotated[
+        Path | None, typer.Option(help="Write word timings to FILE.json or FILE.srt.")
+    ] = None,
+    hf_repo: opt.HfRepoOption = None,
+    voice_repo: opt.VoiceRepoOption = None,
+    model_dir: opt.ModelDirOption = None,
+    batch_size: opt.BatchSizeOption = 8,
+    audio_format: opt.FormatOption = opt.AudioFormat.wav,
+    json_output: opt.JsonOption = False,
+    quiet: opt.QuietOption = False,
+    server: opt.ServerOption = None,
+    token: opt.TokenOption = None,
+    cluster: opt.ClusterOption = None,
+    cluster_address: opt.ClusterAddressOption = None,
+    workers: opt.WorkersOption = 2,
+    worker_cpus: opt.WorkerCpusOption = 1.0,
+    worker_gpus: opt.WorkerGpusOption = 0.0,
+) -> None:
+    """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
+    from ttscli.run.sources import require_text
+    from ttscli.run.timestamps import check_timestamps_path, write_timestamps
+
+    if timestamps is not None:
+        if wants_batch(in_file, out):
+            raise UserError("--timestamps is for one utterance; batch files get none")
+        check_timestamps_path(timestamps)
+    entry = registry.get(ENGINE)
+    load = {
+        "voice": voice,
+        "hf_repo": hf_repo,
+        "voice_repo": voice_repo,
+        "model_dir": None if model_dir is None else str(model_dir),
+        "device": device.value,
+        "n_q": n_q,
+        "temp": temp,
+        "cfg_coef": cfg_coef,
+        "seed": seed,
+    }
+    entry.check_load(load)
+    plan = RunPlan(
+        text=text,
+        in_file=in_file,
+        out=out,
+        output_device=output_device,
+        batch_size=batch_size,
+        json_output=json_output,
+        check_text=require_text,
+        read_all=read_all,
+        audio_format=audio_format.value,
+        cluster=cluster_settings(cluster, cluster_address, workers, worker_cpus, worker_gpus),
+    )
+    _, result = carry_out(
+        plan,
+        EngineSpec(ENGINE, load),
+        {},
+        quiet=quiet,
+        json_output=json_output,
+        server=server,
+        token=token,
+        remote_fields={"voice": voice, "n_q": n_q, "seed": seed},
+        loading="loading Kyutai TTS...",
+    )
+    if isinstance(result, RunStats) and timestamps is not None:
+        write_timestamps(timestamps, result.words)

@@ -1,0 +1,51 @@
+"""The FastSpeech 2 engine as the registry knows it: its fields and limits, and how to load
+it. Light on purpose (no torch): ``--help``, flag checks and server clients read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ttscli.engines.base import Engine, OptionField
+from ttscli.engines.entry import EngineEntry
+from ttscli.fs2.limits import request_fields
+
+LOAD_FIELDS = (
+    OptionField(
+        "checkpoint",
+        "string",
+        None,
+        "Checkpoint folder; default: the bundled voice.",
+        optional=True,
+    ),
+    OptionField("model", "string", "fs2", "fs2 (mel + vocoder) or fs2s.", choices=("fs2", "fs2s")),
+    OptionField("vocoder", "string", "auto", "auto, griffin-lim, or a HiFi-GAN file/folder."),
+    OptionField("device", "string", "auto", "Where to run.", choices=("auto", "cpu", "cuda")),
+)
+
+
+def load_fs2(checkpoint: str | None, model: str, vocoder: str, device: str) -> Engine[Any]:
+    from ttscli.fs2.engine import FS2Engine
+
+    folder = Path(checkpoint) if checkpoint is not None else None
+    return FS2Engine.load(checkpoint=folder, kind=model, vocoder=vocoder, device=device)
+
+
+def check_speakable(text: str) -> object:
+    """Fail before the model loads on text with nothing to say."""
+    from ttscli.text.frontend import text_to_utterances
+
+    return text_to_utterances(text)
+
+
+FS2_ENTRY = EngineEntry(
+    name="fs2",
+    summary="FastSpeech 2 / 2s: the bundled CPU voice, or a checkpoint folder",
+    load_engine=load_fs2,
+    request_fields=request_fields,
+    load_fields=LOAD_FIELDS,
+    command="fs2",
+    check_text=check_speakable,
+    # Requests take turns a sentence at a time, so more at once only shortens the wait.
+    default_streams=16,
+)

@@ -1,0 +1,227 @@
+"""One stepped run of Kyutai's LM over a batch of utterances: the state machine that lets
+text arrive between steps, which the engine (one stream) and the slots (many) both drive."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ttscli.engines.base import Word
+
+if TYPE_CHECKING:
+    import torch
+
+    from ttscli.kyutai.engine import KyutaiEngine
+
+# Kyutai drops the first two decoded codec frames (a click at the start); so do we.
+_SKIP_FIRST_FRAMES = 2
+# Kyutai's scripts use one forced pad per word token: slightly slower, clearer articulation.
+_PADDING_BETWEEN = 1
+
+
+class Generation:
+    """One run of the LM over ``batch_size`` utterances, stepped by the caller.
+
+    Mirrors ``TTSModel.generate`` (same hooks, same skipped depformer during the audio delay,
+    same trimming) but lets text be added between steps.  Use as a context manager; the model
+    is in streaming mode inside it, so only one Generation per engine may be open at a time.
+    """
+
+    def __init__(
+        self,
+        engine: KyutaiEngine,
+        batch_size: int,
+        keep_frames: bool = False,
+        out_of_sync: bool = False,
+    ) -> None:
+        import torch
+        from moshi.conditioners import dropout_all_conditions
+        from moshi.models.lm import LMGen
+
+        self.engine = engine
+        tts = engine.model
+        self.tts = tts
+        self.batch_size = batch_size
+        self.states = [tts.machine.new_state([]) for _ in range(batch_size)]
+        self.input_closed = [False] * batch_size
+        self._speaker_sent = [False] * batch_size
+        self.offset = 0  # LM steps taken
+        self.frames = 0  # frames returned by the LM (it returns none for the first max_delay)
+        self.t_first_text: float | None = None
+        self.kept_frames: list[torch.Tensor] | None = [] if keep_frames else None
+        """With ``keep_frames``: every token frame ``[B, 1 + Q, 1]`` the LM returned, as
+        ``TTSModel.generate`` returns them (what the golden test compares)."""
+        self._stack = ExitStack()
+
+        attributes = [engine.condition_attributes() for _ in range(batch_size)]
+        if tts.cfg_coef != 1.0:
+            attributes += dropout_all_conditions(attributes)
+        assert tts.lm.condition_provider is not None
+        with torch.no_grad():
+            conditions = tts.lm.condition_provider.prepare_and_provide(attributes)
+        tts.lm.dep_q = tts.n_q
+        self.lm_gen = LMGen(
+            tts.lm,
+            temp=tts.temp,
+            temp_text=tts.temp,
+            cfg_coef=tts.cfg_coef,
+            condition_tensors=conditions,
+            on_text_logits_hook=self._on_text_logits if tts.padding_bonus else None,
+            on_text_hook=self._on_text,
+            on_audio_hook=self._on_audio,
+            cfg_is_masked_until=None,
+            cfg_is_no_text=True,
+            support_out_of_sync=out_of_sync,
+        )
+        zero = tts.machine.token_ids.zero
+        device = tts.lm.device
+        missing = tts.lm.n_q - tts.lm.dep_q
+        self._input = torch.full((batch_size, missing, 1), zero, dtype=torch.long, device=device)
+        self._silent = torch.full(
+            (batch_size, tts.lm.dep_q, 1), zero, dtype=torch.long, device=device
+        )
+
+    # -- hooks called by LMGen inside a step ------------------------------------------------
+    def _on_text_logits(self, logits: torch.Tensor) -> None:
+        logits[..., self.tts.machine.token_ids.pad] += self.tts.padding_bonus
+
+    def _on_text(self, tokens: torch.Tensor) -> None:
+        import torch
+
+        out = [
+            self.tts.machine.process(self.offset, state, token)[0]
+            for state, token in zip(self.states, tokens.tolist(), strict=True)
+        ]
+        tokens[:] = torch.tensor(out, dtype=torch.long, device=tokens.device)
+
+    def _on_audio(self, audio: torch.Tensor) -> None:
+        # Before the audio delay has elapsed, codebooks are forced to "no token", as in generate.
+        lm = self.tts.lm
+        for q in range(audio.shape[1]):
+            if self.offset < lm.delays[q + lm.audio_offset] + self.tts.delay_steps:
+                audio[:, q] = self.tts.machine.token_ids.zero
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Generation:
+        self._stack.enter_context(self.lm_gen.streaming(self.batch_size))
+        self._stack.enter_context(self.tts.mimi.streaming(self.batch_size))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    # -- text in ----------------------------------------------------------------------------
+    def feed(self, index: int, text: str) -> int:
+        """Queue ``text`` (whole words) for item ``index``; returns how many words it added."""
+        from moshi.models.tts import script_to_entries
+
+        tts = self.tts
+        entries = script_to_entries(
+            tts.tokenizer,
+            tts.machine.token_ids,
+            tts.mimi.frame_rate,
+            [text],
+            # The speaker-turn token opens the first word only, not every fragment.
+            multi_speaker=tts.multi_speaker and not self._speaker_sent[index],
+            padding_between=_PADDING_BETWEEN,
+        )
+        if any(entry.tokens for entry in entries):
+            self._speaker_sent[index] = True
+            if self.t_first_text is None:
+                self.t_first_text = time.perf_counter()
+        self.states[index].entries.extend(entries)
+        return len(entries)
+
+    def close_input(self, index: int) -> None:
+        self.input_closed[index] = True
+
+    def has_text(self, index: int) -> bool:
+        return self._speaker_sent[index]
+
+    def can_step(self) -> bool:
+        """True when every open item holds more words than the look-ahead stream consumes.
+
+        Stepping with fewer would let the model run out of words and end the utterance, or
+        speak a word without the look-ahead it was trained with.
+        """
+        return all(self.holds_words(index) for index in range(self.batch_size))
+
+    def holds_words(self, index: int) -> bool:
+        """Item ``index`` may step: its input is closed, or it holds more words than the
+        look-ahead stream consumes."""
+        ahead = self.tts.machine.second_stream_ahead
+        return self.input_closed[index] or len(self.states[index].entries) > ahead
+
+    # -- audio out --------------------------------------------------------------------------
+    def done(self) -> bool:
+        if self.offset >= self.tts.max_gen_length:
+            return True
+        ends = [state.end_step for state in self.states]
+        if any(end is None for end in ends):
+            return False
+        last = max(end for end in ends if end is not None)
+        return self.offset >= last + self.tts.delay_steps + self.tts.final_padding
+
+    @property
+    def last_index(self) -> int:
+        """Output frame index of the audio returned by the latest ``step`` (trimming unit)."""
+        return self.frames - 1 - self.tts.delay_steps - _SKIP_FIRST_FRAMES
+
+    def keeps(self, index: int, frame_index: int) -> bool:
+        """Whether output frame ``frame_index`` of item ``index`` is before its end of speech."""
+        end = self.states[index].end_step
+        return end is None or frame_index < end
+
+    def step(self) -> np.ndarray | None:
+        """Advance one 80 ms frame; returns [batch, samples] float32 audio once it flows."""
+        import torch
+
+        replace = self._silent if self.offset < self.tts.delay_steps else None
+        with self.engine.compile_guard(), torch.no_grad():
+            frame = self.lm_gen.step(self._input, depformer_replace_tokens=replace)
+            self.offset += 1
+            if frame is None:
+                return None
+            if self.kept_frames is not None:
+                self.kept_frames.append(frame.clone())
+            self.frames += 1
+            if self.frames <= self.tts.delay_steps:
+                return None
+            pcm = self.tts.mimi.decode(frame[:, 1:, :])
+        if self.last_index < 0:
+            return None
+        audio = np.clip(pcm[:, 0].float().cpu().numpy(), -1.0, 1.0)
+        return audio
+
+    def word_timings(
+        self, index: int, n_frames: int, first: int = 0, last: int | None = None
+    ) -> list[Word]:
+        """Words ``first:last`` with their start and end in seconds of the returned audio,
+        from the machine's transcript (a stream asks for the few it has not sent yet).
+
+        Kyutai's convention: a word consumed at step s starts at s / frame_rate; it ends where
+        the next word starts (the last one at the end of speech).
+        """
+        rate = self.tts.mimi.frame_rate
+        state = self.states[index]
+        total = n_frames / rate
+        transcript = state.transcript
+        end_step = state.end_step if state.end_step is not None else n_frames
+        last = len(transcript) if last is None else last
+
+        def start(i: int) -> float:
+            return min((transcript[i][1] if i < len(transcript) else end_step) / rate, total)
+
+        return [Word(transcript[i][0], start(i), start(i + 1)) for i in range(first, last)]
+
+    def final_words(self, index: int, n_frames: int, emitted: int) -> list[Word]:
+        """Words after the first ``emitted`` whose timing can no longer change: the next
+        word has started, inside the audio returned so far."""
+        transcript = self.states[index].transcript
+        done = emitted
+        while done + 1 < len(transcript) and transcript[done + 1][1] <= n_frames:
+            done += 1
+        return self.word_timings(index, n_frames, emitted, done)
