@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,16 +39,28 @@ def free_port() -> int:
 class RunningServer:
     port: int
     process: subprocess.Popen[bytes]
+    log: Path | None = None
+    """Where the server's stderr goes (a file: a pipe nobody reads would fill and block)."""
+    token: str | None = TOKEN
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace") if self.log is not None else ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def request(
-        self, method: str, path: str, body: object = None, token: str | None = TOKEN, raw=None
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        token: str | None = TOKEN,
+        raw=None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
@@ -59,12 +72,15 @@ class RunningServer:
 
     def speech(self, text: str, fmt: str = "pcm", **fields: object) -> tuple[int, bytes]:
         status, _, payload = self.request(
-            "POST", "/v1/audio/speech", {"input": text, "response_format": fmt, **fields}
+            "POST",
+            "/v1/audio/speech",
+            {"input": text, "response_format": fmt, **fields},
+            token=self.token,
         )
         return status, payload
 
     def stats(self) -> dict:
-        return json.loads(self.request("GET", "/v1/stats")[2])
+        return json.loads(self.request("GET", "/v1/stats", token=self.token)[2])
 
     def idle(self) -> bool:
         """True once nothing is in flight or queued; waits for jobs of clients that left
@@ -78,17 +94,20 @@ class RunningServer:
         return False
 
 
-def start_server(*args: str) -> RunningServer:
+def start_server(*args: str, env: dict[str, str] | None = None) -> RunningServer:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ttscli", "serve", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    server = RunningServer(port, process)
+    log = Path(tempfile.mkdtemp(prefix="ttscli-serve-")) / "stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ttscli", "serve", "--port", str(port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+        )
+    server = RunningServer(port, process, log, TOKEN if TOKEN in args else None)
     deadline = time.monotonic() + 120  # a ceiling for a hang, not a speed target
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+        assert process.poll() is None, server.stderr()
         try:
             if server.request("GET", "/health", token=None)[0] == 200:
                 return server
@@ -138,20 +157,103 @@ def test_every_other_route_needs_the_token(server: RunningServer) -> None:
     assert status == 200 and json.loads(body)["voices"][0]["engine"] == "fs2"
 
 
-def test_formats_decode_to_the_right_rate_and_length(server: RunningServer) -> None:
+def decode(payload: bytes, fmt: str) -> tuple[np.ndarray, int]:
+    """Samples and rate of a response body: soundfile where libsndfile reads the format,
+    PyAV (FFmpeg) for AAC."""
+    if fmt == "pcm":
+        return pcm(payload), RATE
+    if fmt == "aac":
+        import av
+
+        with av.open(io.BytesIO(payload)) as container:
+            rate = container.streams.audio[0].rate
+            frames = [frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)]
+        return np.concatenate(frames), rate
+    return sf.read(io.BytesIO(payload), dtype="int16")
+
+
+# Encoders may add up to two frames of their own (MP3 1152 samples, AAC 1024 each).
+LENGTH_TOLERANCE = {"mp3": 0.11, "aac": 0.11, "opus": 0.01, "flac": 0, "wav": 0, "pcm": 0}
+
+
+def test_every_format_decodes_to_the_right_rate_and_length(server: RunningServer) -> None:
     status, raw = server.speech("Hello world. How are you?", "pcm")
     assert status == 200
     samples = len(pcm(raw))
     assert samples > RATE // 2
-    for fmt, rate in (("wav", RATE), ("flac", RATE), ("opus", 24000)):
+    for fmt, rate in (("wav", RATE), ("flac", RATE), ("opus", 24000), ("mp3", RATE),
+                      ("aac", RATE)):  # fmt: skip
         status, payload = server.speech("Hello world. How are you?", fmt)
         assert status == 200, payload
-        audio, decoded_rate = sf.read(io.BytesIO(payload), dtype="int16")
+        audio, decoded_rate = decode(payload, fmt)
         assert decoded_rate == rate, fmt
         expected = samples * rate / RATE
-        assert abs(len(audio) - expected) <= 0.01 * rate, (fmt, len(audio), expected)
+        tolerance = max(LENGTH_TOLERANCE[fmt], 0.01) * rate
+        assert -0.01 * rate <= len(audio) - expected <= tolerance, (fmt, len(audio), expected)
         if fmt in ("wav", "flac"):
             np.testing.assert_array_equal(audio, pcm(raw))
+
+
+def test_mp3_is_the_default_format_as_in_openais_api(server: RunningServer) -> None:
+    status, headers, payload = server.request("POST", "/v1/audio/speech", {"input": "Hi there."})
+    assert status == 200 and headers["Content-Type"] == "audio/mpeg"
+    audio, rate = decode(payload, "mp3")
+    assert rate == RATE and len(audio) > RATE // 4
+
+
+def test_sse_sends_openais_events(server: RunningServer) -> None:
+    import base64
+
+    text = "Hello world. How are you?"
+    body = {"input": text, "response_format": "pcm", "stream_format": "sse"}
+    status, headers, payload = server.request("POST", "/v1/audio/speech", body)
+    assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
+    events = [
+        json.loads(line[6:]) for line in payload.decode().split("\n") if line.startswith("data: ")
+    ]
+    assert [e["type"] for e in events[:-1]] == ["speech.audio.delta"] * (len(events) - 1)
+    assert events[-1]["type"] == "speech.audio.done"
+    assert events[-1]["usage"]["input_tokens"] == 5
+    audio = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
+    assert audio == server.speech("Hello world. How are you?", "pcm")[1]
+
+
+def test_models_lists_the_engine_and_openais_names(server: RunningServer) -> None:
+    status, _, body = server.request("GET", "/v1/models")
+    listing = json.loads(body)
+    ids = [m["id"] for m in listing["data"]]
+    assert status == 200 and listing["object"] == "list" and ids[0] == "fs2"
+    assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts"} <= set(ids)
+    assert server.request("GET", "/v1/models", token=None)[0] == 401
+
+
+def test_openais_own_fields_are_accepted_and_ours_are_checked(server: RunningServer) -> None:
+    fields = {"model": "gpt-4o-mini-tts", "instructions": "Speak calmly.", "future_field": [1]}
+    assert server.speech("Hello.", **fields)[0] == 200
+    assert server.speech("Hello.", voice="marin")[0] == 200
+    status, payload = server.speech("Hello.", energy="loud")
+    assert status == 400 and b"energy" in payload
+
+
+def test_prometheus_metrics_count_requests(server: RunningServer) -> None:
+    assert server.request("GET", "/metrics", token=None)[0] == 401
+    before = server.request("GET", "/metrics")[2].decode()
+    assert server.speech("Counted.")[0] == 200
+    status, headers, body = server.request("GET", "/metrics")
+    text = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+
+    def value(name: str, source: str) -> float:
+        lines = [x for x in source.splitlines() if x.startswith(name)]
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+    served = 'ttscli_requests_total{route="speech",status="200"}'
+    assert value(served, text) == value(served, before) + 1
+    assert value("ttscli_first_audio_seconds_count", text) >= 1
+    assert value("ttscli_audio_seconds_total", text) > value("ttscli_audio_seconds_total", before)
+    for name in ("ttscli_requests_in_flight", "ttscli_requests_queued",
+                 "ttscli_real_time_factor_bucket", "ttscli_refused_requests_total"):  # fmt: skip
+        assert name in text, name
 
 
 def test_pcm_names_its_rate_and_the_body_streams(server: RunningServer) -> None:
@@ -183,7 +285,8 @@ def test_bad_requests_get_4xx_and_the_server_keeps_serving(server: RunningServer
         ({"input": 42}, None, 400),
         ({"input": "x" * 20001}, None, 413),
         ({"input": "Hi.", "voice": "../../etc/passwd"}, None, 400),
-        ({"input": "Hi.", "response_format": "mp3"}, None, 400),
+        ({"input": "Hi.", "response_format": "ogg_vorbis"}, None, 400),
+        ({"input": "Hi.", "stream_format": "chunks"}, None, 400),
         ({"input": "Hi.", "pitch": "high"}, None, 400),
         ({"input": "Hi.", "speed": 0}, None, 400),
         ({"input": "Hi.", "duration": float("nan")}, None, 400),
@@ -242,6 +345,32 @@ def test_a_client_that_hangs_up_disturbs_no_one_and_leaks_nothing(server: Runnin
     assert server.idle()
 
 
+def test_hang_ups_resets_and_bad_frames_leave_one_line_each_and_no_traceback(
+    server: RunningServer,
+) -> None:
+    body = json.dumps({"input": LONG_TEXT, "response_format": "pcm"}).encode()
+    request = (
+        b"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    for reset in (False, True, False, True):
+        with socket.create_connection(("127.0.0.1", server.port)) as client:
+            client.sendall(request)
+            assert client.recv(4096)  # audio is flowing
+            if reset:  # an abortive close: the server gets a TCP reset
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+    asyncio.run(ws_session(server, [b"\x00\x01binary"]))
+    asyncio.run(ws_session(server, ["not an object"]))
+    assert server.idle()
+    assert server.speech("Still serving.")[0] == 200
+    log = server.stderr()
+    assert "Traceback" not in log, log
+    assert log.count("left after") >= 4, log
+    assert '"POST /v1/audio/speech HTTP/1.1" 200' in log  # the access log
+
+
 # --- WebSocket ----------------------------------------------------------------------------
 
 
@@ -258,6 +387,8 @@ async def ws_session(server: RunningServer, messages: list, token: str | None = 
         for message in messages:
             if isinstance(message, bytes):
                 await ws.send_bytes(message)
+            elif isinstance(message, str):
+                await ws.send_str(message)
             else:
                 await ws.send_json(message)
         async for message in ws:

@@ -1,21 +1,30 @@
-"""The page at `/` in a real headless Chromium: it streams a phrase and schedules playback."""
+"""The page at `/` in a real headless Chromium: controls from the engine's fields, audio
+streamed and scheduled, the sentences highlighted as they are heard, downloads that
+decode, and the keyboard."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
-from tests.test_serve import RunningServer, start_server, stop_server
+from tests.test_serve import RATE, RunningServer, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+HANG = 120  # a ceiling for a hang, not a speed target
+TEXT = "Hello from the browser. This is streamed. And this is the end."
 
 
 @pytest.fixture(scope="module")
@@ -39,30 +48,104 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     ):  # fmt: skip
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(HANG)
     try:
         yield driver
     finally:
         driver.quit()
 
 
-def test_page_streams_a_phrase_and_schedules_it_for_playback(
+def state_of(browser: webdriver.Chrome) -> dict:
+    return browser.execute_script("return window.ttscliState;")
+
+
+def wait_for(browser: webdriver.Chrome, test) -> dict:
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        state = state_of(browser)
+        if test(state):
+            return state
+        time.sleep(0.1)
+    raise AssertionError(state_of(browser))
+
+
+def speak_from_the_keyboard(browser: webdriver.Chrome, text: str) -> dict:
+    box = browser.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    return wait_for(browser, lambda s: s["done"] or s["error"])
+
+
+def test_controls_come_from_the_voices_fields(
     page_server: RunningServer, browser: webdriver.Chrome
 ) -> None:
     browser.get(page_server.url + "/")
-    box = browser.find_element(By.ID, "text")
-    box.clear()
-    box.send_keys("Hello from the browser. This is streamed.")
-    browser.find_element(By.ID, "speak").click()
-    deadline = time.monotonic() + 120  # a ceiling for a hang, not a speed target
-    state: dict = {}
-    while time.monotonic() < deadline:
-        state = browser.execute_script("return window.ttscliState;")
-        if state["done"] or state["error"]:
-            break
-        time.sleep(0.2)
+    fields = json.loads(page_server.request("GET", "/v1/voices", token=None)[2])
+    numbers = [f for f in fields["voices"][0]["fields"] if f["type"] == "number"]
+    deadline = time.monotonic() + HANG
+    while (
+        not browser.find_elements(By.CSS_SELECTOR, "#fields input") and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    sliders = {
+        s.get_attribute("data-field"): s
+        for s in browser.find_elements(By.CSS_SELECTOR, "#fields input")
+    }
+    assert set(sliders) == {f["name"] for f in numbers}
+    for field in numbers:
+        slider = sliders[field["name"]]
+        assert float(slider.get_attribute("data-minimum")) == field["minimum"]
+        assert float(slider.get_attribute("data-maximum")) == field["maximum"]
+    assert "tiny" in browser.find_element(By.ID, "voice").text
+    # From the keyboard: the slider's End key is the field's maximum, which the voice takes.
+    pitch = next(f for f in numbers if f["name"] == "pitch")
+    sliders["pitch"].send_keys(Keys.END)
+    state = speak_from_the_keyboard(browser, "High.")
+    assert state["error"] is None and state["done"], state
+    assert state["lastStart"]["pitch"] == pytest.approx(pitch["maximum"], abs=1e-3)
+
+
+def test_sentences_are_highlighted_as_they_are_heard(
+    page_server: RunningServer, browser: webdriver.Chrome
+) -> None:
+    browser.get(page_server.url + "/")
+    state = speak_from_the_keyboard(browser, TEXT)
     assert state["error"] is None, state
+    assert state["bytes"] > RATE, state  # more than half a second of 16-bit audio
+    assert state["scheduled"] >= 3 and state["firstAudioMs"] is not None
+    assert [s["text"] for s in state["sentences"]] == [
+        "Hello from the browser.",
+        "This is streamed.",
+        "And this is the end.",
+    ]
+    # The highlight moves through the sentences in order, as playback reaches each.
+    state = wait_for(browser, lambda s: len(s["highlighted"]) >= 3)
+    assert state["highlighted"][:3] == ["s0", "s1", "s2"], state["highlighted"]
+    history = browser.find_element(By.ID, "history").text
+    assert "#1" in history and "ms" in history
+
+
+def fetch_download(browser: webdriver.Chrome, kind: str) -> bytes:
+    browser.find_element(By.ID, f"download-{kind}").click()
+    wait_for(browser, lambda s: kind in s["downloads"])
+    encoded = browser.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        fetch(window.ttscliState.downloads[arguments[0]]).then((r) => r.arrayBuffer())
+          .then((b) => { let s = ""; for (const x of new Uint8Array(b)) s += String.fromCharCode(x);
+                         done(btoa(s)); });""",
+        kind,
+    )
+    return base64.b64decode(encoded)
+
+
+def test_what_was_spoken_downloads_as_wav_and_mp3(
+    page_server: RunningServer, browser: webdriver.Chrome
+) -> None:
+    browser.get(page_server.url + "/")
+    state = speak_from_the_keyboard(browser, "Download me. Twice.")
     assert state["done"], state
-    assert state["bytes"] > 22050, state  # more than half a second of 16-bit audio
-    assert state["scheduled"] >= 2 and state["firstAudioMs"] is not None  # one per sentence
-    status = browser.find_element(By.ID, "status").text
-    assert "bytes received" in status and "first audio" in status
+    wav, rate = sf.read(io.BytesIO(fetch_download(browser, "wav")), dtype="int16")
+    assert rate == RATE and len(wav) * 2 == state["bytes"]
+    mp3, rate = sf.read(io.BytesIO(fetch_download(browser, "mp3")), dtype="int16")
+    assert rate == RATE and abs(len(mp3) - len(wav)) <= 0.11 * RATE

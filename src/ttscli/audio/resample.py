@@ -50,3 +50,57 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
         index = np.clip(index, 0, len(padded) - 1)
         out[n] = np.einsum("ij,ij->i", padded[index], phases[phase])
     return out.astype(np.float32)
+
+
+class StreamingResampler:
+    """``resample`` for audio that arrives in pieces: each piece gives the output samples
+    it completes, with no seam between pieces (the filter keeps its history), and
+    ``finish`` gives the rest. Pieces joined are ``resample`` of the whole."""
+
+    def __init__(self, source_rate: int, target_rate: int) -> None:
+        g = math.gcd(source_rate, target_rate)
+        self.up, self.down = target_rate // g, source_rate // g
+        taps = _kaiser_lowpass(self.up, self.down)
+        self.half_len = (len(taps) - 1) // 2
+        self.per_phase = -(-len(taps) // self.up)
+        phases = np.zeros(self.per_phase * self.up)
+        phases[: len(taps)] = taps
+        self.phases = phases.reshape(self.per_phase, self.up).T
+        self.history = np.zeros(self.per_phase)
+        """Recent input samples: ``history[i]`` is input ``base + i`` (zeros before the
+        first sample, and after the last once finished)."""
+        self.base = -self.per_phase
+        self.received = 0
+        self.emitted = 0
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        self.history = np.concatenate([self.history, np.asarray(audio, dtype=np.float64)])
+        self.received += len(audio)
+        return self._emit(self._outputs_ready(self.received))
+
+    def finish(self) -> np.ndarray:
+        """The last samples: the input is over, so what follows it is silence."""
+        total = -(-self.received * self.up // self.down)
+        self.history = np.concatenate([self.history, np.zeros(self.per_phase + 1)])
+        return self._emit(total)
+
+    def _outputs_ready(self, available: int) -> int:
+        """How many outputs exist once inputs ``0 .. available-1`` are known: output ``n``
+        needs input ``(n * down + half_len) // up``."""
+        return max(0, -(-(available * self.up - self.half_len) // self.down))
+
+    def _emit(self, end: int) -> np.ndarray:
+        if end <= self.emitted:
+            return np.zeros(0, np.float32)
+        n = np.arange(self.emitted, end)
+        newest = (n * self.down + self.half_len) // self.up
+        base = self.base
+        phase = n * self.down + self.half_len - newest * self.up
+        index = newest[:, None] - np.arange(self.per_phase)[None, :] - base
+        index = np.clip(index, 0, len(self.history) - 1)
+        out = np.einsum("ij,ij->i", self.history[index], self.phases[phase])
+        self.emitted = end
+        keep_from = max(0, int(newest[-1]) + 1 - self.per_phase - base)
+        self.history = self.history[keep_from:]
+        self.base += keep_from
+        return out.astype(np.float32)

@@ -36,6 +36,26 @@ def serve_command(
     ] = None,
     max_queued: Annotated[int, typer.Option(help="Requests that may wait; more get 503.")] = 32,
     cors: Annotated[str | None, typer.Option(help="Allow this browser origin (CORS).")] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Another name clients may reach the server by (Host header; repeatable).",
+        ),
+    ] = None,
+    wyoming: Annotated[
+        str | None,
+        typer.Option(
+            help="Also serve Home Assistant's Wyoming protocol at tcp://HOST:PORT "
+            "(e.g. tcp://127.0.0.1:10200)."
+        ),
+    ] = None,
+    http: Annotated[
+        bool, typer.Option("--http/--no-http", help="Serve HTTP (turn off for Wyoming only).")
+    ] = True,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info (one line per request), warning or error.")
+    ] = "info",
     checkpoint: opt.CheckpointOption = None,
     model: opt.ModelOption = "fs2",
     vocoder: opt.VocoderOption = "auto",
@@ -53,7 +73,7 @@ def serve_command(
     """Serve an engine over HTTP (OpenAI-style /v1/audio/speech) and WebSocket (/v1/stream)."""
     from ttscli.engines import registry
     from ttscli.engines.spec import EngineSpec
-    from ttscli.serve.config import ServeConfig
+    from ttscli.serve.config import ServeConfig, wyoming_address
     from ttscli.serve.run import check_port_free, serve
     from ttscli.serve.voices import ServedEngine
     from ttscli.util.errors import UserError
@@ -86,8 +106,15 @@ def serve_command(
         max_streams=max_streams if max_streams is not None else entry.default_streams,
         max_queued=max_queued,
         cors=cors,
+        allowed_hosts=tuple(allowed_host or ()),
+        http=http,
+        wyoming=wyoming,
+        log_level=log_level.lower(),
     )
     config.check()
-    check_port_free(host, port)
+    if http:
+        check_port_free(host, port)
+    if wyoming is not None:
+        check_port_free(*wyoming_address(wyoming))
     loaded = EngineSpec(entry.name, arguments).load()
     serve(ServedEngine(loaded), config, announce=lambda line: typer.echo(line, err=True))

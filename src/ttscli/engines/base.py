@@ -197,6 +197,8 @@ class VoiceInfo:
     attribution: str = ""
     commercial_use: bool | None = None
     summary: str = ""
+    languages: tuple[str, ...] = ("en",)
+    """What it speaks, as language codes (Home Assistant picks voices by them)."""
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name}
@@ -205,6 +207,7 @@ class VoiceInfo:
                 data[key] = getattr(self, key)
         if self.commercial_use is not None:
             data["commercial_use"] = self.commercial_use
+        data["languages"] = list(self.languages)
         return data
 
 

@@ -37,6 +37,10 @@ from ttscli.util.faults import is_out_of_memory, out_of_memory
 from ttscli.util.torch_device import resolve_device
 
 DEFAULT_CONTROLS = Controls()
+BUNDLED_ATTRIBUTION = (
+    "ttscli's voice joe-fs2, trained by the ttscli project on audio of Piper's en_US-joe-medium "
+    "(MIT, Michael Hansen); see its model card"
+)
 FIRST_WINDOW_FRAMES = 48
 """Frames (about half a second) vocoded first, so a sentence starts playing that soon."""
 WINDOW_FRAMES = 512
@@ -205,13 +209,20 @@ class FS2Engine:
     def voice(self) -> VoiceInfo:
         """Named after its folder, with its model card's first paragraph."""
         folder = self.directory or ASSETS_DIR
-        name = "bundled" if folder == ASSETS_DIR else folder.name
         card = folder / "MODEL_CARD.md"
         summary = ""
         if card.is_file():
             paragraphs = [p.strip() for p in card.read_text(encoding="utf-8").split("\n\n")]
             summary = next((p for p in paragraphs if p and not p.startswith("#")), "")[:600]
-        return VoiceInfo(name=name, summary=summary)
+        if folder != ASSETS_DIR:
+            return VoiceInfo(name=folder.name, summary=summary)
+        return VoiceInfo(
+            name="bundled",
+            licence="MIT",
+            attribution=BUNDLED_ATTRIBUTION,
+            commercial_use=True,
+            summary=summary,
+        )
 
     def fields(self) -> tuple[OptionField, ...]:
         """--pitch within what this voice follows; the other scales' general limits."""

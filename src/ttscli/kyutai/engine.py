@@ -285,6 +285,7 @@ class KyutaiEngine:
             licence=licence.name,
             attribution=ATTRIBUTION,
             commercial_use=licence.commercial,
+            languages=("en", "fr"),
         )
 
     def fields(self) -> tuple[OptionField, ...]:

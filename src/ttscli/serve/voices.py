@@ -14,8 +14,8 @@ from typing import Any
 
 from ttscli.engines.base import Engine, OptionError
 
-OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
-                 "shimmer", "verse")  # fmt: skip
+OPENAI_VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova",
+                 "onyx", "sage", "shimmer", "verse")  # fmt: skip
 """OpenAI's voice names: clients send one of them by default, so each is taken to mean
 the server's own voice rather than refused."""
 
@@ -55,6 +55,8 @@ class ServedEngine:
     def check_voice(self, voice: object) -> None:
         if voice is None or voice == "":
             return
+        if isinstance(voice, dict) and set(voice) == {"id"}:
+            voice = voice["id"]  # OpenAI's form for a custom voice: {"id": NAME}
         if not isinstance(voice, str):
             raise RequestError(f"voice: expected a string, got {type(voice).__name__}")
         if voice not in (self.voice_name, "default", *OPENAI_VOICES):

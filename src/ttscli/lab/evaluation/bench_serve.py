@@ -63,13 +63,13 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]
 
 
 async def one_request(
-    session: aiohttp.ClientSession, url: str, text: str
+    session: aiohttp.ClientSession, url: str, text: str, fmt: str = "pcm"
 ) -> tuple[float, float, int, int]:
-    """(first-audio seconds, total seconds, audio bytes, status) as the client sees them."""
+    """(first-audio seconds, total seconds, body bytes, status) as the client sees them."""
     started = time.perf_counter()
     first = None
     size = 0
-    async with session.post(url, json={"input": text, "response_format": "pcm"}) as response:
+    async with session.post(url, json={"input": text, "response_format": fmt}) as response:
         async for data in response.content.iter_any():
             if first is None:
                 first = time.perf_counter() - started
@@ -77,8 +77,9 @@ async def one_request(
         return first or float("nan"), time.perf_counter() - started, size, response.status
 
 
-async def load(url: str, texts: Sequence[str], clients: int) -> dict[str, float]:
-    """``clients`` concurrent clients take the texts in turn until none is left."""
+async def load(url: str, texts: Sequence[str], clients: int, fmt: str = "pcm") -> dict[str, float]:
+    """``clients`` concurrent clients take the texts in turn until none is left; the
+    throughput counts 16-bit samples, so it is only read for ``pcm``."""
     pending = list(texts)
     firsts: list[float] = []
     audio_bytes = 0
@@ -88,7 +89,7 @@ async def load(url: str, texts: Sequence[str], clients: int) -> dict[str, float]
         nonlocal audio_bytes, refused
         while pending:
             text = pending.pop()
-            first, _, size, status = await one_request(session, url, text)
+            first, _, size, status = await one_request(session, url, text, fmt)
             if status != 200:
                 refused += 1
                 continue
@@ -169,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(load(f"{url}/v1/audio/speech", texts[:4], 1))  # warm-up
         levels = {c: asyncio.run(load(f"{url}/v1/audio/speech", texts, c)) for c in (1, 4, 16)}
+        mp3 = asyncio.run(load(f"{url}/v1/audio/speech", texts, 1, "mp3"))
         start_rss = rss_mb(server.pid)
         memory = memory_over_requests(f"{url}/v1/audio/speech", server.pid, args.memory_requests)
         wall = client_wall(url, args.client_runs)
@@ -188,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"| batch (one process, run_batch) | | | {batch:.1f} | 1.00x | |")
     print()
+    print("| format, 1 client | first audio p50 (ms) | p95 (ms) |")
+    print("|---|---:|---:|")
+    print(f"| pcm | {levels[1]['p50'] * 1000:.0f} | {levels[1]['p95'] * 1000:.0f} |")
+    print(f"| mp3 | {mp3['p50'] * 1000:.0f} | {mp3['p95'] * 1000:.0f} |")
+    print()
     print("| requests served | server RSS (MB) |")
     print("|---:|---:|")
     print(f"| 0 (warm) | {start_rss:.0f} |")
@@ -198,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"of {args.client_runs})")  # fmt: skip
     if args.json:
         args.json.write_text(
-            json.dumps({"levels": levels, "batch": batch, "memory": memory, "client": wall})
+            json.dumps(
+                {"levels": levels, "mp3": mp3, "batch": batch, "memory": memory, "client": wall}
+            )
         )
     return 0

@@ -1,0 +1,186 @@
+"""``/v1/stream``: a WebSocket that takes text as it is written and sends audio as it is
+made, with sentence and word events, at the same time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from ttscli.audio.formats import to_pcm16
+from ttscli.engines.base import Chunk
+from ttscli.serve.metrics import RequestRecord
+from ttscli.serve.responses import Busy
+from ttscli.serve.scheduler import DONE, Failed, Job
+from ttscli.serve.voices import RequestError
+from ttscli.text.feed import SentenceFeed
+
+if TYPE_CHECKING:
+    from ttscli.serve.app import Server
+
+ROUTE = "stream"
+log = logging.getLogger("ttscli.serve")
+
+
+async def stream(server: Server, request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse(
+        heartbeat=30, max_msg_size=server.config.max_chars * 4 + 4096, autoping=True
+    )
+    await ws.prepare(request)
+    engine = server.served.engine
+    await ws.send_json({"type": "ready", "engine": engine.name, "sample_rate": engine.sample_rate})
+    session = StreamSession(server, ws, request.remote or "?")
+    try:
+        await session.run()
+    finally:
+        if session.job is not None:
+            session.job.cancel()
+        if not ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.close()
+    return ws
+
+
+class StreamSession:
+    """One WebSocket: text fragments in, audio frames and events out, at the same time."""
+
+    def __init__(self, server: Server, ws: web.WebSocketResponse, peer: str) -> None:
+        self.server = server
+        self.ws = ws
+        self.peer = peer
+        self.job: Job | None = None
+        self.feed = SentenceFeed()
+        self.received = 0
+        self.options: Any = None
+        self.record = RequestRecord(ROUTE)
+        self.outcome = "client_left"
+
+    async def run(self) -> None:
+        sender: asyncio.Task[None] | None = None
+        try:
+            while True:
+                message = await self._receive()
+                if message is None:
+                    return
+                kind = message.get("type")
+                if kind == "start" and self.job is None:
+                    fields = {k: v for k, v in message.items() if k != "type"}
+                    self.server.served.check_voice(fields.get("voice"))
+                    self.options = self.server.served.options(fields)
+                    continue
+                if kind == "text":
+                    text = message.get("text")
+                    if not isinstance(text, str):
+                        raise RequestError("text: expected a string")
+                    self.received += len(text)
+                    self.server.check_length(self.received)
+                    if self.job is None:
+                        self.job = self.server.submit(self.options, ROUTE)
+                        sender = asyncio.create_task(self._send(self.job))
+                    self._add(text)
+                    continue
+                if kind == "end":
+                    if self.job is None:
+                        raise RequestError("end before any text: nothing to say")
+                    if not self.server.served.engine.reads_words:
+                        rest = self.feed.flush()
+                        if rest:
+                            self.job.add_text(rest)
+                    self.job.close_input()
+                    break
+                raise RequestError(f"unknown message type {str(kind)[:40]!r}")
+            if sender is not None:
+                await sender
+        except RequestError as exc:
+            self.outcome = "error"
+            await self._error(str(exc))
+        except Busy:
+            self.outcome = "503"
+            await self._error("busy: every slot is taken, retry")
+        except (ConnectionResetError, asyncio.TimeoutError):
+            pass  # the client left: logged below
+        finally:
+            if sender is not None and not sender.done():
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+            if self.outcome == "client_left" and self.job is not None:
+                log.info(
+                    "client %s left the stream after %.1f s of audio",
+                    self.peer,
+                    self.record.audio_seconds,
+                )
+            if self.outcome != "503":
+                self.server.metrics.ended(self.record, self.outcome, ok=self.outcome == "ok")
+
+    def _add(self, text: str) -> None:
+        assert self.job is not None
+        if self.server.served.engine.reads_words:
+            self.job.add_text(text)
+            return
+        for passage in self.feed.push(text):
+            self.job.add_text(passage)
+
+    async def _receive(self) -> dict[str, Any] | None:
+        try:
+            message = await self.ws.receive(timeout=self.server.config.idle_timeout)
+        except asyncio.TimeoutError:
+            raise RequestError("no message for too long: closing") from None
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return None
+        if message.type == WSMsgType.ERROR:
+            return None
+        if message.type != WSMsgType.TEXT:
+            raise RequestError("expected JSON text messages, got binary data")
+        try:
+            data = json.loads(message.data)
+        except json.JSONDecodeError:
+            raise RequestError("not valid JSON") from None
+        if not isinstance(data, dict):
+            raise RequestError("expected a JSON object with a 'type'")
+        return data
+
+    async def _send(self, job: Job) -> None:
+        heard = 0.0
+        try:
+            while True:
+                item = await job.next_item()
+                if isinstance(item, Failed):
+                    self.outcome = "error"
+                    await self._error(item.message)
+                    return
+                if item is DONE:
+                    if not heard:
+                        self.outcome = "error"
+                        await self._error("nothing to say: no words in the input")
+                        return
+                    self.outcome = "ok"
+                    await self.ws.send_json({"type": "done", "seconds": round(heard, 3)})
+                    await self.ws.close()
+                    return
+                assert isinstance(item, Chunk)
+                self.record.heard(item.seconds, item.text_ready_at)
+                timeout = self.server.config.client_timeout
+                if len(item.audio):
+                    await asyncio.wait_for(self.ws.send_bytes(to_pcm16(item.audio)), timeout)
+                if item.text is not None:
+                    event = {"type": "sentence", "text": item.text, "start": round(heard, 3)}
+                    event["end"] = round(heard + (item.sentence_seconds or item.seconds), 3)
+                    await self.ws.send_json(event)
+                for word in item.words:
+                    await self.ws.send_json(
+                        {"type": "word", "text": word.text, "start": word.start, "end": word.end}
+                    )
+                heard += item.seconds
+        except (ConnectionResetError, asyncio.TimeoutError, RuntimeError):
+            self.outcome = "client_left"  # closing transport, or a client that stopped reading
+
+    async def _error(self, message: str) -> None:
+        if not self.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_json({"type": "error", "message": message})
+                await self.ws.close()
