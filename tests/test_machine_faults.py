@@ -242,3 +242,55 @@ def test_a_cluster_batch_whose_folder_vanishes_says_what_is_kept(
         ray.shutdown()
     message = str(fault.value)
     assert "no longer exists" in message and "4 of 8 lines are done" in message
+
+
+def read_only_bind(folder: Path) -> bool:
+    """Make ``folder`` a read-only bind mount of itself (root can, where mounts are allowed:
+    chmod alone does not stop root); False where the platform does not allow it."""
+    done = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if done.returncode != 0:
+        return False
+    remount = ["mount", "-o", "remount,bind,ro", str(folder)]
+    if subprocess.run(remount, capture_output=True).returncode != 0:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+        return False
+    return True
+
+
+def test_a_file_system_that_turns_read_only_mid_batch(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    from ttscli.fs2.engine import FS2Engine
+    from ttscli.run.batch import run_batch
+    from ttscli.run.lines import BatchLine
+    from ttscli.util.faults import WriteFault
+
+    engine = FS2Engine.load(tiny_checkpoint, vocoder="griffin-lim", device="cpu")
+    out = tmp_path / "clips"
+    out.mkdir()
+    calls: list[int] = []
+    mounted: list[bool] = []
+    real = engine.synthesize_batch
+
+    def read_only_after_the_first(lines, options=None):
+        calls.append(len(lines))
+        if len(calls) == 2:
+            mounted.append(read_only_bind(out))
+            if not mounted[0]:
+                pytest.skip("this platform does not allow a read-only bind mount")
+        return real(lines, options)
+
+    engine.synthesize_batch = read_only_after_the_first  # type: ignore[method-assign]
+    lines = [BatchLine(n, f"Line number {n}.") for n in range(1, 5)]
+    try:
+        with pytest.raises(WriteFault) as fault:
+            run_batch(engine, lines, out, "wav", engine.options({}), batch_size=2, quiet=True)
+    finally:
+        if mounted and mounted[0]:
+            subprocess.run(["umount", str(out)], check=True)
+    message = str(fault.value)
+    assert "read-only" in message and "2 of 4 lines are done" in message
+    manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(m["index"] for m in manifest) == [1, 2]
+    assert all((out / m["path"]).is_file() for m in manifest)
+    no_temporary_files(out)

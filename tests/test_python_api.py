@@ -73,3 +73,14 @@ def test_write_is_whole_or_nothing(voice: ttscli.Voice, tmp_path: Path) -> None:
         voice.write(tmp_path / "bad.wav", "Hello.", pitch=9.0)
     assert not (tmp_path / "bad.wav").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["hello.flac"]
+
+
+def test_ssml_goes_through_the_api(voice: ttscli.Voice) -> None:
+    document = ttscli.ssml('<speak>Hello <mark name="m"/>there. <break time="500ms"/>Bye.</speak>')
+    chunk = voice.synthesize(document)
+    plain = voice.synthesize("Hello there. Bye.")
+    assert chunk.seconds - plain.seconds == pytest.approx(0.5, abs=0.02)
+    assert [w.text for w in chunk.words] == ["Hello", "there", "Bye"]
+    assert [m.text for m in chunk.marks] == ["m"]
+    with pytest.raises(ttscli.UserError, match="SSML"):
+        ttscli.ssml("<speak><b></speak>")

@@ -547,3 +547,33 @@ def test_speak_streams_two_clients_at_once_in_one_batched_loop(
     assert all(status == 200 and size > 0 for status, size, _, _ in results), results
     firsts, ends = [r[2] for r in results], [r[3] for r in results]
     assert max(firsts) < min(ends), results
+
+
+# --- SSML through the protocols ---------------------------------------------------------------
+
+SSML = '<speak>Hello <break time="500ms"/>there. <voice name="x">Again.</voice></speak>'
+
+
+def test_ssml_input_is_spoken_and_its_warnings_are_a_header(server: RunningServer) -> None:
+    status, headers, body = server.request(
+        "POST", "/v1/audio/speech", {"input": SSML, "response_format": "pcm"}
+    )
+    assert status == 200 and "voice" in headers["X-TTSCLI-Warnings"]
+    plain = server.speech("Hello there. Again.", "pcm")[1]
+    assert (len(body) - len(plain)) / 2 / RATE == pytest.approx(0.5, abs=0.02)
+    status, _, body = server.request("POST", "/v1/audio/speech", {"input": "<speak><b></speak>"})
+    assert status == 400 and b"SSML" in body
+
+
+def test_ssml_over_the_websocket_split_mid_tag(server: RunningServer) -> None:
+    pieces = [SSML[:9], SSML[9:20], SSML[20:]]
+    messages = [{"type": "start", "ssml": True}]
+    messages += [{"type": "text", "text": p} for p in pieces] + [{"type": "end"}]
+    audio, events = asyncio.run(ws_session(server, messages))
+    warnings = [e for e in events if e["type"] == "warning"]
+    assert warnings and "voice" in warnings[0]["message"]
+    assert events[-1]["type"] == "done"
+    status, _, body = server.request(
+        "POST", "/v1/audio/speech", {"input": SSML, "response_format": "pcm"}
+    )
+    assert status == 200 and audio == body

@@ -119,9 +119,13 @@ def test_sentences_are_highlighted_as_they_are_heard(
         "This is streamed.",
         "And this is the end.",
     ]
-    # The highlight moves through the sentences in order, as playback reaches each.
-    state = wait_for(browser, lambda s: len(s["highlighted"]) >= 3)
-    assert state["highlighted"][:3] == ["s0", "s1", "s2"], state["highlighted"]
+    # The highlight moves through the words (fs2 times them too) in order, as playback
+    # reaches each.
+    words = len(state["words"])
+    assert words == 12
+    state = wait_for(browser, lambda s: len(s["highlighted"]) >= words - 1)
+    order = [int(h[1:]) for h in state["highlighted"] if h.startswith("w")]
+    assert order == sorted(order) and len(set(order)) >= words - 1, state["highlighted"]
     history = browser.find_element(By.ID, "history").text
     assert "#1" in history and "ms" in history
 
@@ -149,3 +153,18 @@ def test_what_was_spoken_downloads_as_wav_and_mp3(
     assert rate == RATE and len(wav) * 2 == state["bytes"]
     mp3, rate = sf.read(io.BytesIO(fetch_download(browser, "mp3")), dtype="int16")
     assert rate == RATE and abs(len(mp3) - len(wav)) <= 0.11 * RATE
+
+
+def test_the_ssml_example_speaks_through_the_ssml_mode(
+    page_server: RunningServer, browser: webdriver.Chrome
+) -> None:
+    browser.get(page_server.url + "/")
+    browser.find_element(By.ID, "example").click()
+    assert browser.find_element(By.ID, "ssml").is_selected()
+    assert browser.find_element(By.ID, "text").get_attribute("value").startswith("<speak>")
+    browser.find_element(By.ID, "speak").click()
+    state = wait_for(browser, lambda s: s["done"] or s["error"])
+    assert state["error"] is None and state["done"], state
+    assert state["lastStart"]["ssml"] is True
+    spoken = [s["text"] for s in state["sentences"]]
+    assert spoken[0] == "Hello from ttscli." and not any("<" in s for s in spoken)

@@ -196,3 +196,22 @@ def test_wyoming_refuses_other_machines_without_a_flag(tiny_checkpoint: Path) ->
     one_line_error(result, "--wyoming", "loopback")
     one_line_error(run_cli("serve", "--no-http"), "--wyoming")
     one_line_error(run_cli("serve", "--wyoming", "udp://x:1"), "tcp://HOST:PORT")
+
+
+def test_ssml_over_wyoming(fs2_wyoming: Wyoming) -> None:
+    ssml = '<speak>Hello <break time="500ms"/>there.</speak>'
+    events = asyncio.run(
+        fs2_wyoming.exchange([Synthesize(text=ssml, text_format="ssml").event()], "audio-stop")
+    )
+    plain = np.frombuffer(fs2_wyoming.server.speech("Hello there.", "pcm")[1], "<i2")
+    assert (len(audio_of(events)) - len(plain)) / RATE == pytest.approx(0.5, abs=0.02)
+
+    async def streamed() -> list[Event]:
+        async with AsyncTcpClient("127.0.0.1", fs2_wyoming.port) as client:
+            await client.write_event(SynthesizeStart(text_format="ssml").event())
+            for piece in (ssml[:10], ssml[10:25], ssml[25:]):
+                await client.write_event(SynthesizeChunk(text=piece).event())
+            await client.write_event(SynthesizeStop().event())
+            return await read_until(client, "synthesize-stopped")
+
+    np.testing.assert_array_equal(audio_of(asyncio.run(streamed())), audio_of(events))

@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Chunk", "UserError", "Voice", "Word", "engine_names", "load"]
+__all__ = ["Chunk", "UserError", "Voice", "Word", "engine_names", "load", "ssml"]
 
 if TYPE_CHECKING:
-    from ttscli.api import Voice, engine_names, load
+    from ttscli.api import Voice, engine_names, load, ssml
     from ttscli.engines.base import Chunk, Word
     from ttscli.util.errors import UserError
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Voice", "engine_names", "load"):
+    if name in ("Voice", "engine_names", "load", "ssml"):
         from ttscli import api
 
         return getattr(api, name)

@@ -22,6 +22,13 @@ from ttscli.engines.base import Chunk, Engine, OptionField, OptionsT, RunStats, 
 from ttscli.engines.spec import EngineSpec
 from ttscli.run.outputs import check_output, open_sink
 from ttscli.run.single import speak_to
+from ttscli.text.markup import Markup
+from ttscli.text.ssml import parse_ssml
+
+
+def ssml(document: str) -> Markup:
+    """An SSML document as the engines take it (``UserError`` in one line if it is bad)."""
+    return parse_ssml(document)
 
 
 def engine_names() -> list[str]:
@@ -53,22 +60,27 @@ class Voice(Generic[OptionsT]):
         """What the per-call keyword arguments may be, with their limits."""
         return self.engine.fields()
 
-    def stream(self, text: str | Iterable[str], **options: Any) -> Iterator[Chunk]:
+    def stream(self, text: str | Iterable[str] | Markup, **options: Any) -> Iterator[Chunk]:
         """Chunks as soon as each exists. ``text`` may be an iterable of fragments still
-        arriving (an LLM's tokens): speech starts before it ends."""
+        arriving (an LLM's tokens): speech starts before it ends; or ``ttscli.ssml(...)``."""
         return self.engine.stream(text, self.engine.options(options))
 
-    def synthesize(self, text: str, **options: Any) -> Chunk:
+    def synthesize(self, text: str | Markup, **options: Any) -> Chunk:
         """All of ``text`` as one chunk: the audio, and the words with their timings."""
         audio: list[np.ndarray] = []
         words: list[Word] = []
+        marks: list[Word] = []
         for chunk in self.stream(text, **options):
             audio.append(chunk.audio)
             words.extend(chunk.words)
+            marks.extend(chunk.marks)
         joined = np.concatenate(audio) if audio else np.zeros(0, np.float32)
-        return Chunk(joined, self.sample_rate, text=text, words=tuple(words))
+        shown = text if isinstance(text, str) else text.text
+        return Chunk(joined, self.sample_rate, text=shown, words=tuple(words), marks=tuple(marks))
 
-    def write(self, path: str | Path, text: str | Iterable[str], **options: Any) -> RunStats:
+    def write(
+        self, path: str | Path, text: str | Iterable[str] | Markup, **options: Any
+    ) -> RunStats:
         """Write ``.wav``, ``.flac`` or ``.ogg`` (by its suffix) atomically: the file
         appears whole or not at all. Returns what the run did."""
         target = str(path)

@@ -34,6 +34,11 @@ def fs2_command(
     pitch: opt.PitchOption = 1.0,
     energy: opt.EnergyOption = 1.0,
     duration: opt.DurationOption = 1.0,
+    ssml: opt.SsmlOption = False,
+    lexicon: opt.LexiconOption = None,
+    sentence_silence: opt.SentenceSilenceOption = 0.0,
+    paragraph_silence: opt.ParagraphSilenceOption = 0.0,
+    timestamps: opt.TimestampsOption = None,
     phonemes: Annotated[bool, typer.Option("--phonemes", help="Print the phonemes.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Save mel, pitch and energy as a PNG.")] = None,
     json_output: opt.JsonOption = False,
@@ -51,14 +56,26 @@ def fs2_command(
     """Speak with FastSpeech 2 / 2s (the bundled voice or --checkpoint DIR)."""
     from ttscli.cli.plot import check_plot_path, save_prosody_plot
     from ttscli.run.sources import STDIN_PAUSE_SECONDS, require_text
+    from ttscli.run.timestamps import check_timestamps_path, write_timestamps
 
     entry = registry.get(ENGINE)
-    fields = entry.check_request({"pitch": pitch, "energy": energy, "duration": duration})
-    fields = {name: fields[name] for name in ("pitch", "energy", "duration")}
+    asked = {
+        "pitch": pitch,
+        "energy": energy,
+        "duration": duration,
+        "sentence_silence": sentence_silence,
+        "paragraph_silence": paragraph_silence,
+    }
+    fields = entry.check_request(asked)
+    fields = {name: fields[name] for name in asked}
     if plot is not None:
         check_plot_path(plot)
         if wants_batch(in_file, out):
             raise UserError("--plot is for one utterance, not for batches")
+    if timestamps is not None:
+        if wants_batch(in_file, out):
+            raise UserError("--timestamps is for one utterance; batch files get none")
+        check_timestamps_path(timestamps)
     plan = RunPlan(
         text=text,
         in_file=in_file,
@@ -70,12 +87,14 @@ def fs2_command(
         pause_after=STDIN_PAUSE_SECONDS,
         audio_format=audio_format.value,
         cluster=cluster_settings(cluster, cluster_address, workers, worker_cpus, worker_gpus),
+        ssml=ssml,
     )
     load = {
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "model": model,
         "vocoder": vocoder,
         "device": device.value,
+        "lexicon": None if lexicon is None else str(lexicon),
     }
     phoneme_stream = sys.stderr if out == "-" else sys.stdout
 
@@ -95,6 +114,8 @@ def fs2_command(
         keep_chunks=plot is not None,
         on_chunk=show_phonemes if phonemes else None,
     )
+    if isinstance(result, RunStats) and timestamps is not None:
+        write_timestamps(timestamps, result.words, result.marks)
     if plot is not None and isinstance(result, RunStats) and result.chunks:
         heads = [c for c in result.chunks if c.prosody is not None]
         save_prosody_plot(

@@ -135,6 +135,28 @@ VocoderOption = Annotated[str, typer.Option(help=field_help("fs2", "vocoder"))]
 PitchOption = Annotated[float, typer.Option(help=field_help("fs2", "pitch"))]
 EnergyOption = Annotated[float, typer.Option(help=field_help("fs2", "energy"))]
 DurationOption = Annotated[float, typer.Option(help=field_help("fs2", "duration"))]
+SsmlOption = Annotated[
+    bool,
+    typer.Option("--ssml", help="The text is SSML (also assumed when it starts with <speak>)."),
+]
+LexiconOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="TTSCLI_LEXICON",
+        help="Pronunciation lexicon: WORD<TAB>pronunciation, one a line (fs2: ARPAbet or "
+        "IPA; speak: a respelling). Entries win over the dictionary.",
+    ),
+]
+SentenceSilenceOption = Annotated[
+    float, typer.Option(help="Seconds of silence added between sentences.")
+]
+ParagraphSilenceOption = Annotated[
+    float, typer.Option(help="Seconds of silence added after a paragraph (a blank line).")
+]
+TimestampsOption = Annotated[
+    Path | None,
+    typer.Option(help="Write word timings (and SSML marks) to FILE.json, .srt or .vtt."),
+]
 EngineOptionOption = Annotated[
     list[str] | None,
     typer.Option(

@@ -15,6 +15,11 @@ from ttscli.run.batch import BatchSummary
 from ttscli.run.plan import RunPlan
 
 
+def warn(message: str) -> None:
+    """What the engine cannot honour of the markup: one line each, never silence."""
+    err.print(f"warning: {message}", markup=False)
+
+
 def carry_out(
     plan: RunPlan,
     spec: EngineSpec,
@@ -42,7 +47,14 @@ def carry_out(
     status = err.status(loading, spinner="dots") if loading and not quiet else nullcontext()
     with status:
         engine = spec.load()
-    result = plan.execute(engine, fields, quiet=quiet, keep_chunks=keep_chunks, on_chunk=on_chunk)
+    result = plan.execute(
+        engine,
+        fields,
+        quiet=quiet,
+        keep_chunks=keep_chunks,
+        on_chunk=on_chunk,
+        on_warning=None if quiet else warn,
+    )
     facts = engine_fields(engine, plan.out)
     if isinstance(result, RunStats) and engine.reads_words:
         facts["words"] = len(result.words)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,9 +43,11 @@ def speak_command(
     cfg_coef: Annotated[float, typer.Option(help="Classifier-free guidance strength.")] = 2.0,
     seed: Annotated[int | None, typer.Option(help="Random seed for repeatable output.")] = None,
     device: opt.DeviceOption = opt.DeviceChoice.auto,
-    timestamps: Annotated[
-        Path | None, typer.Option(help="Write word timings to FILE.json or FILE.srt.")
-    ] = None,
+    timestamps: opt.TimestampsOption = None,
+    ssml: opt.SsmlOption = False,
+    lexicon: opt.LexiconOption = None,
+    sentence_silence: opt.SentenceSilenceOption = 0.0,
+    paragraph_silence: opt.ParagraphSilenceOption = 0.0,
     hf_repo: opt.HfRepoOption = None,
     voice_repo: opt.VoiceRepoOption = None,
     model_dir: opt.ModelDirOption = None,
@@ -81,8 +82,13 @@ def speak_command(
         "temp": temp,
         "cfg_coef": cfg_coef,
         "seed": seed,
+        "lexicon": None if lexicon is None else str(lexicon),
     }
     entry.check_load(load)
+    fields = entry.check_request(
+        {"sentence_silence": sentence_silence, "paragraph_silence": paragraph_silence}
+    )
+    fields = {k: fields[k] for k in ("sentence_silence", "paragraph_silence")}
     plan = RunPlan(
         text=text,
         in_file=in_file,
@@ -94,11 +100,12 @@ def speak_command(
         read_all=read_all,
         audio_format=audio_format.value,
         cluster=cluster_settings(cluster, cluster_address, workers, worker_cpus, worker_gpus),
+        ssml=ssml,
     )
     _, result = carry_out(
         plan,
         EngineSpec(ENGINE, load),
-        {},
+        fields,
         quiet=quiet,
         json_output=json_output,
         server=server,
@@ -107,4 +114,4 @@ def speak_command(
         loading="loading Kyutai TTS...",
     )
     if isinstance(result, RunStats) and timestamps is not None:
-        write_timestamps(timestamps, result.words)
+        write_timestamps(timestamps, result.words, result.marks)

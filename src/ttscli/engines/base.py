@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from ttscli.text.markup import Markup
 from ttscli.util.errors import UserError
 
 OptionsT = TypeVar("OptionsT")
@@ -131,6 +132,20 @@ def check_fields(
     }
 
 
+SILENCE_LIMITS = (0.0, 10.0)
+SILENCE_FIELDS = (
+    OptionField(
+        "sentence_silence", "number", 0.0, "Seconds of silence added between sentences.",
+        *SILENCE_LIMITS,
+    ),
+    OptionField(
+        "paragraph_silence", "number", 0.0,
+        "Seconds of silence added after a paragraph (a blank line, SSML <p>).", *SILENCE_LIMITS,
+    ),
+)  # fmt: skip
+"""Pauses between sentences and paragraphs: both engines take them."""
+
+
 @dataclass(frozen=True)
 class Prosody:
     """What an engine that models prosody frame by frame decided for a sentence."""
@@ -165,6 +180,12 @@ class Chunk:
     """With ``text``: how long that whole sentence is (its audio may come in several chunks)."""
     words: tuple[Word, ...] = ()
     """Words whose timing became final with this chunk (each word appears in one chunk)."""
+    marks: tuple[Word, ...] = ()
+    """SSML ``<mark>``s reached in this chunk's sentence: the name, at its time (start = end)."""
+    stream_seconds: float | None = None
+    """Where this chunk starts in the stream its word times count from, when it carries
+    words: a caller that joins several streams (a server speaking passage by passage)
+    shifts the times by where it placed the chunk."""
     text_ready_at: float | None = None
     """``time.perf_counter()`` when the text this chunk speaks was complete: the start of
     its first-audio latency."""
@@ -245,8 +266,11 @@ class Engine(Protocol, Generic[OptionsT]):
         ``OptionError`` names the field this engine cannot honour, before any output."""
         ...
 
-    def stream(self, text: str | Iterable[str], options: OptionsT | None = None) -> Iterator[Chunk]:
-        """Chunks as soon as they exist; ``text`` may be fragments still arriving."""
+    def stream(
+        self, text: str | Iterable[str] | Markup, options: OptionsT | None = None
+    ) -> Iterator[Chunk]:
+        """Chunks as soon as they exist; ``text`` may be fragments still arriving, or
+        ``Markup`` for an engine that reads markup (``ReadsMarkup``)."""
         ...
 
     def prepare_line(self, text: str) -> PreparedLine:
@@ -258,6 +282,25 @@ class Engine(Protocol, Generic[OptionsT]):
     ) -> list[Chunk]:
         """One chunk per line, computed together where the engine can batch."""
         ...
+
+
+@runtime_checkable
+class ReadsMarkup(Protocol):
+    """The capability of an engine that takes ``Markup`` (SSML's spans) in ``stream``."""
+
+    def markup_warnings(self, markup: Markup, options: Any = None) -> list[str]:
+        """What of ``markup`` it cannot honour, one line each (never silence)."""
+        ...
+
+
+def markup_for(
+    engine: object, markup: Markup, options: Any = None
+) -> tuple[Markup | str, list[str]]:
+    """What to hand ``engine`` for ``markup``, and the warnings to show: the markup itself
+    for an engine that reads it, else its plain text."""
+    if isinstance(engine, ReadsMarkup):
+        return markup, engine.markup_warnings(markup, options)
+    return markup.text, [*markup.warnings, "this engine reads plain text: the markup is ignored"]
 
 
 class StreamSlots(Protocol):
@@ -320,7 +363,10 @@ class RunStats:
     chunks: list[Chunk] = field(default_factory=list, repr=False)
     """Kept only when the caller asked for them (``--plot``, ``--phonemes`` summaries)."""
     words: list[Word] = field(default_factory=list)
+    marks: list[Word] = field(default_factory=list)
     sentences: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What the engine was asked (in markup) and could not honour."""
 
     @property
     def real_time_factor(self) -> float | None:

@@ -34,7 +34,7 @@ class EngineEntry:
     command: str = ""
     """The ``ttscli`` command that speaks with it, when it has its own; "" for engines
     that get the generic command (``ttscli NAME``)."""
-    check_text: Callable[[str], object] | None = None
+    check_text: Callable[[Any], object] | None = None
     """Fails fast, before loading, on a text this engine would find nothing to say in."""
     reads_words: bool = False
     """Whether it speaks words as they arrive, or needs whole sentences (which stdin then

@@ -7,6 +7,7 @@ so the first sentence plays while later ones are still arriving or being compute
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,20 +19,38 @@ import torch
 
 from ttscli.audio.dsp import SILENT_LOG_MEL
 from ttscli.audio.pitch_shift import resample_track, shift_pitch_of_slowed
-from ttscli.engines.base import Chunk, OptionField, PreparedLine, Prosody, VoiceInfo, check_fields
+from ttscli.engines.base import (
+    Chunk,
+    OptionField,
+    PreparedLine,
+    Prosody,
+    VoiceInfo,
+    Word,
+    check_fields,
+)
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.kinds import ModelKind
 from ttscli.fs2.limits import ASSETS_DIR, pitch_limits_of, scale_fields
-from ttscli.fs2.model import Controls, FastSpeech2, FS2Output, LatentWaveDecoder
+from ttscli.fs2.model import (
+    SMOOTH_FRAMES,
+    Controls,
+    FastSpeech2,
+    FS2Output,
+    LatentWaveDecoder,
+    PhonemeProsody,
+)
 from ttscli.fs2.vocoders import (
     NeuralVocoder,
     Vocoder,
     bundled_vocoder_has_source,
     resolve_vocoder,
 )
-from ttscli.text.feed import sentences_as_they_arrive
-from ttscli.text.frontend import speakable_utterances, text_to_phonemes
+from ttscli.text.feed import paragraphs_as_they_arrive
+from ttscli.text.frontend import Utterance, speakable_utterances, text_to_phonemes
+from ttscli.text.g2p import get_phonemizer
+from ttscli.text.lexicon import read_phonetic
+from ttscli.text.markup import Markup, Say
 from ttscli.util.errors import UserError
 from ttscli.util.faults import is_out_of_memory, out_of_memory
 from ttscli.util.torch_device import resolve_device
@@ -61,6 +80,8 @@ class Synthesis:
     pitch_hz: np.ndarray  # (frames,)
     energy: np.ndarray  # (frames,) STFT-frame L2 norm
     sample_rate: int
+    durations: tuple[int, ...] = ()
+    """Frames of each phoneme, as the model chose them."""
 
     @property
     def seconds(self) -> float:
@@ -148,9 +169,14 @@ class FS2Engine:
         kind: ModelKind | str = ModelKind.fs2,
         vocoder: str = "auto",
         device: str = "auto",
+        lexicon: Path | None = None,
     ) -> FS2Engine:
+        """``lexicon``: a user's pronunciations (``text.lexicon``), which win over CMUdict
+        for everything this process says from now on."""
         started = time.perf_counter()
         kind = ModelKind(kind)
+        if lexicon is not None:
+            get_phonemizer().use_lexicon(read_phonetic(Path(lexicon)))
         directory = checkpoint if checkpoint is not None else bundled_checkpoint()
         torch_device = torch.device(resolve_device(device))
         try:
@@ -242,6 +268,8 @@ class FS2Engine:
             pitch=values["pitch"],
             energy=values["energy"],
             duration=values["duration"] / values["speed"],
+            sentence_silence=values["sentence_silence"],
+            paragraph_silence=values["paragraph_silence"],
         )
 
     def check_controls(self, controls: Controls) -> None:
@@ -287,16 +315,28 @@ class FS2Engine:
             pitch_hz=torch.exp(pitch).cpu().numpy(),
             energy=energy.clamp(min=0).cpu().numpy(),
             sample_rate=self.sample_rate,
+            durations=tuple(out.durations[row, : len(phonemes)].tolist()),
         )
 
-    def run_acoustic(self, utterances: Sequence[Sequence[str]], controls: Controls) -> Acoustic:
-        """Stage one: phonemes -> the model's output and what the vocoder will hear."""
+    def run_acoustic(
+        self,
+        utterances: Sequence[Sequence[str]],
+        controls: Controls,
+        prosody: Sequence[PhonemeProsody] | None = None,
+    ) -> Acoustic:
+        """Stage one: phonemes -> the model's output and what the vocoder will hear.
+        ``prosody``: one row's markup (a single utterance)."""
         ids = [self.phoneme_ids(u) for u in utterances]
         lengths = torch.tensor([len(i) for i in ids], device=self.device)
         batch = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long, device=self.device)
         for row, seq in enumerate(ids):
             batch[row, : len(seq)] = torch.tensor(seq, device=self.device)
-        out = self.model(batch, lengths, controls)
+        asked = None
+        if prosody is not None:
+            if len(prosody) != 1 or len(utterances) != 1:
+                raise ValueError("markup prosody is given for one utterance at a time")
+            asked = prosody[0]
+        out = self.model(batch, lengths, controls, prosody=asked)
         stats = self.model.variance_adaptor.stats
         log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
         if self.vocoder is None:
@@ -381,48 +421,264 @@ class FS2Engine:
             )
         return results
 
-    def stream(self, text: str | Iterable[str], options: Controls | None = None) -> Iterator[Chunk]:
+    def stream(
+        self, text: str | Iterable[str] | Markup, options: Controls | None = None
+    ) -> Iterator[Chunk]:
         """Audio as soon as it exists: a sentence's first window is out after the acoustic
         model and one short stretch of vocoding, the rest of it follows in one piece.
 
-        ``text`` is a string or fragments still arriving (``text.feed.PAUSE`` releases a
-        sentence without a period). Pieces with nothing to say are skipped. The first chunk
-        of each sentence carries its text, phonemes and length.
+        ``text`` is a string, fragments still arriving (``text.feed.PAUSE`` releases a
+        sentence without a period), or ``Markup`` (SSML's spans). Pieces with nothing to say
+        are skipped. The first chunk of each sentence carries its text, phonemes, length,
+        and the timings of its words and marks.
         """
         controls = options or DEFAULT_CONTROLS
         self.check_controls(controls)
-        fragments = [text] if isinstance(text, str) else text
-        for passage in sentences_as_they_arrive(fragments):
+        clock = _StreamClock()
+        if isinstance(text, Markup):
             ready = time.perf_counter()
-            for utterance in speakable_utterances(passage):
-                yield from self._sentence_chunks(
-                    utterance.phonemes, utterance.text, controls, ready
+            for utterance in speakable_utterances(text):
+                yield from self._spoken(utterance, controls, ready, clock)
+            return
+        fragments = [text] if isinstance(text, str) else text
+        for passage, paragraph in paragraphs_as_they_arrive(fragments):
+            ready = time.perf_counter()
+            utterances = speakable_utterances(passage)
+            if utterances and paragraph:
+                utterances[-1] = replace(utterances[-1], paragraph_end=True)
+            for utterance in utterances:
+                yield from self._spoken(utterance, controls, ready, clock)
+
+    def markup_warnings(self, markup: Markup, options: Controls | None = None) -> list[str]:
+        """What this voice cannot do of what ``markup`` asks (it does all but pitch beyond
+        its trained range, and span pitch on a voice that resamples for pitch)."""
+        controls = options or DEFAULT_CONTROLS
+        warnings = list(markup.warnings)
+        low, high = self._pitch_limits()
+        for span in markup.spans:
+            if not isinstance(span, Say) or span.style.pitch == 1.0:
+                continue
+            if self._pitch_by_resampling:
+                warnings.append("this voice moves pitch by resampling the whole sentence: "
+                                "<prosody pitch> on part of it is not followed")  # fmt: skip
+                break
+            asked = controls.pitch * span.style.pitch
+            if not low <= asked <= high:
+                warnings.append(
+                    f"<prosody pitch> asks for x{asked:.2f}, beyond what this voice follows "
+                    f"({low:g}-{high:g}): spoken at x{min(max(asked, low), high):.2f}"
                 )
+        return list(dict.fromkeys(warnings))
+
+    def _pitch_limits(self) -> tuple[float, float]:
+        pitch = next(f for f in self.fields() if f.name == "pitch")
+        assert pitch.minimum is not None and pitch.maximum is not None
+        return pitch.minimum, pitch.maximum
+
+    def _spoken(
+        self, utterance: Utterance, controls: Controls, ready: float, clock: _StreamClock
+    ) -> Iterator[Chunk]:
+        """One sentence, after the silence the options put between sentences."""
+        if clock.sentences:
+            gap = controls.paragraph_silence if clock.paragraph_ended else controls.sentence_silence
+            if gap > 0:
+                yield self._silence(gap)
+                clock.seconds += gap
+        for chunk in self._sentence_chunks(utterance, controls, ready, clock.seconds):
+            clock.seconds += chunk.seconds
+            yield chunk
+        if utterance.pause_after > 0:
+            yield self._silence(utterance.pause_after)
+            clock.seconds += utterance.pause_after
+        clock.sentences += 1
+        clock.paragraph_ended = utterance.paragraph_end
+
+    def _silence(self, seconds: float) -> Chunk:
+        return Chunk(np.zeros(round(seconds * self.sample_rate), np.float32), self.sample_rate)
 
     @torch.inference_mode()
     def _sentence_chunks(
-        self, phonemes: Sequence[str], text: str, controls: Controls, ready: float
+        self, utterance: Utterance, controls: Controls, ready: float, offset: float
     ) -> Iterator[Chunk]:
-        if not self._vocodes_in_windows or self._resamples(controls):  # whole-signal steps
+        phonemes, text = utterance.phonemes, utterance.text
+        prosody = self._phoneme_prosody(utterance, controls)
+        whole_signal = not self._vocodes_in_windows or self._resamples(controls)
+        if whole_signal and prosody is None and not utterance.pauses:
             synthesis = self.synthesize([phonemes], controls)[0]
-            yield self._chunk(synthesis, text, ready)
+            chunk = self._chunk(synthesis, text, ready)
+            speed = controls.pitch if self._resamples(controls) else 1.0
+            timing = self._timing(utterance, synthesis.durations, offset, speed)
+            yield replace(chunk, words=timing.words, marks=timing.marks, stream_seconds=offset)
             return
-        acoustic = self.run_acoustic([phonemes], controls)
+        if whole_signal:
+            yield from self._whole_marked_up(utterance, controls, prosody, ready, offset)
+            return
+        acoustic = self.run_acoustic([phonemes], controls, prosody and [prosody])
         frames = int(acoustic.output.frame_lengths[0])
         hop = self.config.audio.hop_length
-        head_synthesis = self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0))
-        prosody = self._prosody(head_synthesis)
-        for start, end in windows(frames, first=FIRST_WINDOW_FRAMES):
-            head = start == 0
-            yield Chunk(
-                audio=_samples(self._vocode_span(acoustic, 0, start, end)),
-                sample_rate=self.sample_rate,
-                text=text if head else None,
-                phonemes=tuple(phonemes) if head else (),
-                sentence_seconds=frames * hop / self.sample_rate if head else None,
-                text_ready_at=ready,
-                prosody=prosody if head else None,
+        durations = acoustic.output.durations[0, : len(phonemes)].tolist()
+        head = self._prosody(self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0)))
+        timing = self._timing(utterance, durations, offset, 1.0)
+        gain = self._frame_gain(utterance, durations, frames)
+        starts = _phoneme_starts(durations)
+        pause_at: dict[int, float] = {}
+        for index, seconds in utterance.pauses:
+            frame = starts[min(index, len(durations))]
+            pause_at[frame] = pause_at.get(frame, 0.0) + seconds
+        inner = sorted(frame for frame in pause_at if 0 < frame < frames)
+        sentence = frames * hop / self.sample_rate + sum(pause_at.values())
+        pieces: list[Chunk] = []
+        if 0 in pause_at:
+            pieces.append(self._silence(pause_at[0]))
+        for start, end in _cut(windows(frames, first=FIRST_WINDOW_FRAMES), inner):
+            audio = self._gained(_samples(self._vocode_span(acoustic, 0, start, end)), gain, start)
+            audio = _faded(audio, fade_in=start in inner, fade_out=end in inner)
+            pieces.append(Chunk(audio, self.sample_rate))
+            if end in inner:
+                pieces.append(self._silence(pause_at[end]))
+        if frames in pause_at:
+            pieces.append(self._silence(pause_at[frames]))
+        for n, piece in enumerate(pieces):
+            yield self._head(piece, n == 0, utterance, sentence, ready, head, timing, offset)
+
+    def _head(
+        self,
+        chunk: Chunk,
+        first: bool,
+        utterance: Utterance,
+        seconds: float,
+        ready: float,
+        prosody: Prosody,
+        timing: _Timing,
+        offset: float,
+    ) -> Chunk:
+        """The first chunk of a sentence carries what is known of the whole sentence."""
+        if not first:
+            return replace(chunk, text_ready_at=ready)
+        return replace(
+            chunk,
+            text=utterance.text,
+            phonemes=tuple(utterance.phonemes),
+            sentence_seconds=seconds,
+            text_ready_at=ready,
+            prosody=prosody,
+            words=timing.words,
+            marks=timing.marks,
+            stream_seconds=offset,
+        )
+
+    def _whole_marked_up(
+        self,
+        utterance: Utterance,
+        controls: Controls,
+        prosody: PhonemeProsody | None,
+        ready: float,
+        offset: float,
+    ) -> Iterator[Chunk]:
+        """Markup on a vocoder that needs the whole signal: one chunk for the sentence,
+        pauses cut in where they belong."""
+        acoustic = self.run_acoustic([utterance.phonemes], controls, prosody and [prosody])
+        frames = int(acoustic.output.frame_lengths[0])
+        hop = self.config.audio.hop_length
+        wave = _samples(self.run_vocoder(acoustic)[0, : frames * hop])
+        durations = acoustic.output.durations[0, : len(utterance.phonemes)].tolist()
+        wave = self._gained(wave, self._frame_gain(utterance, durations, frames), 0)
+        starts = _phoneme_starts(durations)
+        pieces, done = [], 0
+        for index, seconds in utterance.pauses:
+            at = starts[index] * hop
+            pieces += [wave[done:at], np.zeros(round(seconds * self.sample_rate), np.float32)]
+            done = at
+        audio = np.concatenate([*pieces, wave[done:]])
+        synthesis = self._synthesis(acoustic, 0, utterance.phonemes, acoustic.mel.new_zeros(0))
+        timing = self._timing(utterance, durations, offset, 1.0)
+        yield Chunk(
+            audio, self.sample_rate, text=utterance.text, phonemes=tuple(utterance.phonemes),
+            sentence_seconds=len(audio) / self.sample_rate, text_ready_at=ready,
+            prosody=self._prosody(synthesis), words=timing.words, marks=timing.marks,
+            stream_seconds=offset,
+        )  # fmt: skip
+
+    def _timing(
+        self, utterance: Utterance, durations: Sequence[int], offset: float, speed: float
+    ) -> _Timing:
+        """Word and mark times (seconds from the stream's start) from the phoneme durations
+        the model chose, with the pauses cut in before them."""
+        frame = self.config.audio.hop_length / self.sample_rate / speed
+        starts = _phoneme_starts(durations)
+
+        def at(index: int, with_pause_there: bool) -> float:
+            paused = sum(
+                s for i, s in utterance.pauses if i < index or (with_pause_there and i == index)
             )
+            return offset + starts[min(index, len(durations))] * frame + paused
+
+        words = tuple(
+            Word(w.text, round(at(w.start, True), 3), round(at(w.end, False), 3))
+            for w in utterance.words
+        )
+        marks = tuple(
+            Word(name, time, time)
+            for i, name in utterance.marks
+            for time in [round(at(i, False), 3)]
+        )
+        return _Timing(words, marks)
+
+    def _phoneme_prosody(self, utterance: Utterance, controls: Controls) -> PhonemeProsody | None:
+        """What the utterance's styles ask of each phoneme; None when it is plain."""
+        if not utterance.styles:
+            return None
+        n = len(utterance.phonemes)
+        duration = np.ones(n, np.float32)
+        shift = np.zeros(n, np.float32)
+        widen = np.ones(n, np.float32)
+        energy = np.ones(n, np.float32)
+        low, high = self._pitch_limits()
+        for i, style in enumerate(utterance.styles):
+            duration[i] = 1.0 / style.rate
+            pitch = min(max(controls.pitch * style.pitch, low), high) / controls.pitch
+            shift[i] = math.log(pitch)
+        for word in utterance.words:
+            level = utterance.styles[word.start].emphasis
+            if level == "none":
+                continue
+            rule = EMPHASIS[level]
+            stressed = _stressed_vowel(utterance.phonemes, word.start, word.end)
+            for i in range(word.start, word.end):
+                widen[i] = rule.widen
+                duration[i] *= rule.lengthen_stressed if i == stressed else rule.lengthen_word
+            if stressed is not None:
+                shift[stressed] += rule.raise_semitones * math.log(2) / 12
+                energy[stressed] *= rule.energy
+        if self._pitch_by_resampling:
+            shift[:] = 0.0  # not followed: the warning says so
+        device = self.device
+        return PhonemeProsody(
+            *(torch.tensor(a, device=device)[None] for a in (duration, shift, widen, energy))
+        )
+
+    @staticmethod
+    def _frame_gain(
+        utterance: Utterance, durations: Sequence[int], frames: int
+    ) -> np.ndarray | None:
+        """Per-frame loudness from ``<prosody volume>``: an exact gain on the samples (the
+        energy embedding alone moves loudness by about half the asked decibels and changes
+        the voice's quality), eased over a few frames; None when the sentence asks for none."""
+        if not utterance.styles or all(s.volume_db == 0 for s in utterance.styles):
+            return None
+        per_phoneme = np.array([10 ** (s.volume_db / 20) for s in utterance.styles], np.float32)
+        per_frame = np.repeat(per_phoneme, np.asarray(durations, dtype=np.int64))[:frames]
+        half = SMOOTH_FRAMES // 2
+        padded = np.pad(per_frame, half, mode="edge")
+        return np.convolve(padded, np.full(SMOOTH_FRAMES, 1 / SMOOTH_FRAMES), mode="valid")
+
+    def _gained(self, audio: np.ndarray, gain: np.ndarray | None, start_frame: int) -> np.ndarray:
+        if gain is None:
+            return audio
+        hop = self.config.audio.hop_length
+        frames = gain[start_frame : start_frame + -(-len(audio) // hop)]
+        per_sample = np.repeat(frames, hop)[: len(audio)]
+        return (audio * per_sample).astype(np.float32)
 
     @property
     def _vocodes_in_windows(self) -> bool:
@@ -459,6 +715,88 @@ class FS2Engine:
 
     def _prosody(self, synthesis: Synthesis) -> Prosody:
         return Prosody(synthesis.mel, synthesis.pitch_hz, synthesis.energy, self.frame_seconds)
+
+
+@dataclass
+class _StreamClock:
+    """Where a stream is: seconds of audio so far, sentences spoken, the last one's end."""
+
+    seconds: float = 0.0
+    sentences: int = 0
+    paragraph_ended: bool = False
+
+
+@dataclass(frozen=True)
+class _Timing:
+    words: tuple[Word, ...]
+    marks: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class EmphasisRule:
+    """What ``<emphasis>`` does to a word. English marks a prominent word with a wider F0
+    movement, a longer and louder stressed syllable (Fry, 1955 and 1958; Beckman, 1986),
+    so the rule acts on those three, on the word's stressed vowel above all."""
+
+    widen: float
+    """Factor on the word's F0 excursion from the sentence's mean."""
+    raise_semitones: float
+    """F0 of the stressed vowel, raised (or, reduced, lowered)."""
+    lengthen_stressed: float
+    lengthen_word: float
+    energy: float
+    """Factor on the stressed vowel's energy."""
+
+
+EMPHASIS = {
+    "strong": EmphasisRule(1.6, 2.0, 1.35, 1.1, 1.5),
+    "moderate": EmphasisRule(1.3, 1.0, 1.2, 1.05, 1.25),
+    "reduced": EmphasisRule(0.7, -1.0, 0.9, 0.95, 0.8),
+}
+FADE_SECONDS = 0.005
+"""A cut made for a pause is eased in and out over this long, so it does not click."""
+
+
+def _stressed_vowel(phonemes: Sequence[str], start: int, end: int) -> int | None:
+    """The word's primary-stressed vowel, else its secondary, else its first vowel."""
+    for digit in ("1", "2", "0"):
+        for i in range(start, end):
+            if phonemes[i].endswith(digit):
+                return i
+    return None
+
+
+def _phoneme_starts(durations: Sequence[int]) -> list[int]:
+    """Each phoneme's first frame, and the total at the end."""
+    starts = [0]
+    for frames in durations:
+        starts.append(starts[-1] + int(frames))
+    return starts
+
+
+def _cut(spans: list[tuple[int, int]], at: Sequence[int]) -> list[tuple[int, int]]:
+    """``spans`` also cut at the frames ``at``."""
+    out = []
+    for start, end in spans:
+        for frame in at:
+            if start < frame < end:
+                out.append((start, frame))
+                start = frame
+        out.append((start, end))
+    return out
+
+
+def _faded(audio: np.ndarray, fade_in: bool, fade_out: bool) -> np.ndarray:
+    if not (fade_in or fade_out) or not len(audio):
+        return audio
+    audio = audio.copy()
+    n = min(len(audio), int(FADE_SECONDS * 22050))
+    ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    if fade_in:
+        audio[:n] *= ramp
+    if fade_out:
+        audio[-n:] *= ramp[::-1]
+    return audio
 
 
 def windows(frames: int, first: int | None) -> list[tuple[int, int]]:

@@ -9,6 +9,7 @@ from typing import Any
 from ttscli.engines.base import Engine, OptionField
 from ttscli.engines.entry import EngineEntry
 from ttscli.fs2.limits import request_fields
+from ttscli.text.markup import Markup
 
 LOAD_FIELDS = (
     OptionField(
@@ -21,17 +22,27 @@ LOAD_FIELDS = (
     OptionField("model", "string", "fs2", "fs2 (mel + vocoder) or fs2s.", choices=("fs2", "fs2s")),
     OptionField("vocoder", "string", "auto", "auto, griffin-lim, or a HiFi-GAN file/folder."),
     OptionField("device", "string", "auto", "Where to run.", choices=("auto", "cpu", "cuda")),
-)
+    OptionField(
+        "lexicon", "string", None,
+        "Pronunciation lexicon: WORD<TAB>ARPAbet or IPA, one a line (wins over the dictionary).",
+        optional=True,
+    ),
+)  # fmt: skip
 
 
-def load_fs2(checkpoint: str | None, model: str, vocoder: str, device: str) -> Engine[Any]:
+def load_fs2(
+    checkpoint: str | None, model: str, vocoder: str, device: str, lexicon: str | None
+) -> Engine[Any]:
     from ttscli.fs2.engine import FS2Engine
 
     folder = Path(checkpoint) if checkpoint is not None else None
-    return FS2Engine.load(checkpoint=folder, kind=model, vocoder=vocoder, device=device)
+    words = Path(lexicon) if lexicon is not None else None
+    return FS2Engine.load(
+        checkpoint=folder, kind=model, vocoder=vocoder, device=device, lexicon=words
+    )
 
 
-def check_speakable(text: str) -> object:
+def check_speakable(text: str | Markup) -> object:
     """Fail before the model loads on text with nothing to say."""
     from ttscli.text.frontend import text_to_utterances
 

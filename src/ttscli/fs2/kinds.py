@@ -17,8 +17,11 @@ class ModelKind(str, Enum):
 
 @dataclass(frozen=True)
 class Controls:
-    """User prosody scales: F0 in Hz, frame energy, and phoneme durations multiply."""
+    """User prosody scales: F0 in Hz, frame energy, and phoneme durations multiply; and the
+    silence the engine puts between sentences and between paragraphs (seconds)."""
 
     pitch: float = 1.0
     energy: float = 1.0
     duration: float = 1.0
+    sentence_silence: float = 0.0
+    paragraph_silence: float = 0.0

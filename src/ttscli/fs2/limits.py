@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ttscli.engines.base import OptionField
+from ttscli.engines.base import SILENCE_FIELDS, OptionField
 
 ASSETS_DIR = Path(__file__).parent / "assets"
 """The bundled voice: weights, configs and model card, inside the package."""
@@ -70,6 +70,7 @@ def scale_fields(pitch_limits: PitchLimits | None, where: str) -> tuple[OptionFi
             "Speaking rate (OpenAI's field): durations / speed.",
             *SPEED_LIMITS,
         ),
+        *SILENCE_FIELDS,
     )
 
 

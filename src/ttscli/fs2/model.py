@@ -16,7 +16,7 @@ from ttscli.fs2.config import FS2Config, ProsodyStats, WaveDecoderConfig
 from ttscli.fs2.hifigan import HiFiGANConfig
 from ttscli.fs2.kinds import Controls
 
-__all__ = ["Controls", "FS2Output", "FastSpeech2"]
+__all__ = ["Controls", "FS2Output", "FastSpeech2", "PhonemeProsody"]
 from ttscli.fs2.latent_vocoder import MelAdapter, VitsDecoder
 from ttscli.fs2.modules import FFTStack, PostNet, VariancePredictor, padding_mask, regulate_length
 
@@ -57,6 +57,45 @@ def pitch_movement(
     seed = zlib.crc32(utterance.detach().to("cpu", torch.int64).numpy().tobytes())
     white = torch.randn(frames + span - 1, generator=torch.Generator().manual_seed(seed))
     return white.unfold(0, span, 1).mean(1) * math.sqrt(span)
+
+
+@dataclass(frozen=True)
+class PhonemeProsody:
+    """Prosody asked of each phoneme (markup): (batch, phonemes) tensors. Pitch moves
+    through the same embedding path ``--pitch`` takes, so each span follows its own scale."""
+
+    duration: torch.Tensor
+    """Factors on each phoneme's predicted duration."""
+    pitch_shift: torch.Tensor
+    """Log-F0 shifts (natural log of the F0 factor)."""
+    pitch_widen: torch.Tensor
+    """Factors on the contour's excursion from the utterance's mean (emphasis)."""
+    energy: torch.Tensor
+    """Factors on each phoneme's predicted energy."""
+
+
+SMOOTH_FRAMES = 5
+"""Frames over which per-phoneme pitch and energy changes are eased in, so that spans join
+without a jump in F0 (about 60 ms at a 256-sample hop)."""
+
+
+def frame_values(
+    values: torch.Tensor, durations: torch.Tensor, frames: int, neutral: float
+) -> torch.Tensor:
+    """Per-phoneme ``values`` (batch, phonemes) as per-frame values (batch, frames), eased
+    by a moving average within each utterance so that a change is a short ramp rather than a
+    step; frames past an utterance's end hold ``neutral``."""
+    expanded, lengths = regulate_length(values.unsqueeze(-1), durations, frames)
+    expanded = expanded.squeeze(-1)
+    out = torch.full_like(expanded, neutral)
+    kernel = torch.full((1, 1, SMOOTH_FRAMES), 1.0 / SMOOTH_FRAMES, dtype=values.dtype)
+    kernel = kernel.to(values.device)
+    half = SMOOTH_FRAMES // 2
+    for row, length in enumerate(lengths.tolist()):
+        if length:
+            track = F.pad(expanded[row, :length].view(1, 1, -1), (half, half), "replicate")
+            out[row, :length] = F.conv1d(track, kernel).view(-1)
+    return out
 
 
 class VarianceAdaptor(nn.Module):
@@ -133,6 +172,23 @@ class VarianceAdaptor(nn.Module):
         semitones_to_z = math.log(2) / 12 / self.stats.log_f0_std
         return pitch + movement * (self.pitch_roughness * semitones_to_z)
 
+    def _pitch_as_asked(
+        self,
+        pitch: torch.Tensor,
+        contour: torch.Tensor,
+        prosody: PhonemeProsody,
+        durations: torch.Tensor,
+        frame_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """``pitch`` (z-scores) with each phoneme's shift added and its excursion from the
+        utterance's mean contour widened; exact where a phoneme asks for neither."""
+        frames = pitch.shape[1]
+        shift = frame_values(prosody.pitch_shift, durations, frames, 0.0) / self.stats.log_f0_std
+        widen = frame_values(prosody.pitch_widen, durations, frames, 1.0)
+        keep = (~frame_mask).to(contour.dtype)
+        mean = (contour * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+        return pitch + shift + (widen - 1) * (contour - mean)
+
     def forward(
         self,
         x: torch.Tensor,
@@ -145,15 +201,19 @@ class VarianceAdaptor(nn.Module):
         pitch_offset: torch.Tensor | None = None,
         energy_scale: torch.Tensor | None = None,
         phonemes: torch.Tensor | None = None,
+        prosody: PhonemeProsody | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """``pitch_offset`` (batch,): z-score shifts added to the predicted contour per
         utterance, as ``--pitch`` adds one to all (training with pitch-shifted copies);
         ``energy_scale`` (batch,): factors on the predicted energy per utterance, as
         ``--energy`` puts one on all (training with louder and quieter copies); ``phonemes``
-        (batch, phonemes): the ids, which seed ``pitch_roughness``'s movement."""
+        (batch, phonemes): the ids, which seed ``pitch_roughness``'s movement; ``prosody``:
+        what markup asks of each phoneme (``PhonemeProsody``)."""
         log_duration = self.duration_predictor(x, phoneme_mask)
         if durations is None:
             frames = (torch.exp(log_duration) - 1).clamp(min=0) * controls.duration
+            if prosody is not None:
+                frames = frames * prosody.duration
             durations = torch.round(frames).long().masked_fill(phoneme_mask, 0)
             # Never let a whole utterance vanish: keep at least one frame per utterance.
             empty = durations.sum(1) == 0
@@ -168,6 +228,8 @@ class VarianceAdaptor(nn.Module):
             pitch = pitch_used + float(shift)
             if pitch_offset is not None:
                 pitch = pitch + pitch_offset.unsqueeze(1)
+            if prosody is not None:
+                pitch = self._pitch_as_asked(pitch, pitch_used, prosody, durations, frame_mask)
         x = x + self.pitch_embedding(torch.bucketize(pitch, self.pitch_bins))
 
         energy_prediction = self.energy_predictor(x, frame_mask)
@@ -176,6 +238,8 @@ class VarianceAdaptor(nn.Module):
             scaled = (energy_prediction * s.energy_std + s.energy_mean) * controls.energy
             if energy_scale is not None:
                 scaled = scaled * energy_scale.unsqueeze(1)
+            if prosody is not None:
+                scaled = scaled * frame_values(prosody.energy, durations, x.shape[1], 1.0)
             energy = (scaled - s.energy_mean) / s.energy_std
         x = x + self.energy_embedding(torch.bucketize(energy, self.energy_bins))
         return {
@@ -328,6 +392,7 @@ class FastSpeech2(nn.Module):
         max_frames: int | None = None,
         pitch_offset: torch.Tensor | None = None,
         energy_scale: torch.Tensor | None = None,
+        prosody: PhonemeProsody | None = None,
     ) -> FS2Output:
         """Predict prosody (or use the given targets, for training) and decode mels."""
         controls = controls or Controls()
@@ -344,6 +409,7 @@ class FastSpeech2(nn.Module):
             pitch_offset,
             energy_scale,
             phonemes,
+            prosody,
         )
         frame_mask = va["frame_mask"]
         hidden = self.decoder(va["x"], frame_mask)

@@ -28,6 +28,7 @@ so it holds even if moshi was imported before this module.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -58,6 +59,7 @@ from ttscli.kyutai.weights import (
     resolve_voice,
 )
 from ttscli.text.feed import WordFeed
+from ttscli.text.markup import Markup
 from ttscli.util.errors import UserError
 from ttscli.util.faults import is_out_of_memory, out_of_memory
 from ttscli.util.torch_device import resolve_device
@@ -75,7 +77,25 @@ COMPILE_ENV = "TTSCLI_TORCH_COMPILE"
 
 @dataclass(frozen=True)
 class KyutaiOptions:
-    """Per-request options. None yet: sampling is fixed when the model loads."""
+    """Per-request options (sampling is fixed when the model loads): the silences put
+    between sentences and after paragraphs, as breaks the model reads."""
+
+    sentence_silence: float = 0.0
+    paragraph_silence: float = 0.0
+
+    def spaced(self, text: str) -> str:
+        """``text`` with a ``<break>`` after each sentence end and each paragraph."""
+        if self.paragraph_silence > 0:
+            tag = f' <break time="{self.paragraph_silence:.3f}s"/> '
+            text = _BLANK_LINE.sub(tag, text)
+        if self.sentence_silence > 0:
+            tag = f'<break time="{self.sentence_silence:.3f}s"/>'
+            text = _SENTENCE_END.sub(lambda m: f"{m[1]} {tag}{m[2]}", text)
+        return text
+
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_SENTENCE_END = re.compile(r"""([.!?]+["')\]]*)(\s)""")
 
 
 _TRUE = {"1", "on", "yes", "true"}
@@ -140,6 +160,8 @@ class KyutaiEngine:
         self.frame_rate = float(model.mimi.frame_rate)
         self.load_seconds = 0.0
         self._busy = False
+        self.respellings: dict[str, str] = {}
+        self._respell: re.Pattern[str] | None = None
         self.sampling: dict[str, Any] = {"n_q": model.n_q, "seed": seed}
         """What it was loaded with, which a request may repeat but not change."""
 
@@ -303,7 +325,27 @@ class KyutaiEngine:
                     values[name],
                     f"this engine runs with {name}={loaded} (set when it started)",
                 )
-        return KyutaiOptions()
+        return KyutaiOptions(values["sentence_silence"], values["paragraph_silence"])
+
+    def markup_warnings(self, markup: Markup, options: KyutaiOptions | None = None) -> list[str]:
+        """Kyutai reads text and breaks: prosody, emphasis, phonemes and marks are not
+        followed (``say-as`` and ``sub`` are, as the text they become)."""
+        return list(dict.fromkeys([*markup.warnings, *markup.unhonoured_by_text()]))
+
+    def respelled(self, text: str) -> str:
+        """``text`` with the lexicon's words replaced by their respellings."""
+        if self._respell is None:
+            return text
+        return self._respell.sub(lambda m: self.respellings[m.group().lower()], text)
+
+    def use_respellings(self, respellings: Mapping[str, str]) -> None:
+        self.respellings = {word.lower(): said for word, said in respellings.items()}
+        words = sorted(self.respellings, key=len, reverse=True)
+        self._respell = (
+            re.compile(r"(?<![\w'])(?:" + "|".join(map(re.escape, words)) + r")(?![\w'])", re.I)
+            if words
+            else None
+        )
 
     def open_slots(self, count: int) -> SlotGeneration:
         from ttscli.kyutai.slots import SlotGeneration
@@ -311,15 +353,19 @@ class KyutaiEngine:
         return SlotGeneration(self, count)
 
     def stream(
-        self, text: str | Iterable[str], options: KyutaiOptions | None = None
+        self, text: str | Iterable[str] | Markup, options: KyutaiOptions | None = None
     ) -> Iterator[Chunk]:
         """One chunk per decoded Mimi frame (1920 samples), as soon as it is decoded.
 
-        ``text`` may be a string or fragments arriving over time; words are fed to the model
-        as they arrive, so audio starts before the fragments run out. Each chunk carries the
-        words whose timing became final with it; a last, empty chunk carries the rest.
+        ``text`` may be a string, fragments arriving over time, or ``Markup`` (read as its
+        text with breaks: ``markup_warnings`` says what is not followed); words are fed to
+        the model as they arrive, so audio starts before the fragments run out. Each chunk
+        carries the words whose timing became final with it; a last, empty chunk the rest.
         """
+        options = options or KyutaiOptions()
         self._claim()
+        if isinstance(text, Markup):
+            text = text.text_with_breaks()
         fragments: Iterable[str] = [text] if isinstance(text, str) else text
         try:
             self._reseed()
@@ -329,12 +375,12 @@ class KyutaiEngine:
                 for fragment in fragments:
                     ready = feed.push(fragment)
                     if ready:
-                        gen.feed(0, ready)
+                        gen.feed(0, self.respelled(options.spaced(ready)))
                     while gen.can_step():
                         yield from out.step()
                 rest = feed.flush()
                 if rest.strip():
-                    gen.feed(0, rest)
+                    gen.feed(0, self.respelled(options.spaced(rest)))
                 gen.close_input(0)
                 if not gen.has_text(0):
                     return

@@ -9,14 +9,20 @@ from typing import Any
 from ttscli.engines.base import Engine
 from ttscli.engines.entry import EngineEntry, VoiceListing
 from ttscli.kyutai.fields import ATTRIBUTION, LOAD_FIELDS, request_fields
+from ttscli.text.markup import Markup
 from ttscli.util.errors import UserError
 
 
 def load_kyutai(**arguments: Any) -> Engine[Any]:
     from ttscli.kyutai.engine import KyutaiEngine
+    from ttscli.text.lexicon import read_entries
 
     folder = arguments.pop("model_dir")
-    return KyutaiEngine.load(model_dir=Path(folder) if folder else None, **arguments)
+    lexicon = arguments.pop("lexicon")
+    respellings = read_entries(Path(lexicon)) if lexicon else {}
+    engine = KyutaiEngine.load(model_dir=Path(folder) if folder else None, **arguments)
+    engine.use_respellings(respellings)
+    return engine
 
 
 def list_voices(arguments: Mapping[str, Any], online: bool) -> VoiceListing:
@@ -32,8 +38,9 @@ def list_voices(arguments: Mapping[str, Any], online: bool) -> VoiceListing:
     return VoiceListing(format_listing(listing), asdict(listing))
 
 
-def check_text(text: str) -> object:
-    if not text.strip():
+def check_text(text: str | Markup) -> object:
+    plain = text.text if isinstance(text, Markup) else text
+    if not plain.strip():
         raise UserError("nothing to say: the text is empty")
     return text
 

@@ -3,7 +3,7 @@ states them and the loaded engine enforces them."""
 
 from __future__ import annotations
 
-from ttscli.engines.base import OptionField
+from ttscli.engines.base import SILENCE_FIELDS, OptionField
 
 ATTRIBUTION = (
     "Kyutai TTS 1.6B weights (kyutai/tts-1.6b-en_fr) by Kyutai, licensed CC-BY 4.0; "
@@ -38,12 +38,17 @@ LOAD_FIELDS = (
         "model_dir", "string", None, "Local folder with the model files (no hub).", optional=True
     ),
     OptionField("device", "string", "auto", "Where to run.", choices=("auto", "cpu", "cuda")),
+    OptionField(
+        "lexicon", "string", None,
+        "Respellings: WORD<TAB>how to write it so that it is said right, one a line.",
+        optional=True,
+    ),
     *SAMPLING_FIELDS,
-)
+)  # fmt: skip
 
 
 def request_fields() -> tuple[OptionField, ...]:
     speed = OptionField(
         "speed", "number", 1.0, "Kyutai speaks at its own pace: only 1.0.", 1.0, 1.0
     )
-    return (*SAMPLING_FIELDS, speed)
+    return (*SAMPLING_FIELDS, speed, *SILENCE_FIELDS)

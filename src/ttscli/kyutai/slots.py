@@ -67,7 +67,7 @@ class SlotGeneration(Generation):
 
     # -- text in ----------------------------------------------------------------------------
     def feed(self, index: int, text: str) -> int:
-        added = super().feed(index, text)
+        added = super().feed(index, self.engine.respelled(text))
         if self.first_text_at[index] is None and self._speaker_sent[index]:
             self.first_text_at[index] = time.perf_counter()
         return added

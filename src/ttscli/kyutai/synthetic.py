@@ -75,7 +75,7 @@ class LMWidths:
 
 TINY = LMWidths(64, 32, 2, 2, 16, 2, 1, 48, 8, SPEAKER_DIM, 4)
 FULL_SIZE = LMWidths(2048, 2048, 16, 16, 1024, 16, 4, 3072, 128, 512, 16)
-"""kyutai/tts-1.6b-en_fr's LM (see shared/reference/kyutai-tts-1.6b.md): ~1.8B parameters."""
+"""kyutai/tts-1.6b-en_fr's LM, as its published config describes it: ~1.8B parameters."""
 
 
 def lm_config(text_card: int, n_q: int = 32, widths: LMWidths = TINY) -> dict:

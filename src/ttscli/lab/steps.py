@@ -24,6 +24,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "check-vocoder-f0": ("evaluation.vocoder_f0", "how closely vocoders follow a pitch ratio"),
     "check-judge-pitch": ("evaluation.judge_pitch", "what DNSMOS makes of pitch changes"),
     "check-pitch-roughness": ("evaluation.pitch_roughness", "F0 movement against recordings"),
+    "check-ssml": ("evaluation.ssml_targets", "what SSML does to the bundled voice, measured"),
     "bench-fs2": ("evaluation.bench_fs2", "stage-by-stage speed of the bundled voice"),
     "bench-batch": ("evaluation.bench_batch", "batch synthesis speed against Piper"),
     "bench-start": ("evaluation.bench_start", "where a cold start's time goes"),

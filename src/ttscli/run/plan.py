@@ -9,6 +9,7 @@ in the constructor, in one line, before the seconds a model takes to load.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ttscli.cluster.ray_batch import (
     import_ray,
     run_cluster_batch,
 )
-from ttscli.engines.base import Chunk, Engine, RunStats
+from ttscli.engines.base import Chunk, Engine, RunStats, markup_for
 from ttscli.engines.spec import EngineSpec
 from ttscli.run.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
 from ttscli.run.client import speak_via_server
@@ -27,6 +28,9 @@ from ttscli.run.lines import LinesFile
 from ttscli.run.outputs import check_output, is_batch_dir, open_sink
 from ttscli.run.single import speak_to
 from ttscli.run.sources import text_source
+from ttscli.text.feed import PAUSE
+from ttscli.text.markup import Markup
+from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
 
 
@@ -52,7 +56,11 @@ class RunPlan:
         pause_after: float | None = None,
         audio_format: str = "wav",
         cluster: ClusterSettings | None = None,
+        ssml: bool = False,
     ) -> None:
+        """``ssml``: the text is SSML (it is also taken as SSML when it starts with
+        ``<speak``). SSML is parsed here, so a malformed document fails before a model
+        loads; on stdin it is read to its end first (a document is whole only then)."""
         check_batch_size(batch_size)
         self.audio_format = audio_format
         self.cluster = cluster
@@ -73,15 +81,46 @@ class RunPlan:
         self.batch_dir = Path(out or ".") if wants_batch(in_file, out) else None
         self.lines: LinesFile | None = None
         self.source: str | Iterator[str] = ""
+        self.markup: Markup | None = None
+        """The text as SSML's spans, when it is SSML."""
+        self.raw_ssml = ""
+        self.warnings: list[str] = []
         if self.batch_dir is not None:
             assert in_file is not None
             self.lines = LinesFile(in_file)
             prepare_out_dir(self.batch_dir)
         else:
             check_output(out, output_device)
+
+            def check(whole: str) -> object:
+                if ssml or looks_like_ssml(whole):
+                    self.raw_ssml = whole
+                    self.markup = parse_ssml(whole)
+                    return check_text(self.markup)
+                return check_text(whole)
+
             self.source = text_source(
-                text, in_file, check=check_text, read_all=read_all, pause_after=pause_after
+                text, in_file, check=check, read_all=read_all, pause_after=pause_after
             )
+            if not isinstance(self.source, str):
+                self.source = self._ssml_on_stdin(self.source, ssml, check)
+
+    def _ssml_on_stdin(
+        self, fragments: Iterator[str], ssml: bool, check: Callable[[str], object]
+    ) -> Iterator[str]:
+        """Fragments as they come, unless the input is SSML: then all of it, parsed (a
+        document's markup closes only at its end). Without ``--ssml``, the first few
+        characters tell (``<speak``)."""
+        head: list[str] = []
+        if not ssml:
+            for fragment in fragments:
+                head.append(fragment)
+                if len("".join(head).lstrip()) >= len("<speak"):
+                    break
+            if not looks_like_ssml("".join(head)):
+                return chain(head, fragments)
+        check("".join(f for f in chain(head, fragments) if f != PAUSE))
+        return iter(())
 
     def execute(
         self,
@@ -91,6 +130,7 @@ class RunPlan:
         quiet: bool,
         keep_chunks: bool = False,
         on_chunk: Callable[[Chunk], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> BatchSummary | RunStats:
         """Run the plan: the batch runner for a folder, ``speak_to`` for everything else.
         ``fields`` become the engine's options first: the voice's own limits fail before
@@ -107,10 +147,16 @@ class RunPlan:
                 self.batch_size,
                 quiet,
             )
+        source: str | Iterator[str] | Markup = self.source
+        if self.markup is not None:
+            source, self.warnings = markup_for(engine, self.markup, options)
+            if on_warning is not None:
+                for warning in self.warnings:
+                    on_warning(warning)
         sink = open_sink(self.out, engine.sample_rate, self.output_device)
-        return speak_to(
-            engine, self.source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk
-        )
+        stats = speak_to(engine, source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk)
+        stats.warnings = self.warnings
+        return stats
 
     def execute_on_cluster(
         self,
@@ -132,6 +178,8 @@ class RunPlan:
         if self.batch_dir is not None:
             raise UserError("--server speaks one text; run batches (--in with a folder) locally")
         text = self.source if isinstance(self.source, str) else "".join(self.source)
+        if self.markup is not None and not text:
+            text = self.raw_ssml
         if not text.strip():
             raise UserError("nothing to say: standard input was empty")
         return speak_via_server(

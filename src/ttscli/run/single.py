@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from ttscli.audio.sinks import Sink
 from ttscli.engines.base import Chunk, Engine, RunStats
+from ttscli.text.markup import Markup
 from ttscli.util.prefetch import prefetch
 
 T = TypeVar("T")
@@ -21,7 +22,7 @@ T = TypeVar("T")
 
 def speak_to(
     engine: Engine,
-    source: str | Iterable[str],
+    source: str | Iterable[str] | Markup,
     sink: Sink,
     options: Any = None,
     *,
@@ -35,7 +36,7 @@ def speak_to(
     """
     stats = RunStats(load_seconds=engine.load_seconds)
     busy, waiting = [0.0], [0.0]
-    if not isinstance(source, str):
+    if not isinstance(source, (str, Markup)):
         source = _timed(iter(source), waiting)
     started = time.perf_counter()
     try:
@@ -47,6 +48,7 @@ def speak_to(
                 sink.write(chunk.audio)
                 stats.audio_seconds += chunk.seconds
             stats.words.extend(chunk.words)
+            stats.marks.extend(chunk.marks)
             if chunk.text is not None:
                 stats.sentences.append(
                     {

@@ -1,4 +1,4 @@
-"""``--timestamps``: word timings as JSON or SubRip subtitles."""
+"""``--timestamps``: word timings (and SSML marks) as JSON, SubRip or WebVTT subtitles."""
 
 from __future__ import annotations
 
@@ -11,37 +11,54 @@ from ttscli.util.atomic import atomic_write_bytes
 from ttscli.util.errors import UserError
 from ttscli.util.faults import writing
 
-FORMATS = (".json", ".srt")
+FORMATS = (".json", ".srt", ".vtt")
 
 
 def check_timestamps_path(path: Path) -> None:
     if path.suffix.lower() not in FORMATS:
-        raise UserError(f"--timestamps {path}: use a .json or .srt file name")
+        raise UserError(f"--timestamps {path}: use a .json, .srt or .vtt file name")
     if not path.parent.is_dir():
         raise UserError(f"--timestamps {path}: folder {path.parent} does not exist")
 
 
-def _srt_time(seconds: float) -> str:
+def _clock(seconds: float, separator: str) -> str:
     millis = round(seconds * 1000)
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
     secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def render(timings: Sequence[Word], suffix: str) -> str:
+def render(timings: Sequence[Word], suffix: str, marks: Sequence[Word] = ()) -> str:
+    """One cue per word in the subtitle formats; JSON also lists the marks. A VTT file
+    carries the marks as NOTE blocks, which players skip."""
     if suffix == ".json":
         words = [
             {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)} for w in timings
         ]
-        return json.dumps({"words": words}, ensure_ascii=False, indent=1) + "\n"
+        data: dict[str, object] = {"words": words}
+        if marks:
+            data["marks"] = [{"name": m.text, "time": round(m.start, 3)} for m in marks]
+        return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if suffix == ".vtt":
+        blocks = ["WEBVTT\n"]
+        cues = [(w.start, f"{_clock(w.start, '.')} --> {_clock(w.end, '.')}\n{_cue(w.text)}\n")
+                for w in timings]  # fmt: skip
+        notes = [(m.start, f"NOTE mark {_cue(m.text)} at {_clock(m.start, '.')}\n") for m in marks]
+        blocks += [text for _, text in sorted(cues + notes, key=lambda item: item[0])]
+        return "\n".join(blocks)
     blocks = [
-        f"{n}\n{_srt_time(w.start)} --> {_srt_time(w.end)}\n{w.text}\n"
+        f"{n}\n{_clock(w.start, ',')} --> {_clock(w.end, ',')}\n{w.text}\n"
         for n, w in enumerate(timings, 1)
     ]
     return "\n".join(blocks)
 
 
-def write_timestamps(path: Path, timings: Sequence[Word]) -> None:
+def _cue(text: str) -> str:
+    """Text as a VTT cue holds it: no '-->' and no markup characters."""
+    return text.replace("-->", "->").replace("&", "&amp;").replace("<", "&lt;")
+
+
+def write_timestamps(path: Path, timings: Sequence[Word], marks: Sequence[Word] = ()) -> None:
     with writing(path):
-        atomic_write_bytes(path, render(timings, path.suffix.lower()).encode("utf-8"))
+        atomic_write_bytes(path, render(timings, path.suffix.lower(), marks).encode("utf-8"))

@@ -52,6 +52,8 @@ PAGE_HTML = """<!doctype html>
 Every word is highlighted as you hear it.</textarea>
 <fieldset id="fields"><legend>Voice controls (the voice's own limits)</legend></fieldset>
 <div class="row">
+ <label><input id="ssml" type="checkbox"> SSML</label>
+ <button id="example" type="button">SSML example</button>
  <label>voice <select id="voice"></select></label>
  <label>token <input id="token" type="password" size="12" autocomplete="off"></label>
 </div>
@@ -68,16 +70,22 @@ Every word is highlighted as you hear it.</textarea>
  <thead><tr><th>request</th><th>first audio</th><th>audio</th><th>real-time factor</th></tr>
  </thead><tbody id="history"></tbody>
 </table>
+<ul id="warnings" aria-live="polite"></ul>
 <div id="status" role="status">idle</div>
 <a id="saver" class="hidden"></a>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
 const state = { bytes: 0, scheduled: 0, firstAudioMs: null, done: false, error: null,
-                highlighted: [], downloads: {}, sentences: [], words: [] };
+                highlighted: [], downloads: {}, sentences: [], words: [], warnings: [] };
+const EXAMPLE = '<speak>Hello from ttscli. <break time="500ms"/> This phrase is ' +
+  '<prosody pitch="+30%">higher</prosody>, this one <prosody rate="slow">slower</prosody>, ' +
+  'and this word is <emphasis level="strong">stressed</emphasis>. ' +
+  'Call <say-as interpret-as="telephone">555-0123</say-as>.</speak>';
 window.ttscliState = state;
 let audio = null, analyser = null, playHead = 0, startAt = null, socket = null, drawing = false;
 let pcmChunks = [], rate = 24000, requestCount = 0, lastRequest = null;
+const shown = { sentences: [], words: [] };  // the elements of what is spoken, kept apart
 
 function show(text) { $("status").textContent = text; }
 function headers() {
@@ -181,29 +189,33 @@ function drawMeter() {
 }
 
 function addSpoken(kind, event) {
-  const list = kind === "word" ? state.words : state.sentences;
+  // Words, once they come (both engines time them), replace the sentence view.
+  const item = { text: event.text, start: event.start, end: event.end };
+  (kind === "word" ? state.words : state.sentences).push(item);
+  if (kind === "word" && state.words.length === 1) {
+    $("spoken").innerHTML = ""; shown.sentences = [];
+  }
+  if (kind === "sentence" && state.words.length) return;
   const span = document.createElement("span");
   span.textContent = event.text + " ";
-  span.dataset.start = event.start; span.dataset.end = event.end;
-  if (kind === "word") {
-    // Words, once they come, replace the sentence view (Kyutai streams words).
-    if (!state.words.length) $("spoken").innerHTML = "";
-  } else if (state.words.length) { return; }
   $("spoken").appendChild(span);
-  list.push({ text: event.text, start: event.start, end: event.end, span });
+  (kind === "word" ? shown.words : shown.sentences).push(span);
   $("spoken-title").classList.remove("hidden");
 }
 
 function highlight() {
   if (!audio || startAt === null) return;
   const heard = audio.currentTime - startAt;
-  const items = state.words.length ? state.words : state.sentences;
+  const words = state.words.length > 0;
+  const items = words ? state.words : state.sentences;
+  const spans = words ? shown.words : shown.sentences;
   items.forEach((item, index) => {
     const now = heard >= item.start && heard < item.end;
-    if (now && !item.span.classList.contains("now")) {
-      state.highlighted.push((state.words.length ? "w" : "s") + index);
+    if (!spans[index]) return;
+    if (now && !spans[index].classList.contains("now")) {
+      state.highlighted.push((words ? "w" : "s") + index);
     }
-    item.span.classList.toggle("now", now);
+    spans[index].classList.toggle("now", now);
   });
 }
 
@@ -211,10 +223,12 @@ function speak() {
   const text = $("text").value;
   if (!text.trim()) { show("nothing to say"); return; }
   Object.assign(state, { bytes: 0, scheduled: 0, firstAudioMs: null, done: false,
-                         error: null, highlighted: [], sentences: [], words: [] });
+                         error: null, highlighted: [], sentences: [], words: [], warnings: [] });
+  $("warnings").innerHTML = "";
   ensureAudio();
   playHead = 0; startAt = null; pcmChunks = [];
   $("spoken").innerHTML = "";
+  const ssml = $("ssml").checked;
   lastRequest = { text, options: options() };
   const number = ++requestCount;
   const started = performance.now();
@@ -229,10 +243,16 @@ function speak() {
       if (message.type === "ready") {
         rate = message.sample_rate;
         const start = { type: "start", voice: $("voice").value || null, ...options() };
+        if (ssml) start.ssml = true;
         state.lastStart = start;
         socket.send(JSON.stringify(start));
         socket.send(JSON.stringify({ type: "text", text }));
         socket.send(JSON.stringify({ type: "end" }));
+      } else if (message.type === "warning") {
+        state.warnings.push(message.message);
+        const item = document.createElement("li");
+        item.textContent = "warning: " + message.message;
+        $("warnings").appendChild(item);
       } else if (message.type === "sentence" || message.type === "word") {
         addSpoken(message.type, message);
       } else if (message.type === "error") {
@@ -317,6 +337,9 @@ async function download(kind) {
 }
 
 $("speak").addEventListener("click", speak);
+$("example").addEventListener("click", () => {
+  $("text").value = EXAMPLE; $("ssml").checked = true;
+});
 $("stop").addEventListener("click", stop);
 $("download-wav").addEventListener("click", () => download("wav"));
 $("download-mp3").addEventListener("click", () => download("mp3"));

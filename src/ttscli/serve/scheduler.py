@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ttscli.engines.base import Chunk
+from ttscli.text.markup import Markup
 from ttscli.util.errors import UserError
 from ttscli.util.faults import is_out_of_memory
 from ttscli.util.memory import trim
@@ -82,15 +83,23 @@ class Job:
         self.pending = 0  # chunks delivered but not yet taken by the client side
         self.cancelled = False
         self.finished = False
-        self._passages: deque[str] = deque()
+        self._passages: deque[str | Markup] = deque()
         self.fragments: queue.Queue[str | None] = queue.Queue()
         self._input_closed = False
         self._current: Iterator[Chunk] | None = None
         self._scheduler: Scheduler | None = None
 
     # -- text in (event loop side) ---------------------------------------------------------
-    def add_text(self, text: str) -> None:
-        """A complete passage (passages mode) or any fragment (fragments mode)."""
+    def add_text(self, text: str | Markup) -> None:
+        """A complete passage (passages mode: text or a whole document's ``Markup``) or any
+        fragment (fragments mode)."""
+        if isinstance(text, Markup):
+            if self.mode != "passages":
+                text = text.text_with_breaks()
+            else:
+                self._with_lock(lambda: self._passages.append(text))
+                self._wake()
+                return
         if self.mode == "passages":
             if text.strip():
                 self._with_lock(lambda: self._passages.append(text))

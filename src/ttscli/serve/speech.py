@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from ttscli.serve.app import Server
 
 SAMPLE_RATE_HEADER = "X-Sample-Rate"
+WARNINGS_HEADER = "X-TTSCLI-Warnings"
+"""What the engine cannot honour of the request's SSML, joined by "; "."""
 STREAM_FORMATS = ("audio", "sse")
 ROUTE = "speech"
 
@@ -55,8 +57,9 @@ async def speech(server: Server, request: web.Request) -> web.StreamResponse:
         encoder = encoder_for(response_format, engine.sample_rate)
     except EncoderUnavailable as exc:
         raise RequestError(str(exc)) from None
+    spoken, warnings = server.served.spoken(text, options)
     job = server.submit(options, ROUTE)
-    job.add_text(text)
+    job.add_text(spoken)
     job.close_input()
     record = RequestRecord(ROUTE)
     body = SseBody(text) if stream_format == "sse" else AudioBody()
@@ -65,6 +68,7 @@ async def speech(server: Server, request: web.Request) -> web.StreamResponse:
             "Content-Type": body.content_type(encoder),
             SAMPLE_RATE_HEADER: str(encoder.output_rate),
             "Cache-Control": "no-store",
+            **({WARNINGS_HEADER: header_safe("; ".join(warnings))} if warnings else {}),
         }
     )
     response.enable_chunked_encoding()
@@ -165,3 +169,8 @@ class SseBody(AudioBody):
 
 def sse(event: dict[str, object]) -> bytes:
     return f"data: {json.dumps(event)}\n\n".encode()
+
+
+def header_safe(text: str) -> str:
+    """A header value: one line of printable ASCII, bounded."""
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)[:2000]

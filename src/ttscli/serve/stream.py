@@ -18,6 +18,7 @@ from ttscli.serve.responses import Busy
 from ttscli.serve.scheduler import DONE, Failed, Job
 from ttscli.serve.voices import RequestError
 from ttscli.text.feed import SentenceFeed
+from ttscli.text.ssml import looks_like_ssml
 
 if TYPE_CHECKING:
     from ttscli.serve.app import Server
@@ -58,6 +59,8 @@ class StreamSession:
         self.options: Any = None
         self.record = RequestRecord(ROUTE)
         self.outcome = "client_left"
+        self.ssml = False
+        self.document = ""
 
     async def run(self) -> None:
         sender: asyncio.Task[None] | None = None
@@ -68,9 +71,10 @@ class StreamSession:
                     return
                 kind = message.get("type")
                 if kind == "start" and self.job is None:
-                    fields = {k: v for k, v in message.items() if k != "type"}
+                    fields = {k: v for k, v in message.items() if k not in ("type", "ssml")}
                     self.server.served.check_voice(fields.get("voice"))
                     self.options = self.server.served.options(fields)
+                    self.ssml = message.get("ssml") is True
                     continue
                 if kind == "text":
                     text = message.get("text")
@@ -78,12 +82,20 @@ class StreamSession:
                         raise RequestError("text: expected a string")
                     self.received += len(text)
                     self.server.check_length(self.received)
+                    if not self.document and looks_like_ssml(text):
+                        self.ssml = True
+                    if self.ssml:  # a document: spoken once it is whole, at "end"
+                        self.document += text
+                        continue
                     if self.job is None:
                         self.job = self.server.submit(self.options, ROUTE)
                         sender = asyncio.create_task(self._send(self.job))
                     self._add(text)
                     continue
                 if kind == "end":
+                    if self.ssml and self.document.strip():
+                        await self._submit_document()
+                        sender = asyncio.create_task(self._send(self.job))  # type: ignore[arg-type]
                     if self.job is None:
                         raise RequestError("end before any text: nothing to say")
                     if not self.server.served.engine.reads_words:
@@ -116,6 +128,15 @@ class StreamSession:
                 )
             if self.outcome != "503":
                 self.server.metrics.ended(self.record, self.outcome, ok=self.outcome == "ok")
+
+    async def _submit_document(self) -> None:
+        """The SSML document, parsed whole; what the engine cannot honour of it goes to
+        the client as ``warning`` events before the audio."""
+        spoken, warnings = self.server.served.spoken(self.document, self.options, ssml=True)
+        for warning in warnings:
+            await self.ws.send_json({"type": "warning", "message": warning})
+        self.job = self.server.submit(self.options, ROUTE)
+        self.job.add_text(spoken)
 
     def _add(self, text: str) -> None:
         assert self.job is not None
@@ -171,10 +192,16 @@ class StreamSession:
                     event = {"type": "sentence", "text": item.text, "start": round(heard, 3)}
                     event["end"] = round(heard + (item.sentence_seconds or item.seconds), 3)
                     await self.ws.send_json(event)
+                # An engine times words from the start of its stream; passages are streams
+                # of their own, placed where this one had got to.
+                shift = heard - item.stream_seconds if item.stream_seconds is not None else 0.0
                 for word in item.words:
-                    await self.ws.send_json(
-                        {"type": "word", "text": word.text, "start": word.start, "end": word.end}
-                    )
+                    start, end = round(word.start + shift, 3), round(word.end + shift, 3)
+                    await self.ws.send_json({"type": "word", "text": word.text, "start": start,
+                                             "end": end})  # fmt: skip
+                for mark in item.marks:
+                    at = round(mark.start + shift, 3)
+                    await self.ws.send_json({"type": "mark", "name": mark.text, "time": at})
                 heard += item.seconds
         except (ConnectionResetError, asyncio.TimeoutError, RuntimeError):
             self.outcome = "client_left"  # closing transport, or a client that stopped reading

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ttscli.engines.base import Engine, OptionError
+from ttscli.engines.base import Engine, OptionError, markup_for
+from ttscli.text.markup import Markup
+from ttscli.text.ssml import looks_like_ssml, parse_ssml
+from ttscli.util.errors import UserError
 
 OPENAI_VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova",
                  "onyx", "sage", "shimmer", "verse")  # fmt: skip
@@ -64,6 +67,17 @@ class ServedEngine:
                 f"voice {voice[:60]!r}: this server speaks with {self.voice_name!r} "
                 "(see GET /v1/voices)"
             )
+
+    def spoken(self, text: str, options: Any, ssml: bool = False) -> tuple[str | Markup, list[str]]:
+        """What to hand the engine for a request's text: SSML (asked for, or starting with
+        ``<speak``) as its markup, else the text; and what the engine cannot honour of it."""
+        if not ssml and not looks_like_ssml(text):
+            return text, []
+        try:
+            markup = parse_ssml(text)
+        except UserError as exc:
+            raise RequestError(str(exc)) from None
+        return markup_for(self.engine, markup, options)
 
     def options(self, fields: dict[str, Any]) -> Any:
         """The engine's options from a request's fields: those the engine declares (OpenAI's

@@ -87,6 +87,16 @@ class WyomingHandler(AsyncEventHandler):
         self.feed = SentenceFeed()
         self.received = 0
         self.sender: asyncio.Task[None] | None = None
+        self.document: str | None = None
+        """An SSML document arriving in chunks (``text_format: ssml``)."""
+
+    def _spoken(self, text: str, ssml: bool) -> Any:
+        """Text or SSML's markup for the engine; what it cannot honour is logged (Wyoming
+        has no event for warnings)."""
+        spoken, warnings = self.server.served.spoken(text, self.server.served.options({}), ssml)
+        for warning in warnings:
+            log.info("Wyoming request: %s", warning)
+        return spoken
 
     async def handle_event(self, event: Event) -> bool:
         try:
@@ -104,21 +114,30 @@ class WyomingHandler(AsyncEventHandler):
             if not self.streaming:
                 synthesize = Synthesize.from_event(event)
                 self._check_voice(synthesize.voice)
+                text = self.server.check_text(synthesize.text, "text")
                 job = self._start()
-                job.add_text(self.server.check_text(synthesize.text, "text"))
+                job.add_text(self._spoken(text, synthesize.text_format == "ssml"))
                 job.close_input()
                 await self._finish_sending()
         elif SynthesizeStart.is_type(event.type):
             self.streaming = True
-            self._check_voice(SynthesizeStart.from_event(event).voice)
-            self._start()
+            start = SynthesizeStart.from_event(event)
+            self._check_voice(start.voice)
+            self.document = "" if start.text_format == "ssml" else None
+            if self.document is None:
+                self._start()
         elif SynthesizeChunk.is_type(event.type):
             text = SynthesizeChunk.from_event(event).text
-            job = self.job or self._start()
             self.received += len(text)
             self.server.check_length(self.received)
-            self._add(job, text)
+            if self.document is not None:  # SSML: spoken once the document is whole
+                self.document += text
+            else:
+                self._add(self.job or self._start(), text)
         elif SynthesizeStop.is_type(event.type):
+            if self.document is not None and self.document.strip():
+                self._start().add_text(self._spoken(self.document, True))
+                self.document = None
             if self.job is not None:
                 if not self.server.served.engine.reads_words:
                     rest = self.feed.flush()

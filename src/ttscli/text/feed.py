@@ -28,6 +28,7 @@ _WHITESPACE = " \t\n\r\f\v"
 # blank line. Whether it really ends there is then left to the front-end's own rules.
 _CANDIDATE_END = re.compile(r"""[.?!]+["')\]]*(?=\s)|\n[^\S\n]*\n""")
 _NEXT_WORD = re.compile(r"\s*\S+")
+_BLANK_START = re.compile(r"[^\S\n]*\n[^\S\n]*\n")
 
 
 class WordFeed:
@@ -74,28 +75,34 @@ class SentenceFeed:
 
     def push(self, fragment: str) -> list[str]:
         """Passages completed by ``fragment`` (``PAUSE`` releases everything held)."""
+        return [passage for passage, _ in self.push_marked(fragment)]
+
+    def push_marked(self, fragment: str) -> list[tuple[str, bool]]:
+        """Passages completed by ``fragment``, each with whether a blank line (the end of a
+        paragraph) ended it."""
         if fragment == PAUSE:
             rest = self.flush()
-            return [rest] if rest else []
+            return [(rest, False)] if rest else []
         self._buffer += fragment
-        released: list[str] = []
+        released: list[tuple[str, bool]] = []
         while (found := self._next_end()) is not None:
-            passage, self._buffer = found
+            passage, self._buffer, paragraph = found
             self._checked = 0
             if passage:
-                released.append(passage)
+                released.append((passage, paragraph))
         return released
 
-    def _next_end(self) -> tuple[str, str] | None:
+    def _next_end(self) -> tuple[str, str, bool] | None:
         for match in _CANDIDATE_END.finditer(self._buffer, self._checked):
             end = match.end()
             if match.group().startswith("\n"):
-                return self._buffer[:end].strip(), self._buffer[end:]
+                return self._buffer[:end].strip(), self._buffer[end:], True
             following = _NEXT_WORD.match(self._buffer, end)
             if following is None:
                 return None
             if self._ends_sentence(end, following.end()):
-                return self._buffer[:end].strip(), self._buffer[end:]
+                rest = self._buffer[end:]
+                return self._buffer[:end].strip(), rest, bool(_BLANK_START.match(rest))
             self._checked = end
         return None
 
@@ -116,9 +123,15 @@ class SentenceFeed:
 
 def sentences_as_they_arrive(fragments: Iterable[str]) -> Iterator[str]:
     """Passages of complete sentences from fragments (``PAUSE`` included), then the rest."""
+    for passage, _ in paragraphs_as_they_arrive(fragments):
+        yield passage
+
+
+def paragraphs_as_they_arrive(fragments: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """The same passages, each with whether it ended a paragraph (a blank line)."""
     feed = SentenceFeed()
     for fragment in fragments:
-        yield from feed.push(fragment)
+        yield from feed.push_marked(fragment)
     rest = feed.flush()
     if rest:
-        yield rest
+        yield rest, False

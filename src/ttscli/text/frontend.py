@@ -2,20 +2,36 @@
 
 Pipeline: protect inline ``{PHONEMES}``, normalise, split sentences, tokenise, g2p the
 words, and turn punctuation into pause symbols. Each sentence becomes an ``Utterance`` so
-that synthesis can stream sentence by sentence.
+that synthesis can stream sentence by sentence; it knows which phonemes make each word (for
+word timings) and, for marked-up text, the style of every phoneme, the pauses and the marks.
+
+Markup (``text.markup`` spans) goes through the same pipeline as plain text: each span's
+start is a private-use marker character, which normalisation leaves in place and the
+tokeniser reads back, so a style applies to exactly the words its element held.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from itertools import chain
 
 from ttscli.text.g2p import get_phonemizer
+from ttscli.text.markup import PLAIN, Boundary, Mark, Markup, Pause, Say, Style
 from ttscli.text.normalize import normalize
 from ttscli.text.sentences import split_sentences
 from ttscli.text.symbols import SENTENCE_ENDS, SHORT_PAUSE, is_phoneme
 from ttscli.util.errors import UserError
+
+
+@dataclass(frozen=True)
+class WordSpan:
+    """A word and the phonemes that say it (``start`` to ``end``, exclusive)."""
+
+    text: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -26,14 +42,29 @@ class Utterance:
     """The sentence as spoken (normalised), inline phonemes shown in their braces."""
     phonemes: tuple[str, ...]
     """Symbols from ``symbols.SYMBOLS``, always ending with one of ``SENTENCE_ENDS``."""
+    words: tuple[WordSpan, ...] = ()
+    styles: tuple[Style, ...] = ()
+    """The style of each phoneme; empty when the whole sentence is plain."""
+    pauses: tuple[tuple[int, float], ...] = ()
+    """Silence to insert before phoneme ``index``: (index, seconds)."""
+    marks: tuple[tuple[int, str], ...] = ()
+    """Marks standing before phoneme ``index`` (the sentence's length: at its end)."""
+    pause_after: float = 0.0
+    """Silence after the sentence (a break between sentences)."""
+    paragraph_end: bool = False
 
 
 _SLOT_BASE = 0xE000
-_SLOT_LIMIT = 0xF8FF - _SLOT_BASE + 1
+_SLOT_LIMIT = 0xF000 - _SLOT_BASE
+_MARKER_BASE = 0xF000
+_MARKER_LIMIT = 0xF8FF - _MARKER_BASE + 1
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+_INLINE = re.compile("[\ue000-\uefff]")
+_MARKER = re.compile("[\uf000-\uf8ff]")
 _TOKEN = re.compile(
     r"""(?P<word>[A-Za-z]+(?:['-][A-Za-z]+)*)
-      | (?P<slot>[\ue000-\uf8ff])
+      | (?P<slot>[\ue000-\uefff])
+      | (?P<marker>[\uf000-\uf8ff])
       | (?P<end>[.?!]+)
       | (?P<pause>-+|[,;:()"])""",
     re.VERBOSE,
@@ -46,28 +77,45 @@ class _Inline:
 
     source: str
     phonemes: tuple[str, ...]
+    shown: str | None = None
+    """What the sentence shows for them (SSML ``<phoneme>``: its text); None: the braces."""
 
 
-def speakable_utterances(text: str) -> list[Utterance]:
+@dataclass(frozen=True)
+class _Event:
+    """What a marker character stands for."""
+
+    kind: str  # "style", "pause", "mark" or "boundary"
+    style: Style = PLAIN
+    seconds: float = 0.0
+    name: str = ""
+    paragraph: bool = False
+
+
+def speakable_utterances(text: str | Markup) -> list[Utterance]:
     """Split ``text`` into sentences and phonemize each; [] when no word in it speaks.
 
     A stream of text may hold pieces with nothing to say (a line of dashes between
-    paragraphs); they are skipped rather than ending the stream.
+    paragraphs); they are skipped rather than ending the stream. Pauses and marks in such a
+    piece go with the sentence before it (or, at the start, the one after it).
     """
-    protected, inline = _protect_braces(text)
-    utterances = []
-    for sentence in split_sentences(normalize(protected)):
-        phonemes = _sentence_phonemes(sentence, inline)
-        if phonemes is not None:
-            utterances.append(Utterance(_restore_braces(sentence, inline), phonemes))
-    return utterances
+    markup = text if isinstance(text, Markup) else Markup.plain(text)
+    protected, inline, events = _protect(markup)
+    reader = _SentenceReader(inline, events)
+    for chunk, paragraph in _chunks(protected, events):
+        for sentence in split_sentences(normalize(chunk)):
+            reader.read(sentence)
+        if paragraph:
+            reader.end_paragraph()
+    return reader.finish()
 
 
-def text_to_utterances(text: str) -> list[Utterance]:
+def text_to_utterances(text: str | Markup) -> list[Utterance]:
     """Split ``text`` into sentences and phonemize each; raise ``UserError`` if none speak."""
     utterances = speakable_utterances(text)
     if not utterances:
-        shown = " ".join(text.split())
+        plain = text.text if isinstance(text, Markup) else text
+        shown = " ".join(plain.split())
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
         detail = f"no words in {shown!r}" if shown else "the text is empty"
         raise UserError(f"nothing to say: {detail}")
@@ -79,21 +127,80 @@ def text_to_phonemes(text: str) -> tuple[str, ...]:
     return tuple(chain.from_iterable(u.phonemes for u in text_to_utterances(text)))
 
 
+# --- markup as marker characters ---------------------------------------------------------------
+
+
+def _protect(markup: Markup) -> tuple[str, list[_Inline], list[_Event]]:
+    """The text to normalise: each span's text (braces protected) after the marker of its
+    start. A single plain span gives exactly its text, so plain input reads as it always did."""
+    pieces: list[str] = []
+    inline: list[_Inline] = []
+    events: list[_Event] = []
+    style = PLAIN
+
+    def marker(event: _Event) -> str:
+        if len(events) >= _MARKER_LIMIT:
+            raise UserError(f"too much markup: at most {_MARKER_LIMIT} elements in one text")
+        events.append(event)
+        return " " + chr(_MARKER_BASE + len(events) - 1) + " "
+
+    for span in markup.spans:
+        if isinstance(span, Say):
+            if span.style != style:
+                style = span.style
+                pieces.append(marker(_Event("style", style=style)))
+            if span.phonemes is not None:
+                if len(inline) >= _SLOT_LIMIT:
+                    raise UserError(f"too many {{...}} groups (at most {_SLOT_LIMIT})")
+                inline.append(_Inline(" ".join(span.phonemes), span.phonemes, span.text))
+                pieces.append(" " + chr(_SLOT_BASE + len(inline) - 1) + " ")
+            else:
+                pieces.append(_protect_braces(span.text, inline))
+        elif isinstance(span, Pause):
+            pieces.append(marker(_Event("pause", seconds=span.seconds)))
+        elif isinstance(span, Mark):
+            pieces.append(marker(_Event("mark", name=span.name)))
+        elif isinstance(span, Boundary):
+            pieces.append(marker(_Event("boundary", paragraph=span.paragraph)))
+    return "".join(pieces), inline, events
+
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
+def _chunks(text: str, events: list[_Event]) -> list[tuple[str, bool]]:
+    """The text cut at sentence and paragraph boundaries (markup's, and blank lines):
+    (chunk, ends a paragraph)."""
+    chunks: list[tuple[str, bool]] = []
+    start = 0
+    for match in _MARKER.finditer(text):
+        event = events[ord(match.group()) - _MARKER_BASE]
+        if event.kind == "boundary":
+            chunks.append((text[start : match.start()], event.paragraph))
+            start = match.end()
+    chunks.append((text[start:], False))
+    paragraphs: list[tuple[str, bool]] = []
+    for chunk, paragraph in chunks:
+        pieces = _BLANK_LINE.split(chunk)
+        paragraphs.extend((piece, True) for piece in pieces[:-1])
+        paragraphs.append((pieces[-1], paragraph))
+    return paragraphs
+
+
 # --- inline phonemes -------------------------------------------------------------------------
 
 
-def _protect_braces(text: str) -> tuple[str, list[_Inline]]:
+def _protect_braces(text: str, inline: list[_Inline]) -> str:
     """Swap each ``{...}`` for one private-use character, which normalisation leaves alone."""
     text = _PRIVATE_USE.sub(" ", text)
     out: list[str] = []
-    inline: list[_Inline] = []
     position = 0
     while True:
         opening = text.find("{", position)
         closing = text.find("}", position)
         if opening < 0 and closing < 0:
             out.append(text[position:])
-            return "".join(out), inline
+            return "".join(out)
         if closing >= 0 and (opening < 0 or closing < opening):
             raise UserError(f"unbalanced braces: '}}' at character {closing + 1} has no '{{'")
         if closing < 0:
@@ -130,51 +237,135 @@ def _slot(char: str, inline: list[_Inline]) -> _Inline:
     return inline[ord(char) - _SLOT_BASE]
 
 
-def _restore_braces(sentence: str, inline: list[_Inline]) -> str:
-    return _PRIVATE_USE.sub(lambda m: "{" + _slot(m.group(), inline).source + "}", sentence)
+def _shown(char: str, inline: list[_Inline]) -> str:
+    found = _slot(char, inline)
+    return found.shown if found.shown is not None else "{" + found.source + "}"
+
+
+def _restore(sentence: str, inline: list[_Inline]) -> str:
+    """The sentence as shown: inline phonemes back in braces, markers gone."""
+    shown = _INLINE.sub(lambda m: _shown(m.group(), inline), sentence)
+    if _MARKER.search(shown):
+        shown = " ".join(_MARKER.sub(" ", shown).split())
+        shown = re.sub(r"\s+([.,;:?!])", r"\1", shown)
+    return shown
 
 
 # --- one sentence ----------------------------------------------------------------------------
 
 
-def _sentence_phonemes(sentence: str, inline: list[_Inline]) -> tuple[str, ...] | None:
-    """Phonemes of one sentence, or None when it has nothing to say.
+class _SentenceReader:
+    """Reads sentences in order, keeping the style in force across them and the pauses and
+    marks that a sentence with nothing to say hands on."""
 
-    Clause punctuation becomes one short pause (never at the start, never doubled); end
-    punctuation inside the sentence also becomes a short pause; the last run of end
-    punctuation picks the end token, "." when there is none.
-    """
-    tokens = list(_TOKEN.finditer(sentence))
-    words = [m.group() for m in tokens if m.lastgroup == "word"]
-    pronunciations = iter(get_phonemizer().phonemize_words(words))
+    def __init__(self, inline: list[_Inline], events: list[_Event]) -> None:
+        self.inline = inline
+        self.events = events
+        self.style = PLAIN
+        self.utterances: list[Utterance] = []
+        self.pending_pauses = 0.0
+        self.pending_marks: list[str] = []
 
-    out: list[str] = []
-    pending_end: str | None = None
+    def read(self, sentence: str) -> None:
+        """Phonemes of one sentence, with its words, styles, pauses and marks.
 
-    def pause() -> None:
-        if out and out[-1] != SHORT_PAUSE:
-            out.append(SHORT_PAUSE)
+        Clause punctuation becomes one short pause (never at the start, never doubled); end
+        punctuation inside the sentence also becomes a short pause; the last run of end
+        punctuation picks the end token, "." when there is none.
+        """
+        tokens = list(_TOKEN.finditer(sentence))
+        words = [m.group() for m in tokens if m.lastgroup == "word"]
+        pronunciations = iter(get_phonemizer().phonemize_words(words)) if words else iter(())
 
-    for token in tokens:
-        kind = token.lastgroup
-        if kind in ("word", "slot"):
-            if pending_end is not None:
+        out: list[str] = []
+        styles: list[Style] = []
+        spans: list[WordSpan] = []
+        pauses: list[tuple[int, float]] = []
+        marks: list[tuple[int, str]] = []
+        pending_end: str | None = None
+
+        def add(symbols: Sequence[str]) -> None:
+            out.extend(symbols)
+            styles.extend([self.style] * len(symbols))
+
+        def pause() -> None:
+            if out and out[-1] != SHORT_PAUSE:
+                add([SHORT_PAUSE])
+
+        for token in tokens:
+            kind = token.lastgroup
+            if kind in ("word", "slot"):
+                if pending_end is not None:
+                    pause()
+                    pending_end = None
+                start = len(out)
+                if kind == "word":
+                    add(next(pronunciations))
+                    spans.append(WordSpan(token.group(), start, len(out)))
+                else:
+                    found = _slot(token.group(), self.inline)
+                    add(found.phonemes)
+                    spans.append(WordSpan(_shown(token.group(), self.inline), start, len(out)))
+            elif kind == "marker":
+                event = self.events[ord(token.group()) - _MARKER_BASE]
+                if event.kind == "style":
+                    self.style = event.style
+                elif event.kind == "pause":
+                    pauses.append((len(out), event.seconds))
+                elif event.kind == "mark":
+                    marks.append((len(out), event.name))
+            elif kind == "end":
+                pending_end = token.group()
+            elif pending_end is None:  # a closing quote after "?" is not a pause of its own
                 pause()
-                pending_end = None
-            if kind == "word":
-                out.extend(next(pronunciations))
-            else:
-                out.extend(_slot(token.group(), inline).phonemes)
-        elif kind == "end":
-            pending_end = token.group()
-        elif pending_end is None:  # a closing quote after "?" is not a pause of its own
-            pause()
 
-    while out and out[-1] == SHORT_PAUSE:
-        out.pop()
-    if not any(map(is_phoneme, out)):
-        return None
-    return (*out, _end_token(pending_end))
+        while out and out[-1] == SHORT_PAUSE:
+            out.pop()
+            styles.pop()
+        if not any(map(is_phoneme, out)):
+            self._hand_on(pauses, marks)
+            return
+        end = len(out)
+        pauses = [(min(i, end), seconds) for i, seconds in pauses]
+        marks = [(min(i, end), name) for i, name in marks]
+        if self.pending_pauses or self.pending_marks:  # from before: they go first
+            pauses.insert(0, (0, self.pending_pauses))
+            marks[:0] = [(0, name) for name in self.pending_marks]
+            self.pending_pauses, self.pending_marks = 0.0, []
+        add([_end_token(pending_end)])
+        plain = all(style == PLAIN for style in styles)
+        self.utterances.append(
+            Utterance(
+                _restore(sentence, self.inline),
+                tuple(out),
+                tuple(spans),
+                () if plain else tuple(styles),
+                tuple((i, s) for i, s in pauses if s > 0),
+                tuple(marks),
+            )
+        )
+
+    def _hand_on(self, pauses: list[tuple[int, float]], marks: list[tuple[int, str]]) -> None:
+        seconds = sum(s for _, s in pauses)
+        names = [name for _, name in marks]
+        if self.utterances:
+            last = self.utterances[-1]
+            end = len(last.phonemes)
+            self.utterances[-1] = replace(
+                last,
+                pause_after=last.pause_after + seconds,
+                marks=(*last.marks, *((end, name) for name in names)),
+            )
+        else:
+            self.pending_pauses += seconds
+            self.pending_marks.extend(names)
+
+    def end_paragraph(self) -> None:
+        if self.utterances:
+            self.utterances[-1] = replace(self.utterances[-1], paragraph_end=True)
+
+    def finish(self) -> list[Utterance]:
+        return self.utterances
 
 
 def _end_token(punctuation: str | None) -> str:

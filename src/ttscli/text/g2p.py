@@ -118,6 +118,12 @@ class Phonemizer:
         self._homographs = homograph_table
         self._oov = oov
         self._cache: dict[str, Pronunciation] = {}
+        self._user: dict[str, Pronunciation] = {}
+
+    def use_lexicon(self, entries: Mapping[str, Sequence[str]]) -> None:
+        """A user's pronunciations, which win over everything else from now on."""
+        self._user = {word.lower(): tuple(phones) for word, phones in entries.items()}
+        self._cache.clear()
 
     def phonemize_words(self, words: Sequence[str]) -> list[list[str]]:
         """Pronounce the words of one sentence, in order, one list per word.
@@ -134,6 +140,8 @@ class Phonemizer:
 
     def _in_context(self, words: Sequence[str], lower: Sequence[str], i: int) -> Pronunciation:
         word = lower[i]
+        if word in self._user:
+            return self._user[word]
         entry = self._homographs.get(word)
         if entry is not None:
             return homographs.pronounce(lower, i, entry)

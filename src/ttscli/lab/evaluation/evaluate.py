@@ -347,7 +347,8 @@ def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[S
 
             for pitch in args.pitches:  # one row per --pitch value
                 controls = Controls(pitch=pitch, energy=args.energy, duration=args.duration)
-                scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != 1.0]
+                default = asdict(Controls())
+                scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != default[k]]
                 label = f"{name} ({', '.join(scaled)})" if scaled else name
                 judge_pitch = len(args.pitches) > 1
                 fs2 = FS2System(label, args.checkpoint, kind, args.vocoder, controls, judge_pitch)
