@@ -304,3 +304,17 @@ def test_plain_text_is_read_as_before_and_its_words_are_timed(voice: FS2Engine) 
     assert times == sorted(times) and times[0][0] == 0.0
     total = sum(c.seconds for c in chunks)
     assert times[-1][1] <= total + 1e-3
+
+
+def test_ssml_lines_in_a_batch_sound_as_they_do_alone(tmp_path: Path) -> None:
+    document = '<speak>Hello <break time="500ms"/>there.</speak>'
+    lines = tmp_path / "lines.txt"
+    lines.write_text(f"Plain words here.\n{document}\n")
+    out = tmp_path / "clips"
+    result = run_cli("fs2", "--in", str(lines), "--out", str(out), "-q")
+    assert result.returncode == 0, result.stderr.decode()
+    alone = tmp_path / "alone.wav"
+    assert run_cli("fs2", document, "--out", str(alone), "-q").returncode == 0
+    np.testing.assert_array_equal(sf.read(out / "0002.wav")[0], sf.read(alone)[0])
+    manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert manifest[1]["text"] == document and "HH AH0 L OW1" in manifest[1]["phonemes"]

@@ -7,7 +7,6 @@ so the first sentence plays while later ones are still arriving or being compute
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,15 +24,24 @@ from ttscli.engines.base import (
     PreparedLine,
     Prosody,
     VoiceInfo,
-    Word,
     check_fields,
 )
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.kinds import ModelKind
 from ttscli.fs2.limits import ASSETS_DIR, pitch_limits_of, scale_fields
+from ttscli.fs2.markup import (
+    StreamClock,
+    Timing,
+    cut_at,
+    faded,
+    frame_gain,
+    gained,
+    phoneme_prosody,
+    phoneme_starts,
+    word_timing,
+)
 from ttscli.fs2.model import (
-    SMOOTH_FRAMES,
     Controls,
     FastSpeech2,
     FS2Output,
@@ -47,10 +55,16 @@ from ttscli.fs2.vocoders import (
     resolve_vocoder,
 )
 from ttscli.text.feed import paragraphs_as_they_arrive
-from ttscli.text.frontend import Utterance, speakable_utterances, text_to_phonemes
+from ttscli.text.frontend import (
+    Utterance,
+    speakable_utterances,
+    text_to_phonemes,
+    text_to_utterances,
+)
 from ttscli.text.g2p import get_phonemizer
 from ttscli.text.lexicon import read_phonetic
 from ttscli.text.markup import Markup, Say
+from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
 from ttscli.util.faults import is_out_of_memory, out_of_memory
 from ttscli.util.torch_device import resolve_device
@@ -434,7 +448,7 @@ class FS2Engine:
         """
         controls = options or DEFAULT_CONTROLS
         self.check_controls(controls)
-        clock = _StreamClock()
+        clock = StreamClock()
         if isinstance(text, Markup):
             ready = time.perf_counter()
             for utterance in speakable_utterances(text):
@@ -476,7 +490,7 @@ class FS2Engine:
         return pitch.minimum, pitch.maximum
 
     def _spoken(
-        self, utterance: Utterance, controls: Controls, ready: float, clock: _StreamClock
+        self, utterance: Utterance, controls: Controls, ready: float, clock: StreamClock
     ) -> Iterator[Chunk]:
         """One sentence, after the silence the options put between sentences."""
         if clock.sentences:
@@ -507,7 +521,7 @@ class FS2Engine:
             synthesis = self.synthesize([phonemes], controls)[0]
             chunk = self._chunk(synthesis, text, ready)
             speed = controls.pitch if self._resamples(controls) else 1.0
-            timing = self._timing(utterance, synthesis.durations, offset, speed)
+            timing = word_timing(utterance, synthesis.durations, offset, self.frame_seconds / speed)
             yield replace(chunk, words=timing.words, marks=timing.marks, stream_seconds=offset)
             return
         if whole_signal:
@@ -518,9 +532,9 @@ class FS2Engine:
         hop = self.config.audio.hop_length
         durations = acoustic.output.durations[0, : len(phonemes)].tolist()
         head = self._prosody(self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0)))
-        timing = self._timing(utterance, durations, offset, 1.0)
-        gain = self._frame_gain(utterance, durations, frames)
-        starts = _phoneme_starts(durations)
+        timing = word_timing(utterance, durations, offset, self.frame_seconds)
+        gain = frame_gain(utterance, durations, frames)
+        starts = phoneme_starts(durations)
         pause_at: dict[int, float] = {}
         for index, seconds in utterance.pauses:
             frame = starts[min(index, len(durations))]
@@ -530,9 +544,9 @@ class FS2Engine:
         pieces: list[Chunk] = []
         if 0 in pause_at:
             pieces.append(self._silence(pause_at[0]))
-        for start, end in _cut(windows(frames, first=FIRST_WINDOW_FRAMES), inner):
-            audio = self._gained(_samples(self._vocode_span(acoustic, 0, start, end)), gain, start)
-            audio = _faded(audio, fade_in=start in inner, fade_out=end in inner)
+        for start, end in cut_at(windows(frames, first=FIRST_WINDOW_FRAMES), inner):
+            audio = gained(_samples(self._vocode_span(acoustic, 0, start, end)), gain, start, hop)
+            audio = faded(audio, fade_in=start in inner, fade_out=end in inner)
             pieces.append(Chunk(audio, self.sample_rate))
             if end in inner:
                 pieces.append(self._silence(pause_at[end]))
@@ -549,7 +563,7 @@ class FS2Engine:
         seconds: float,
         ready: float,
         prosody: Prosody,
-        timing: _Timing,
+        timing: Timing,
         offset: float,
     ) -> Chunk:
         """The first chunk of a sentence carries what is known of the whole sentence."""
@@ -582,8 +596,8 @@ class FS2Engine:
         hop = self.config.audio.hop_length
         wave = _samples(self.run_vocoder(acoustic)[0, : frames * hop])
         durations = acoustic.output.durations[0, : len(utterance.phonemes)].tolist()
-        wave = self._gained(wave, self._frame_gain(utterance, durations, frames), 0)
-        starts = _phoneme_starts(durations)
+        wave = gained(wave, frame_gain(utterance, durations, frames), 0, hop)
+        starts = phoneme_starts(durations)
         pieces, done = [], 0
         for index, seconds in utterance.pauses:
             at = starts[index] * hop
@@ -591,7 +605,7 @@ class FS2Engine:
             done = at
         audio = np.concatenate([*pieces, wave[done:]])
         synthesis = self._synthesis(acoustic, 0, utterance.phonemes, acoustic.mel.new_zeros(0))
-        timing = self._timing(utterance, durations, offset, 1.0)
+        timing = word_timing(utterance, durations, offset, self.frame_seconds)
         yield Chunk(
             audio, self.sample_rate, text=utterance.text, phonemes=tuple(utterance.phonemes),
             sentence_seconds=len(audio) / self.sample_rate, text_ready_at=ready,
@@ -599,86 +613,14 @@ class FS2Engine:
             stream_seconds=offset,
         )  # fmt: skip
 
-    def _timing(
-        self, utterance: Utterance, durations: Sequence[int], offset: float, speed: float
-    ) -> _Timing:
-        """Word and mark times (seconds from the stream's start) from the phoneme durations
-        the model chose, with the pauses cut in before them."""
-        frame = self.config.audio.hop_length / self.sample_rate / speed
-        starts = _phoneme_starts(durations)
-
-        def at(index: int, with_pause_there: bool) -> float:
-            paused = sum(
-                s for i, s in utterance.pauses if i < index or (with_pause_there and i == index)
-            )
-            return offset + starts[min(index, len(durations))] * frame + paused
-
-        words = tuple(
-            Word(w.text, round(at(w.start, True), 3), round(at(w.end, False), 3))
-            for w in utterance.words
-        )
-        marks = tuple(
-            Word(name, time, time)
-            for i, name in utterance.marks
-            for time in [round(at(i, False), 3)]
-        )
-        return _Timing(words, marks)
-
     def _phoneme_prosody(self, utterance: Utterance, controls: Controls) -> PhonemeProsody | None:
-        """What the utterance's styles ask of each phoneme; None when it is plain."""
-        if not utterance.styles:
-            return None
-        n = len(utterance.phonemes)
-        duration = np.ones(n, np.float32)
-        shift = np.zeros(n, np.float32)
-        widen = np.ones(n, np.float32)
-        energy = np.ones(n, np.float32)
-        low, high = self._pitch_limits()
-        for i, style in enumerate(utterance.styles):
-            duration[i] = 1.0 / style.rate
-            pitch = min(max(controls.pitch * style.pitch, low), high) / controls.pitch
-            shift[i] = math.log(pitch)
-        for word in utterance.words:
-            level = utterance.styles[word.start].emphasis
-            if level == "none":
-                continue
-            rule = EMPHASIS[level]
-            stressed = _stressed_vowel(utterance.phonemes, word.start, word.end)
-            for i in range(word.start, word.end):
-                widen[i] = rule.widen
-                duration[i] *= rule.lengthen_stressed if i == stressed else rule.lengthen_word
-            if stressed is not None:
-                shift[stressed] += rule.raise_semitones * math.log(2) / 12
-                energy[stressed] *= rule.energy
-        if self._pitch_by_resampling:
-            shift[:] = 0.0  # not followed: the warning says so
-        device = self.device
-        return PhonemeProsody(
-            *(torch.tensor(a, device=device)[None] for a in (duration, shift, widen, energy))
+        return phoneme_prosody(
+            utterance,
+            controls.pitch,
+            self._pitch_limits(),
+            not self._pitch_by_resampling,
+            self.device,
         )
-
-    @staticmethod
-    def _frame_gain(
-        utterance: Utterance, durations: Sequence[int], frames: int
-    ) -> np.ndarray | None:
-        """Per-frame loudness from ``<prosody volume>``: an exact gain on the samples (the
-        energy embedding alone moves loudness by about half the asked decibels and changes
-        the voice's quality), eased over a few frames; None when the sentence asks for none."""
-        if not utterance.styles or all(s.volume_db == 0 for s in utterance.styles):
-            return None
-        per_phoneme = np.array([10 ** (s.volume_db / 20) for s in utterance.styles], np.float32)
-        per_frame = np.repeat(per_phoneme, np.asarray(durations, dtype=np.int64))[:frames]
-        half = SMOOTH_FRAMES // 2
-        padded = np.pad(per_frame, half, mode="edge")
-        return np.convolve(padded, np.full(SMOOTH_FRAMES, 1 / SMOOTH_FRAMES), mode="valid")
-
-    def _gained(self, audio: np.ndarray, gain: np.ndarray | None, start_frame: int) -> np.ndarray:
-        if gain is None:
-            return audio
-        hop = self.config.audio.hop_length
-        frames = gain[start_frame : start_frame + -(-len(audio) // hop)]
-        per_sample = np.repeat(frames, hop)[: len(audio)]
-        return (audio * per_sample).astype(np.float32)
 
     @property
     def _vocodes_in_windows(self) -> bool:
@@ -689,18 +631,34 @@ class FS2Engine:
         return self._pitch_by_resampling and controls.pitch != 1.0
 
     def prepare_line(self, text: str) -> PreparedLine:
-        """The whole line as one phoneme sequence (sentence ends kept as pauses)."""
+        """The whole line as one phoneme sequence (sentence ends kept as pauses); a line
+        that is an SSML document keeps its markup."""
+        if looks_like_ssml(text):
+            markup = parse_ssml(text)
+            phonemes = [p for u in text_to_utterances(markup) for p in u.phonemes]
+            return PreparedLine(text, markup, " ".join(phonemes), len(phonemes))
         phonemes = text_to_phonemes(text)
         return PreparedLine(text, phonemes, " ".join(phonemes), len(phonemes))
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine], options: Controls | None = None
     ) -> list[Chunk]:
-        syntheses = self.synthesize([line.payload for line in lines], options or DEFAULT_CONTROLS)
-        return [
-            self._chunk(synthesis, line.text, None)
-            for line, synthesis in zip(lines, syntheses, strict=True)
-        ]
+        """Plain lines in one pass; SSML lines (their pauses, spans and gains) each through
+        ``stream``, whose audio is the same as a single run's."""
+        controls = options or DEFAULT_CONTROLS
+        chunks: list[Chunk | None] = [None] * len(lines)
+        plain = [i for i, line in enumerate(lines) if not isinstance(line.payload, Markup)]
+        if plain:
+            payloads = [lines[i].payload for i in plain]
+            for i, synthesis in zip(plain, self.synthesize(payloads, controls), strict=True):  # type: ignore[arg-type]
+                chunks[i] = self._chunk(synthesis, lines[i].text, None)
+        for i, line in enumerate(lines):
+            if isinstance(line.payload, Markup):
+                audio = [c.audio for c in self.stream(line.payload, controls)]
+                joined = np.concatenate(audio) if audio else np.zeros(0, np.float32)
+                chunks[i] = Chunk(joined, self.sample_rate, text=line.text,
+                                  sentence_seconds=len(joined) / self.sample_rate)  # fmt: skip
+        return [chunk for chunk in chunks if chunk is not None]
 
     def _chunk(self, synthesis: Synthesis, text: str, ready: float | None) -> Chunk:
         return Chunk(
@@ -715,88 +673,6 @@ class FS2Engine:
 
     def _prosody(self, synthesis: Synthesis) -> Prosody:
         return Prosody(synthesis.mel, synthesis.pitch_hz, synthesis.energy, self.frame_seconds)
-
-
-@dataclass
-class _StreamClock:
-    """Where a stream is: seconds of audio so far, sentences spoken, the last one's end."""
-
-    seconds: float = 0.0
-    sentences: int = 0
-    paragraph_ended: bool = False
-
-
-@dataclass(frozen=True)
-class _Timing:
-    words: tuple[Word, ...]
-    marks: tuple[Word, ...]
-
-
-@dataclass(frozen=True)
-class EmphasisRule:
-    """What ``<emphasis>`` does to a word. English marks a prominent word with a wider F0
-    movement, a longer and louder stressed syllable (Fry, 1955 and 1958; Beckman, 1986),
-    so the rule acts on those three, on the word's stressed vowel above all."""
-
-    widen: float
-    """Factor on the word's F0 excursion from the sentence's mean."""
-    raise_semitones: float
-    """F0 of the stressed vowel, raised (or, reduced, lowered)."""
-    lengthen_stressed: float
-    lengthen_word: float
-    energy: float
-    """Factor on the stressed vowel's energy."""
-
-
-EMPHASIS = {
-    "strong": EmphasisRule(1.6, 2.0, 1.35, 1.1, 1.5),
-    "moderate": EmphasisRule(1.3, 1.0, 1.2, 1.05, 1.25),
-    "reduced": EmphasisRule(0.7, -1.0, 0.9, 0.95, 0.8),
-}
-FADE_SECONDS = 0.005
-"""A cut made for a pause is eased in and out over this long, so it does not click."""
-
-
-def _stressed_vowel(phonemes: Sequence[str], start: int, end: int) -> int | None:
-    """The word's primary-stressed vowel, else its secondary, else its first vowel."""
-    for digit in ("1", "2", "0"):
-        for i in range(start, end):
-            if phonemes[i].endswith(digit):
-                return i
-    return None
-
-
-def _phoneme_starts(durations: Sequence[int]) -> list[int]:
-    """Each phoneme's first frame, and the total at the end."""
-    starts = [0]
-    for frames in durations:
-        starts.append(starts[-1] + int(frames))
-    return starts
-
-
-def _cut(spans: list[tuple[int, int]], at: Sequence[int]) -> list[tuple[int, int]]:
-    """``spans`` also cut at the frames ``at``."""
-    out = []
-    for start, end in spans:
-        for frame in at:
-            if start < frame < end:
-                out.append((start, frame))
-                start = frame
-        out.append((start, end))
-    return out
-
-
-def _faded(audio: np.ndarray, fade_in: bool, fade_out: bool) -> np.ndarray:
-    if not (fade_in or fade_out) or not len(audio):
-        return audio
-    audio = audio.copy()
-    n = min(len(audio), int(FADE_SECONDS * 22050))
-    ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
-    if fade_in:
-        audio[:n] *= ramp
-    if fade_out:
-        audio[-n:] *= ramp[::-1]
-    return audio
 
 
 def windows(frames: int, first: int | None) -> list[tuple[int, int]]:

@@ -60,6 +60,7 @@ from ttscli.kyutai.weights import (
 )
 from ttscli.text.feed import WordFeed
 from ttscli.text.markup import Markup
+from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
 from ttscli.util.faults import is_out_of_memory, out_of_memory
 from ttscli.util.torch_device import resolve_device
@@ -396,14 +397,16 @@ class KyutaiEngine:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
     def prepare_line(self, text: str) -> PreparedLine:
-        return PreparedLine(text, text, None, len(text))
+        """A line that is an SSML document is read as its text with breaks."""
+        said = parse_ssml(text).text_with_breaks() if looks_like_ssml(text) else text
+        return PreparedLine(text, said, None, len(said))
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine | str], options: KyutaiOptions | None = None
     ) -> list[Chunk]:
         """All lines in one model batch; each is trimmed to its own end of speech and carries
         its own word timings. Blank lines give empty chunks without taking a batch slot."""
-        texts = [line if isinstance(line, str) else line.text for line in lines]
+        texts = [line if isinstance(line, str) else str(line.payload) for line in lines]
         self._claim()
         try:
             return self._synthesize_batch(texts)
