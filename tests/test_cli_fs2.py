@@ -24,8 +24,8 @@ def ok(result) -> None:
     assert result.returncode == 0, result.stderr.decode()
 
 
-def one_line_error(result, *fragments: str) -> None:
-    """A user error: non-zero exit, one line on stderr, no traceback."""
+def one_line_error(result, *fragments: str) -> str:
+    """A user error: non-zero exit, one line on stderr, no traceback; the line."""
     assert result.returncode != 0
     stderr = result.stderr.decode()
     assert "Traceback" not in stderr, stderr
@@ -33,6 +33,7 @@ def one_line_error(result, *fragments: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+    return lines[0]
 
 
 @pytest.mark.parametrize("ext", ["wav", "flac", "ogg"])

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import AlsaCapture
+from tests.test_cli_fs2 import one_line_error
 from tests.test_cli_speak import speak_args, speak_env
 from ttscli.kyutai.synthetic import TinyKyutai
 from ttscli.util.faults import IO_EXIT_CODE
@@ -45,14 +46,9 @@ def run_limited(args: list[str], limit: int | None = None, **kwargs) -> subproce
 
 
 def one_fault_line(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    """A fault of the machine: exit status 74 and one line, as a user error has."""
     assert result.returncode == IO_EXIT_CODE, result.stderr.decode()
-    stderr = result.stderr.decode()
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+    return one_line_error(result, *fragments)
 
 
 def fs2(checkpoint: Path, *args: str) -> list[str]:
