@@ -19,7 +19,6 @@ from ttscli.engines.base import OptionField
 from ttscli.engines.entry import EngineEntry
 from ttscli.engines.spec import EngineSpec
 from ttscli.run.plan import RunPlan
-from ttscli.util.errors import UserError
 
 PYTHON_TYPES: dict[str, type] = {"number": float, "integer": int, "string": str, "boolean": bool}
 
@@ -123,8 +122,3 @@ def engine_command(entry: EngineEntry) -> Callable[..., None]:
     command.__doc__ = entry.summary
     command.__name__ = entry.name
     return user_errors(command)
-
-
-def check_unique(commands: list[str], entry: EngineEntry) -> None:
-    if entry.name in commands:
-        raise UserError(f"engine {entry.name!r}: a command of that name exists already")

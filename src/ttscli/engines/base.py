@@ -95,14 +95,6 @@ class OptionField:
             raise OptionError(self.name, value, f"must be at most {high:g}")
         return value
 
-    def range_text(self) -> str:
-        """The limits in words, for help texts."""
-        if self.choices:
-            return "one of " + ", ".join(self.choices)
-        if self.minimum is not None and self.maximum is not None:
-            return f"{self.minimum:g}-{self.maximum:g}"
-        return ""
-
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "type": self.type, "default": self.default}
         data["help"] = self.help

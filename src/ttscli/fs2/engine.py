@@ -546,7 +546,7 @@ class FS2Engine:
             pieces.append(self._silence(pause_at[0]))
         for start, end in cut_at(windows(frames, first=FIRST_WINDOW_FRAMES), inner):
             audio = gained(_samples(self._vocode_span(acoustic, 0, start, end)), gain, start, hop)
-            audio = faded(audio, fade_in=start in inner, fade_out=end in inner)
+            audio = faded(audio, self.sample_rate, fade_in=start in inner, fade_out=end in inner)
             pieces.append(Chunk(audio, self.sample_rate))
             if end in inner:
                 pieces.append(self._silence(pause_at[end]))

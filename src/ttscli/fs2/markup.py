@@ -86,11 +86,11 @@ def cut_at(spans: list[tuple[int, int]], at: Sequence[int]) -> list[tuple[int, i
     return out
 
 
-def faded(audio: np.ndarray, fade_in: bool, fade_out: bool) -> np.ndarray:
+def faded(audio: np.ndarray, rate: int, fade_in: bool, fade_out: bool) -> np.ndarray:
     if not (fade_in or fade_out) or not len(audio):
         return audio
     audio = audio.copy()
-    n = min(len(audio), int(FADE_SECONDS * 22050))
+    n = min(len(audio), int(FADE_SECONDS * rate))
     ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
     if fade_in:
         audio[:n] *= ramp

@@ -9,8 +9,7 @@ from typing import Any
 from ttscli.engines.base import Engine
 from ttscli.engines.entry import EngineEntry, VoiceListing
 from ttscli.kyutai.fields import ATTRIBUTION, LOAD_FIELDS, request_fields
-from ttscli.text.markup import Markup
-from ttscli.util.errors import UserError
+from ttscli.text.markup import require_text
 
 
 def load_kyutai(**arguments: Any) -> Engine[Any]:
@@ -38,13 +37,6 @@ def list_voices(arguments: Mapping[str, Any], online: bool) -> VoiceListing:
     return VoiceListing(format_listing(listing), asdict(listing))
 
 
-def check_text(text: str | Markup) -> object:
-    plain = text.text if isinstance(text, Markup) else text
-    if not plain.strip():
-        raise UserError("nothing to say: the text is empty")
-    return text
-
-
 KYUTAI_ENTRY = EngineEntry(
     name="kyutai",
     summary="Kyutai TTS 1.6B: streams words in and audio out (best on a GPU)",
@@ -53,7 +45,7 @@ KYUTAI_ENTRY = EngineEntry(
     load_fields=LOAD_FIELDS,
     command="speak",
     reads_words=True,
-    check_text=check_text,
+    check_text=require_text,
     # Each request is a row of one model batch and costs every step.
     default_streams=4,
     attribution=ATTRIBUTION,

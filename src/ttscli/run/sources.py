@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ttscli.text.feed import PAUSE
-from ttscli.text.markup import Markup
+from ttscli.text.markup import require_text
 from ttscli.util.errors import UserError, reading
 
 STDIN_PAUSE_SECONDS = 0.5
@@ -23,13 +23,6 @@ def stdin_is_piped() -> bool:
         return not sys.stdin.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def require_text(text: str | Markup) -> str | Markup:
-    plain = text.text if isinstance(text, Markup) else text
-    if not plain.strip():
-        raise UserError("nothing to say: the text is empty")
-    return text
 
 
 def stdin_fragments(

@@ -10,9 +10,10 @@ engine it serves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from ttscli.engines.base import Engine, OptionError, markup_for
+from ttscli.engines.base import Engine, OptionError, VoiceInfo, markup_for
 from ttscli.text.markup import Markup
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
@@ -41,13 +42,19 @@ class ServedEngine:
     def name(self) -> str:
         return self.engine.name
 
+    @cached_property
+    def voice(self) -> VoiceInfo:
+        """Read once: an engine may read it from its files (fs2: the model card), and every
+        request's voice is checked against it."""
+        return self.engine.voice()
+
     @property
     def voice_name(self) -> str:
-        return self.engine.voice().name
+        return self.voice.name
 
     def voice_info(self) -> dict[str, Any]:
         """The voice, the engine and the fields a request may set (``GET /v1/voices``)."""
-        info = self.engine.voice().as_json()
+        info = self.voice.as_json()
         return {
             **info,
             "engine": self.engine.name,

@@ -52,7 +52,7 @@ log = logging.getLogger("ttscli.serve")
 def wyoming_info(server: Server) -> Info:
     """What ``describe`` answers: one program, one voice, streaming announced."""
     engine = server.served.engine
-    voice = engine.voice()
+    voice = server.served.voice
     credit = voice.attribution or voice.licence or "ttscli"
     description = engine.describe() + (f"; licence {voice.licence}" if voice.licence else "")
     tts_voice = TtsVoice(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ttscli.util.errors import UserError
+
 
 @dataclass(frozen=True)
 class Style:
@@ -115,3 +117,11 @@ class Markup:
             elif isinstance(span, Mark):
                 found.append("<mark> is not reported by this engine")
         return list(dict.fromkeys(found))
+
+
+def require_text(text: str | Markup) -> str | Markup:
+    """Fails in one line on a text (or a document) with no words: nothing to say."""
+    plain = text.text if isinstance(text, Markup) else text
+    if not plain.strip():
+        raise UserError("nothing to say: the text is empty")
+    return text
