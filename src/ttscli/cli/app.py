@@ -5,6 +5,7 @@ Every speaking command follows one shape: text source -> engine -> chunk stream 
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -19,9 +20,19 @@ from ttscli.cli.speak import speak_command
 from ttscli.engines import registry
 from ttscli.util.process_exit import exit_process
 
+BUILT_IN_COMMANDS = ("fs2", "speak", "voices", "devices", "serve")
+
+
+def _engines() -> dict[str, registry.EngineEntry]:
+    """The engines this command line needs: the built-in ones for a built-in command (so
+    that ``ttscli fs2 ...`` reads no other package's metadata), all of them otherwise
+    (``--help``, a plug-in engine's command)."""
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    return registry.builtin() if command in BUILT_IN_COMMANDS else registry.entries()
+
 
 def _attributions() -> str:
-    return "\n\n".join(e.attribution for e in registry.entries().values() if e.attribution)
+    return "\n\n".join(e.attribution for e in _engines().values() if e.attribution)
 
 
 app = typer.Typer(
@@ -55,7 +66,7 @@ app.command("speak")(user_errors(speak_command))
 app.command("voices")(user_errors(voices_command))
 app.command("devices")(user_errors(devices_command))
 app.command("serve")(user_errors(serve_command))
-for _entry in registry.entries().values():
+for _entry in _engines().values():
     if not _entry.command:  # an engine without a command of its own
         app.command(_entry.name)(engine_command(_entry))
 
