@@ -44,7 +44,7 @@ def test_cluster_batch_equals_the_single_process_batch(
     # mini-batch (a worker's shard groups lines differently, and kernels chosen for another
     # padded shape round differently).
     one_thread = dict(os.environ, OMP_NUM_THREADS="1")
-    single = ("--in", str(source), "--batch-size", "1")
+    single = ("--in", str(source), "--batch-size", "1", "--timestamps", "vtt")
     ok(run_cli(*_fs2(tiny_checkpoint, *single, "--out", str(local)), env=one_thread))
     result = run_cli(
         *_fs2(tiny_checkpoint, *single, "--out", str(cluster), "--json"),
@@ -56,8 +56,10 @@ def test_cluster_batch_equals_the_single_process_batch(
     assert sum(w["lines"] for w in summary["workers"].values()) == 24
     ours, theirs = _manifest(local), _manifest(cluster)
     assert [m["index"] for m in theirs] == list(range(1, 25))
-    assert ours == theirs  # index, text, phonemes, seconds and path alike
+    assert ours == theirs  # index, text, phonemes, seconds, path and timestamps alike
     for entry in ours:
+        vtt = (local / entry["timestamps"]).read_text()
+        assert vtt.startswith("WEBVTT") and vtt == (cluster / entry["timestamps"]).read_text()
         a, rate_a = sf.read(str(local / entry["path"]), dtype="float32")
         b, rate_b = sf.read(str(cluster / entry["path"]), dtype="float32")
         assert rate_a == rate_b and a.shape == b.shape

@@ -516,6 +516,26 @@ def test_speak_serves_http_and_words_over_the_websocket(speak_server: RunningSer
     assert events[-1]["type"] == "done" and len(audio) > 0
 
 
+def test_speak_serves_ssml_marks_volume_and_silences_from_its_slots(
+    speak_server: RunningServer,
+) -> None:
+    """Kyutai's slots follow markup as its stream does: marks at word starts, a span's
+    volume, and the request's sentence silence as a break the model reads."""
+    document = ('<speak>One two <mark name="m"/><prosody volume="+6dB">three four.'
+                "</prosody> Five six.</speak>")  # fmt: skip
+    messages = [{"type": "start", "ssml": True}, {"type": "text", "text": document},
+                {"type": "end"}]  # fmt: skip
+    _, events = asyncio.run(ws_session(speak_server, messages))
+    words = {e["text"]: e for e in events if e["type"] == "word"}
+    marks = [e for e in events if e["type"] == "mark"]
+    assert [m["name"] for m in marks] == ["m"]
+    assert marks[0]["time"] == words["three"]["start"]
+    assert not [e for e in events if e["type"] == "warning"]
+    plain = speak_server.speech("One two three four. Five six.")[1]
+    spaced = speak_server.speech("One two three four. Five six.", sentence_silence=1.0)[1]
+    assert len(spaced) > len(plain)
+
+
 def test_speak_streams_two_clients_at_once_in_one_batched_loop(
     speak_server: RunningServer,
 ) -> None:

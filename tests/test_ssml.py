@@ -4,6 +4,8 @@ the bundled voice's audio, measured on the audio and the engine's own word timin
 from __future__ import annotations
 
 import json
+import os
+import selectors
 import subprocess
 import sys
 import time
@@ -18,7 +20,8 @@ from tests.pitch_measure import median_f0
 from tests.test_cli_fs2 import one_line_error
 from ttscli.engines.base import Chunk
 from ttscli.fs2.engine import FS2Engine
-from ttscli.text.frontend import speakable_utterances
+from ttscli.fs2.markup import word_timing
+from ttscli.text.frontend import Utterance, WordSpan, speakable_utterances
 from ttscli.text.markup import Boundary, Mark, Pause, Say
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
@@ -168,7 +171,10 @@ def test_a_break_adds_exactly_its_silence(voice: FS2Engine) -> None:
     assert abs((len(broken) - len(plain)) / voice.sample_rate - 0.7) < 0.02
     times = word_times(chunks)
     plain_times = word_times(speak(voice, "<speak>Hello there, how are you today?</speak>")[1])
-    assert times["how"][0] - plain_times["how"][0] == pytest.approx(0.7, abs=0.02)
+    # "how" runs on from "there" in the plain sentence (its sound leads the durations);
+    # after the cut-in pause it starts at the boundary itself
+    lead = voice.config.word_lead_frames * voice.frame_seconds
+    assert times["how"][0] - plain_times["how"][0] - lead == pytest.approx(0.7, abs=0.02)
     gap = window(broken, voice.sample_rate, times["how"][0] - 0.65, times["how"][0] - 0.05)
     assert np.max(np.abs(gap)) < 1e-6  # the added stretch, just before "how", is silent
 
@@ -269,6 +275,81 @@ def test_ssml_on_stdin_split_mid_tag_is_read_whole(tmp_path: Path) -> None:
     ok = run_cli("fs2", "".join(pieces), "--out", str(whole), "-q")
     assert ok.returncode == 0
     assert np.array_equal(sf.read(out)[0], sf.read(whole)[0])
+
+
+def test_ssml_on_stdin_is_spoken_a_sentence_at_a_time_as_its_markup_closes() -> None:
+    """The first sentence is heard while the second's markup is still open (split mid-tag),
+    and the second only once it has closed."""
+    first = run_cli("fs2", "<speak>Hello <emphasis>there</emphasis>.</speak>", "--out", "-",
+                    "-q").stdout  # fmt: skip
+    whole = (
+        '<speak>Hello <emphasis>there</emphasis>. And <prosody rate="slow">now</prosody>.</speak>'
+    )
+    cut = whole.index("now</pro") + 4
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ttscli", "fs2", "--out", "-", "-q"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    heard = b""
+    try:
+        process.stdin.write(whole[:cut].encode())
+        process.stdin.flush()
+        deadline = time.monotonic() + 120  # a ceiling for a hang, not a speed target
+        while len(heard) < len(first) and time.monotonic() < deadline:
+            if selector.select(timeout=1.0):
+                heard += os.read(process.stdout.fileno(), 1 << 16)
+        time.sleep(0.5)  # whatever else would come before the markup closes
+        while selector.select(timeout=0):
+            data = os.read(process.stdout.fileno(), 1 << 16)
+            if not data:
+                break
+            heard += data
+        assert process.poll() is None, "ttscli ended before its input did"
+        assert heard == first, "the first sentence was not heard alone while stdin was open"
+        process.stdin.write(whole[cut:].encode())
+        process.stdin.close()
+        rest = process.stdout.read()
+        assert process.wait(timeout=120) == 0, process.stderr.read()  # type: ignore[union-attr]
+    finally:
+        process.kill()
+    assert heard + rest == run_cli("fs2", whole, "--out", "-", "-q").stdout
+
+
+def test_each_batch_line_gets_its_timing_file_named_in_the_manifest(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text('Hello there.\n<speak>One <mark name="m"/>two.</speak>\nThird line.\n')
+    out = tmp_path / "clips"
+    batch = ("fs2", "--in", str(lines), "--out", str(out), "-q", "--timestamps")
+    assert run_cli(*batch, "json").returncode == 0
+    entries = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [e["timestamps"] for e in entries] == ["0001.json", "0002.json", "0003.json"]
+    first = json.loads((out / "0001.json").read_text())
+    assert [w["word"] for w in first["words"]] == ["Hello", "there"]
+    assert first["words"][-1]["end"] <= sf.info(str(out / "0001.wav")).duration
+    second = json.loads((out / "0002.json").read_text())
+    assert second["marks"] == [{"name": "m", "time": second["words"][1]["start"]}]
+    (out / "0002.json").unlink()
+    again = run_cli(*batch, "json", "--json")
+    assert json.loads(again.stdout)["written"] == 1  # only the line that lost its timings
+    one_line_error(run_cli(*batch, "words.txt"), "name a format")
+
+
+def test_word_starts_lead_the_durations_only_where_words_run_together() -> None:
+    """The voice's sound runs ahead of its durations from word to word; at the sentence's
+    start and right after a cut-in pause the audio itself starts at the boundary."""
+    utterance = Utterance(
+        "a b c", ("AH0", "B", "IY1", "S", "IY1", "."),
+        (WordSpan("a", 0, 1), WordSpan("b", 1, 3), WordSpan("c", 3, 5)),
+        pauses=((3, 0.5),),
+    )  # fmt: skip
+    durations = [10, 10, 10, 10, 10, 5]
+    plain = word_timing(utterance, durations, 0.0, 0.01)
+    led = word_timing(utterance, durations, 0.0, 0.01, lead_frames=4)
+    assert [(w.start, w.end) for w in plain.words] == [(0, 0.1), (0.1, 0.3), (0.8, 1.0)]
+    assert [(w.start, w.end) for w in led.words] == [(0, 0.06), (0.06, 0.3), (0.8, 0.96)]
 
 
 def test_a_lexicon_wins_and_its_mistakes_name_the_line(tmp_path: Path) -> None:

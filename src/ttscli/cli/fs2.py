@@ -56,7 +56,7 @@ def fs2_command(
     """Speak with FastSpeech 2 / 2s (the bundled voice or --checkpoint DIR)."""
     from ttscli.cli.plot import check_plot_path, save_prosody_plot
     from ttscli.run.sources import STDIN_PAUSE_SECONDS, require_text
-    from ttscli.run.timestamps import check_timestamps_path, write_timestamps
+    from ttscli.run.timestamps import write_timestamps
 
     entry = registry.get(ENGINE)
     asked = {
@@ -72,10 +72,6 @@ def fs2_command(
         check_plot_path(plot)
         if wants_batch(in_file, out):
             raise UserError("--plot is for one utterance, not for batches")
-    if timestamps is not None:
-        if wants_batch(in_file, out):
-            raise UserError("--timestamps is for one utterance; batch files get none")
-        check_timestamps_path(timestamps)
     plan = RunPlan(
         text=text,
         in_file=in_file,
@@ -88,6 +84,7 @@ def fs2_command(
         audio_format=audio_format.value,
         cluster=cluster_settings(cluster, cluster_address, workers, worker_cpus, worker_gpus),
         ssml=ssml,
+        timestamps=timestamps,
     )
     load = {
         "checkpoint": None if checkpoint is None else str(checkpoint),

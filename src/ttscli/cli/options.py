@@ -155,7 +155,10 @@ ParagraphSilenceOption = Annotated[
 ]
 TimestampsOption = Annotated[
     Path | None,
-    typer.Option(help="Write word timings (and SSML marks) to FILE.json, .srt or .vtt."),
+    typer.Option(
+        help="Write word timings (and SSML marks) to FILE.json, .srt or .vtt; in a batch, "
+        "name the format (vtt) and each line gets its own file beside its audio."
+    ),
 ]
 EngineOptionOption = Annotated[
     list[str] | None,

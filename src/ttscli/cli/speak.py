@@ -12,8 +12,7 @@ from ttscli.cli.runs import carry_out
 from ttscli.engines import registry
 from ttscli.engines.base import RunStats
 from ttscli.engines.spec import EngineSpec
-from ttscli.run.plan import RunPlan, wants_batch
-from ttscli.util.errors import UserError
+from ttscli.run.plan import RunPlan
 
 ENGINE = "kyutai"
 
@@ -65,12 +64,8 @@ def speak_command(
 ) -> None:
     """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
     from ttscli.run.sources import require_text
-    from ttscli.run.timestamps import check_timestamps_path, write_timestamps
+    from ttscli.run.timestamps import write_timestamps
 
-    if timestamps is not None:
-        if wants_batch(in_file, out):
-            raise UserError("--timestamps is for one utterance; batch files get none")
-        check_timestamps_path(timestamps)
     entry = registry.get(ENGINE)
     load = {
         "voice": voice,
@@ -101,6 +96,7 @@ def speak_command(
         audio_format=audio_format.value,
         cluster=cluster_settings(cluster, cluster_address, workers, worker_cpus, worker_gpus),
         ssml=ssml,
+        timestamps=timestamps,
     )
     _, result = carry_out(
         plan,

@@ -37,6 +37,7 @@ from ttscli.run.batch import (
 )
 from ttscli.run.lines import BatchLine
 from ttscli.run.manifest import Manifest
+from ttscli.run.timestamps import render
 from ttscli.util.atomic import atomic_write_bytes
 from ttscli.util.errors import UserError
 from ttscli.util.faults import WriteFault, writing
@@ -134,10 +135,16 @@ class ShardWorker:
         return os.getpid()
 
     def synthesize(
-        self, shard: list[BatchLine], fields: dict[str, Any], fmt: str, batch_size: int
+        self,
+        shard: list[BatchLine],
+        fields: dict[str, Any],
+        fmt: str,
+        batch_size: int,
+        timestamps: str | None = None,
     ) -> dict[str, Any]:
-        """Encoded files for the shard's lines, or the first error (the options or a bad
-        line); made the way the one-process batch makes them."""
+        """Encoded files for the shard's lines (and their timing files' text, in the
+        format ``timestamps`` names), or the first error (the options or a bad line); made
+        the way the one-process batch makes them."""
         started = time.perf_counter()
         try:
             options = self.engine.options(fields)
@@ -146,7 +153,8 @@ class ShardWorker:
             return {"error": str(exc)}
         files = [
             (line.index, line.text, prepared.phonemes, chunk.seconds,
-             encode(chunk.audio, self.engine.sample_rate, fmt))
+             encode(chunk.audio, self.engine.sample_rate, fmt),
+             render(chunk.words, timestamps, chunk.marks) if timestamps else None)
             for line, prepared, chunk in synthesize_sorted(self.engine, items, batch_size, options)
         ]  # fmt: skip
         return {
@@ -208,13 +216,15 @@ def run_cluster_batch(
     batch_size: int = 8,
     progress: Callable[[int, float], None] | None = None,
     on_workers: Callable[[list[Any]], None] | None = None,
+    timestamps: str | None = None,
 ) -> ClusterSummary:
-    """Every line not yet done, synthesised by ``settings.workers`` Ray actors."""
+    """Every line not yet done, synthesised by ``settings.workers`` Ray actors (with each
+    line's timing file too when ``timestamps`` names a format, as ``run_batch``)."""
     settings.check()
     check_batch_size(batch_size)
     ray = import_ray()
     prepare_out_dir(out_dir)
-    manifest = Manifest(out_dir, fmt)
+    manifest = Manifest(out_dir, fmt, timestamps)
     skipped = manifest.resume(lines)
     pending = manifest.lines - skipped
     summary = ClusterSummary(0, skipped, 0.0, manifest.path)
@@ -249,7 +259,8 @@ def run_cluster_batch(
                     break
                 worker = workers[turn % len(workers)]
                 turn += 1
-                in_flight.append(worker.synthesize.remote(shard, fields, fmt, batch_size))
+                task = worker.synthesize.remote(shard, fields, fmt, batch_size, timestamps)
+                in_flight.append(task)
             if not in_flight:
                 break
             ready, in_flight = ray.wait(in_flight, num_returns=1)
@@ -281,10 +292,14 @@ def _write(
 ) -> None:
     figures = summary.workers.setdefault(result["worker"], WorkerFigures())
     figures.compute_seconds += result["compute_seconds"]
-    for index, text, phonemes, seconds, data in result["files"]:
+    for index, text, phonemes, seconds, data, timings in result["files"]:
         target = out_dir / manifest.file_name(index)
         with writing(target):
             atomic_write_bytes(target, data, make_folder=False)
+        if timings is not None:
+            beside = out_dir / manifest.timings_name(index)
+            with writing(beside):
+                atomic_write_bytes(beside, timings.encode("utf-8"), make_folder=False)
         manifest.record(index, text, phonemes, seconds)
         summary.written += 1
         summary.seconds += seconds

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from ttscli.text.markup import Markup
+from ttscli.text.feed import PAUSE
+from ttscli.text.markup import Markup, MarkupStream
 from ttscli.util.errors import UserError
 
 OptionsT = TypeVar("OptionsT")
@@ -259,10 +260,13 @@ class Engine(Protocol, Generic[OptionsT]):
         ...
 
     def stream(
-        self, text: str | Iterable[str] | Markup, options: OptionsT | None = None
+        self,
+        text: str | Iterable[str] | Markup | MarkupStream,
+        options: OptionsT | None = None,
     ) -> Iterator[Chunk]:
         """Chunks as soon as they exist; ``text`` may be fragments still arriving, or
-        ``Markup`` for an engine that reads markup (``ReadsMarkup``)."""
+        ``Markup`` (whole, or a ``MarkupStream`` of pieces as they arrive) for an engine
+        that reads markup (``ReadsMarkup``)."""
         ...
 
     def prepare_line(self, text: str) -> PreparedLine:
@@ -295,6 +299,40 @@ def markup_for(
     return markup.text, [*markup.warnings, "this engine reads plain text: the markup is ignored"]
 
 
+def markup_stream_for(
+    engine: object,
+    pieces: Iterable[Markup],
+    options: Any = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> MarkupStream | Iterator[str]:
+    """``markup_for`` for markup that arrives a piece at a time: each piece goes on once it
+    is here, and each warning is told (once) as the piece that causes it arrives."""
+    told: set[str] = set()
+
+    def tell(warnings: list[str]) -> None:
+        for warning in warnings:
+            if warning not in told:
+                told.add(warning)
+                if on_warning is not None:
+                    on_warning(warning)
+
+    def checked() -> Iterator[Markup]:
+        for piece in pieces:
+            tell(engine.markup_warnings(piece, options))  # type: ignore[attr-defined]
+            yield piece
+
+    def texts() -> Iterator[str]:
+        for piece in pieces:
+            tell([*piece.warnings, "this engine reads plain text: the markup is ignored"])
+            if piece.text.strip():
+                yield piece.text + " "
+                yield PAUSE  # a piece ends a sentence: let a sentence engine start on it
+
+    if isinstance(engine, ReadsMarkup):
+        return MarkupStream(checked())
+    return texts()
+
+
 class StreamSlots(Protocol):
     """Many streams stepped together in one batched model loop (Kyutai's slots): a server
     serves every active request with one model call per step. ``feed`` takes whole words."""
@@ -310,7 +348,13 @@ class StreamSlots(Protocol):
         """A free slot, reset for a new stream, or None when all are taken."""
         ...
 
-    def feed(self, slot: int, text: str) -> object: ...
+    def feed_text(self, slot: int, text: str, options: Any = None) -> object:
+        """Whole words of plain text for ``slot``, with ``options`` (the request's)."""
+        ...
+
+    def feed_markup(self, slot: int, markup: Markup, options: Any = None) -> None:
+        """A piece of markup for ``slot``, followed as the engine's ``stream`` follows it."""
+        ...
 
     def close_input(self, slot: int) -> None: ...
 
@@ -325,6 +369,10 @@ class StreamSlots(Protocol):
         ...
 
     def new_words(self, slot: int) -> list[Word]: ...
+
+    def new_marks(self, slot: int, final: bool = False) -> list[Word]:
+        """Marks whose time is known (all that are left when ``final``)."""
+        ...
 
     def slot_done(self, slot: int) -> bool: ...
 

@@ -134,6 +134,14 @@ class FS2Config:
     voice this smooth sounds mechanical, the more so raised (``scripts/check_pitch_roughness.py``
     measures both and picks the level; ``bundle_voice.py --pitch-roughness`` stores it)."""
 
+    word_lead_frames: float = 0.0
+    """How far the voice's sound runs ahead of its phoneme durations, in frames, where
+    one word flows into the next: word timings start that much earlier there (not at the
+    start of a sentence or after a cut-in pause, where the audio itself starts). A voice
+    distilled from a teacher inherits the lead of the teacher's audio over its durations;
+    ``python -m ttscli.lab check-ssml --judges`` prints how far word starts still are from
+    a forced alignment, signed (the lead left)."""
+
     def validate(self) -> None:
         """Catch configs that would build a model that cannot run."""
         if self.version != CONFIG_VERSION:
@@ -152,6 +160,8 @@ class FS2Config:
             )
         if not 0.0 <= self.pitch_roughness <= 3.0:
             raise ValueError("pitch_roughness: needs semitones in [0, 3]")
+        if not 0.0 <= self.word_lead_frames <= 20.0:
+            raise ValueError("word_lead_frames: needs frames in [0, 20]")
         span = self.variance.pitch_range
         if span is not None and not (len(span) == 2 and 0.1 <= span[0] <= 1.0 <= span[1] <= 10):
             raise ValueError(

@@ -57,13 +57,13 @@ from ttscli.fs2.vocoders import (
 from ttscli.text.feed import paragraphs_as_they_arrive
 from ttscli.text.frontend import (
     Utterance,
+    line_utterance,
     speakable_utterances,
-    text_to_phonemes,
     text_to_utterances,
 )
 from ttscli.text.g2p import get_phonemizer
 from ttscli.text.lexicon import read_phonetic
-from ttscli.text.markup import Markup, Say
+from ttscli.text.markup import Boundary, Mark, Markup, MarkupStream, Say
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
 from ttscli.util.faults import is_out_of_memory, out_of_memory
@@ -436,23 +436,29 @@ class FS2Engine:
         return results
 
     def stream(
-        self, text: str | Iterable[str] | Markup, options: Controls | None = None
+        self,
+        text: str | Iterable[str] | Markup | MarkupStream,
+        options: Controls | None = None,
     ) -> Iterator[Chunk]:
         """Audio as soon as it exists: a sentence's first window is out after the acoustic
         model and one short stretch of vocoding, the rest of it follows in one piece.
 
         ``text`` is a string, fragments still arriving (``text.feed.PAUSE`` releases a
-        sentence without a period), or ``Markup`` (SSML's spans). Pieces with nothing to say
+        sentence without a period), or ``Markup`` (SSML's spans, whole or a piece at a time).
+        Pieces with nothing to say
         are skipped. The first chunk of each sentence carries its text, phonemes, length,
         and the timings of its words and marks.
         """
         controls = options or DEFAULT_CONTROLS
         self.check_controls(controls)
         clock = StreamClock()
-        if isinstance(text, Markup):
-            ready = time.perf_counter()
-            for utterance in speakable_utterances(text):
-                yield from self._spoken(utterance, controls, ready, clock)
+        if isinstance(text, (Markup, MarkupStream)):
+            for piece in [text] if isinstance(text, Markup) else text:
+                ready = time.perf_counter()
+                if clock.sentences and _opens_paragraph(piece):
+                    clock.paragraph_ended = True
+                for utterance in speakable_utterances(piece):
+                    yield from self._spoken(utterance, controls, ready, clock)
             return
         fragments = [text] if isinstance(text, str) else text
         for passage, paragraph in paragraphs_as_they_arrive(fragments):
@@ -521,7 +527,9 @@ class FS2Engine:
             synthesis = self.synthesize([phonemes], controls)[0]
             chunk = self._chunk(synthesis, text, ready)
             speed = controls.pitch if self._resamples(controls) else 1.0
-            timing = word_timing(utterance, synthesis.durations, offset, self.frame_seconds / speed)
+            timing = word_timing(
+                utterance, synthesis.durations, offset, self.frame_seconds / speed, self._lead
+            )
             yield replace(chunk, words=timing.words, marks=timing.marks, stream_seconds=offset)
             return
         if whole_signal:
@@ -532,7 +540,7 @@ class FS2Engine:
         hop = self.config.audio.hop_length
         durations = acoustic.output.durations[0, : len(phonemes)].tolist()
         head = self._prosody(self._synthesis(acoustic, 0, phonemes, acoustic.mel.new_zeros(0)))
-        timing = word_timing(utterance, durations, offset, self.frame_seconds)
+        timing = word_timing(utterance, durations, offset, self.frame_seconds, self._lead)
         gain = frame_gain(utterance, durations, frames)
         starts = phoneme_starts(durations)
         pause_at: dict[int, float] = {}
@@ -605,7 +613,7 @@ class FS2Engine:
             done = at
         audio = np.concatenate([*pieces, wave[done:]])
         synthesis = self._synthesis(acoustic, 0, utterance.phonemes, acoustic.mel.new_zeros(0))
-        timing = word_timing(utterance, durations, offset, self.frame_seconds)
+        timing = word_timing(utterance, durations, offset, self.frame_seconds, self._lead)
         yield Chunk(
             audio, self.sample_rate, text=utterance.text, phonemes=tuple(utterance.phonemes),
             sentence_seconds=len(audio) / self.sample_rate, text_ready_at=ready,
@@ -627,6 +635,10 @@ class FS2Engine:
         """Convolutional generators reach a few frames; Griffin-Lim needs the whole signal."""
         return isinstance(self.vocoder, NeuralVocoder) or self.vocoder is None
 
+    @property
+    def _lead(self) -> float:
+        return self.config.word_lead_frames
+
     def _resamples(self, controls: Controls) -> bool:
         return self._pitch_by_resampling and controls.pitch != 1.0
 
@@ -637,27 +649,36 @@ class FS2Engine:
             markup = parse_ssml(text)
             phonemes = [p for u in text_to_utterances(markup) for p in u.phonemes]
             return PreparedLine(text, markup, " ".join(phonemes), len(phonemes))
-        phonemes = text_to_phonemes(text)
-        return PreparedLine(text, phonemes, " ".join(phonemes), len(phonemes))
+        utterance = line_utterance(text)
+        phonemes = utterance.phonemes
+        return PreparedLine(text, utterance, " ".join(phonemes), len(phonemes))
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine], options: Controls | None = None
     ) -> list[Chunk]:
         """Plain lines in one pass; SSML lines (their pauses, spans and gains) each through
-        ``stream``, whose audio is the same as a single run's."""
+        ``stream``, whose audio is the same as a single run's. Each chunk carries its
+        line's word timings (and marks)."""
         controls = options or DEFAULT_CONTROLS
         chunks: list[Chunk | None] = [None] * len(lines)
-        plain = [i for i, line in enumerate(lines) if not isinstance(line.payload, Markup)]
+        plain = [i for i, line in enumerate(lines) if isinstance(line.payload, Utterance)]
         if plain:
-            payloads = [lines[i].payload for i in plain]
-            for i, synthesis in zip(plain, self.synthesize(payloads, controls), strict=True):  # type: ignore[arg-type]
-                chunks[i] = self._chunk(synthesis, lines[i].text, None)
+            utterances: list[Utterance] = [lines[i].payload for i in plain]  # type: ignore[misc]
+            syntheses = self.synthesize([u.phonemes for u in utterances], controls)
+            speed = controls.pitch if self._resamples(controls) else 1.0
+            frame = self.frame_seconds / speed
+            for i, utterance, synthesis in zip(plain, utterances, syntheses, strict=True):
+                timing = word_timing(utterance, synthesis.durations, 0.0, frame, self._lead)
+                chunks[i] = replace(self._chunk(synthesis, lines[i].text, None), words=timing.words)
         for i, line in enumerate(lines):
             if isinstance(line.payload, Markup):
-                audio = [c.audio for c in self.stream(line.payload, controls)]
+                parts = list(self.stream(line.payload, controls))
+                audio = [c.audio for c in parts]
                 joined = np.concatenate(audio) if audio else np.zeros(0, np.float32)
                 chunks[i] = Chunk(joined, self.sample_rate, text=line.text,
-                                  sentence_seconds=len(joined) / self.sample_rate)  # fmt: skip
+                                  sentence_seconds=len(joined) / self.sample_rate,
+                                  words=tuple(w for c in parts for w in c.words),
+                                  marks=tuple(m for c in parts for m in c.marks))  # fmt: skip
         return [chunk for chunk in chunks if chunk is not None]
 
     def _chunk(self, synthesis: Synthesis, text: str, ready: float | None) -> Chunk:
@@ -673,6 +694,18 @@ class FS2Engine:
 
     def _prosody(self, synthesis: Synthesis) -> Prosody:
         return Prosody(synthesis.mel, synthesis.pitch_hz, synthesis.energy, self.frame_seconds)
+
+
+def _opens_paragraph(piece: Markup) -> bool:
+    """Whether a piece of markup ends a paragraph before it says anything (the ``</p>``
+    or ``<p>`` of markup that arrives a piece at a time)."""
+    for span in piece.spans:
+        if isinstance(span, Boundary):
+            if span.paragraph:
+                return True
+        elif not isinstance(span, Mark):
+            return False
+    return False
 
 
 def windows(frames: int, first: int | None) -> list[tuple[int, int]]:

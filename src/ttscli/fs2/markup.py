@@ -104,16 +104,24 @@ def word_timing(
     durations: Sequence[int],
     offset: float,
     frame_seconds: float,
+    lead_frames: float = 0.0,
 ) -> Timing:
     """Word and mark times (seconds from the stream's start) from the phoneme durations
-    the model chose, with the pauses cut in before them."""
+    the model chose, with the pauses cut in before them; ``lead_frames`` earlier where one
+    word runs into the next (the voice's sound leads its durations there, see
+    ``FS2Config.word_lead_frames``), never at the sentence's start or just after a pause."""
     starts = phoneme_starts(durations)
+    lead = lead_frames * frame_seconds
+    paused_at = {i for i, seconds in utterance.pauses if seconds > 0}
 
     def at(index: int, with_pause_there: bool) -> float:
         paused = sum(
             s for i, s in utterance.pauses if i < index or (with_pause_there and i == index)
         )
-        return offset + starts[min(index, len(durations))] * frame_seconds + paused
+        time = offset + starts[min(index, len(durations))] * frame_seconds + paused
+        if 0 < index < len(durations) and index not in paused_at:
+            time = max(offset, time - lead)
+        return time
 
     words = tuple(
         Word(w.text, round(at(w.start, True), 3), round(at(w.end, False), 3))

@@ -32,7 +32,6 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +49,7 @@ from ttscli.engines.base import (
 from ttscli.kyutai.fields import ATTRIBUTION, request_fields
 from ttscli.kyutai.generation import Generation
 from ttscli.kyutai.integrity import check_files
+from ttscli.kyutai.options import FeedItem, KyutaiOptions, ScriptWriter
 from ttscli.kyutai.voices import folder_licence
 from ttscli.kyutai.weights import (
     DEFAULT_VOICE,
@@ -59,7 +59,7 @@ from ttscli.kyutai.weights import (
     resolve_voice,
 )
 from ttscli.text.feed import WordFeed
-from ttscli.text.markup import Markup
+from ttscli.text.markup import Markup, MarkupStream
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
 from ttscli.util.faults import is_out_of_memory, out_of_memory
@@ -74,29 +74,6 @@ if TYPE_CHECKING:
     from ttscli.kyutai.slots import SlotGeneration
 
 COMPILE_ENV = "TTSCLI_TORCH_COMPILE"
-
-
-@dataclass(frozen=True)
-class KyutaiOptions:
-    """Per-request options (sampling is fixed when the model loads): the silences put
-    between sentences and after paragraphs, as breaks the model reads."""
-
-    sentence_silence: float = 0.0
-    paragraph_silence: float = 0.0
-
-    def spaced(self, text: str) -> str:
-        """``text`` with a ``<break>`` after each sentence end and each paragraph."""
-        if self.paragraph_silence > 0:
-            tag = f' <break time="{self.paragraph_silence:.3f}s"/> '
-            text = _BLANK_LINE.sub(tag, text)
-        if self.sentence_silence > 0:
-            tag = f'<break time="{self.sentence_silence:.3f}s"/>'
-            text = _SENTENCE_END.sub(lambda m: f"{m[1]} {tag}{m[2]}", text)
-        return text
-
-
-_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
-_SENTENCE_END = re.compile(r"""([.!?]+["')\]]*)(\s)""")
 
 
 _TRUE = {"1", "on", "yes", "true"}
@@ -329,21 +306,30 @@ class KyutaiEngine:
         return KyutaiOptions(values["sentence_silence"], values["paragraph_silence"])
 
     def markup_warnings(self, markup: Markup, options: KyutaiOptions | None = None) -> list[str]:
-        """Kyutai reads text and breaks: prosody, emphasis, phonemes and marks are not
-        followed (``say-as`` and ``sub`` are, as the text they become)."""
-        return list(dict.fromkeys([*markup.warnings, *markup.unhonoured_by_text()]))
+        """Kyutai reads text and breaks, and a span's rate (its padding bonus), volume (a gain
+        on its words) and marks (at word starts) are followed; pitch, emphasis and phonemes
+        are not (``say-as`` and ``sub`` are, as the text they become)."""
+        followed = ("<prosody rate>", "<prosody volume>", "<mark>")
+        unhonoured = [w for w in markup.unhonoured_by_text() if not w.startswith(followed)]
+        return list(dict.fromkeys([*markup.warnings, *unhonoured]))
 
     def respelled(self, text: str) -> str:
-        """``text`` with the lexicon's words replaced by their respellings."""
+        """``text`` with the lexicon's words replaced by their respellings (never inside a
+        ``<break>`` tag)."""
         if self._respell is None:
             return text
-        return self._respell.sub(lambda m: self.respellings[m.group().lower()], text)
+        return self._respell.sub(
+            lambda m: m.group() if m[1] else self.respellings[m.group().lower()], text
+        )
 
     def use_respellings(self, respellings: Mapping[str, str]) -> None:
         self.respellings = {word.lower(): said for word, said in respellings.items()}
         words = sorted(self.respellings, key=len, reverse=True)
         self._respell = (
-            re.compile(r"(?<![\w'])(?:" + "|".join(map(re.escape, words)) + r")(?![\w'])", re.I)
+            re.compile(
+                r"(<[^>]*>)|(?<![\w'])(?:" + "|".join(map(re.escape, words)) + r")(?![\w'])",
+                re.I,
+            )
             if words
             else None
         )
@@ -354,34 +340,28 @@ class KyutaiEngine:
         return SlotGeneration(self, count)
 
     def stream(
-        self, text: str | Iterable[str] | Markup, options: KyutaiOptions | None = None
+        self,
+        text: str | Iterable[str] | Markup | MarkupStream,
+        options: KyutaiOptions | None = None,
     ) -> Iterator[Chunk]:
         """One chunk per decoded Mimi frame (1920 samples), as soon as it is decoded.
 
-        ``text`` may be a string, fragments arriving over time, or ``Markup`` (read as its
-        text with breaks: ``markup_warnings`` says what is not followed); words are fed to
-        the model as they arrive, so audio starts before the fragments run out. Each chunk
-        carries the words whose timing became final with it; a last, empty chunk the rest.
+        ``text`` may be a string, fragments arriving over time, ``Markup``, or markup
+        arriving a piece at a time (``markup_warnings`` says what is not followed); words
+        are fed to the model as they arrive, so audio starts before the input runs out.
+        Each chunk carries the words (and marks) whose timing became final with it; a last,
+        empty chunk the rest.
         """
         options = options or KyutaiOptions()
         self._claim()
-        if isinstance(text, Markup):
-            text = text.text_with_breaks()
-        fragments: Iterable[str] = [text] if isinstance(text, str) else text
         try:
             self._reseed()
             with Generation(self, 1) as gen:
                 out = _SingleOutput(gen, self.sample_rate)
-                feed = WordFeed()
-                for fragment in fragments:
-                    ready = feed.push(fragment)
-                    if ready:
-                        gen.feed(0, self.respelled(options.spaced(ready)))
+                for items in _script(text, options):
+                    self._feed(gen, 0, items)
                     while gen.can_step():
                         yield from out.step()
-                rest = feed.flush()
-                if rest.strip():
-                    gen.feed(0, self.respelled(options.spaced(rest)))
                 gen.close_input(0)
                 if not gen.has_text(0):
                     return
@@ -391,38 +371,54 @@ class KyutaiEngine:
         finally:
             self._busy = False
 
+    def _feed(self, gen: Generation, index: int, items: Iterable[FeedItem]) -> None:
+        for item in items:
+            if item.mark is not None:
+                gen.mark(index, item.mark)
+            elif item.text.strip():
+                gen.feed(index, self.respelled(item.text), item.style)
+
     def synthesize(self, text: str) -> np.ndarray:
         """Whole utterance as one array (convenience over ``stream``)."""
         chunks = [chunk.audio for chunk in self.stream(text)]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
     def prepare_line(self, text: str) -> PreparedLine:
-        """A line that is an SSML document is read as its text with breaks."""
-        said = parse_ssml(text).text_with_breaks() if looks_like_ssml(text) else text
-        return PreparedLine(text, said, None, len(said))
+        """A line that is an SSML document is parsed here (a bad one fails before any
+        audio) and read as markup."""
+        if looks_like_ssml(text):
+            markup = parse_ssml(text)
+            return PreparedLine(text, markup, None, len(markup.text))
+        return PreparedLine(text, text, None, len(text))
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine | str], options: KyutaiOptions | None = None
     ) -> list[Chunk]:
         """All lines in one model batch; each is trimmed to its own end of speech and carries
         its own word timings. Blank lines give empty chunks without taking a batch slot."""
-        texts = [line if isinstance(line, str) else str(line.payload) for line in lines]
+        options = options or KyutaiOptions()
+        scripts = [
+            _whole_script(line if isinstance(line, str) else line.payload, options)
+            for line in lines
+        ]
         self._claim()
         try:
-            return self._synthesize_batch(texts)
+            return self._synthesize_batch(scripts)
         finally:
             self._busy = False
 
-    def _synthesize_batch(self, texts: list[str]) -> list[Chunk]:
+    def _synthesize_batch(self, scripts: list[list[FeedItem]]) -> list[Chunk]:
         self._reseed()
-        results = [np.zeros(0, dtype=np.float32) for _ in texts]
-        timings: list[list[Word]] = [[] for _ in texts]
-        active = [i for i, text in enumerate(texts) if text.strip()]
+        results = [np.zeros(0, dtype=np.float32) for _ in scripts]
+        timings: list[list[Word]] = [[] for _ in scripts]
+        marks: list[list[Word]] = [[] for _ in scripts]
+        active = [i for i, items in enumerate(scripts) if any(it.text.strip() for it in items)]
         if active:
             chunks: list[list[np.ndarray]] = [[] for _ in active]
+            gains = [0.0] * len(active)
             with Generation(self, len(active)) as gen:
                 for slot, i in enumerate(active):
-                    gen.feed(slot, texts[i])
+                    self._feed(gen, slot, scripts[i])
                     gen.close_input(slot)
                 while not gen.done():
                     audio = gen.step()
@@ -430,15 +426,43 @@ class KyutaiEngine:
                         continue
                     for slot in range(len(active)):
                         if gen.keeps(slot, gen.last_index):
-                            chunks[slot].append(audio[slot])
+                            frame = len(chunks[slot])
+                            chunks[slot].append(gen.gained(slot, frame, audio[slot], gains[slot]))
+                            gains[slot] = gen.gain_db(slot, frame)
                 for slot, i in enumerate(active):
                     if chunks[slot]:
                         results[i] = np.concatenate(chunks[slot])
                     timings[i] = gen.word_timings(slot, len(chunks[slot]))
+                    marks[i] = gen.mark_times(slot, len(chunks[slot]), None)
         return [
-            Chunk(audio, self.sample_rate, words=tuple(words))
-            for audio, words in zip(results, timings, strict=True)
+            Chunk(audio, self.sample_rate, words=tuple(words), marks=tuple(found))
+            for audio, words, found in zip(results, timings, marks, strict=True)
         ]
+
+
+def _script(
+    text: str | Iterable[str] | Markup | MarkupStream, options: KyutaiOptions
+) -> Iterator[list[FeedItem]]:
+    """What to feed as the input arrives: whole words of plain text (with the options'
+    silences as breaks), or each piece of markup once it is here."""
+    if isinstance(text, (Markup, MarkupStream)):
+        writer = ScriptWriter(options)
+        for piece in [text] if isinstance(text, Markup) else text:
+            yield writer.items(piece)
+        return
+    feed = WordFeed()
+    for fragment in [text] if isinstance(text, str) else text:
+        ready = feed.push(fragment)
+        yield [FeedItem(options.spaced(ready))] if ready else []
+    rest = feed.flush()
+    if rest.strip():
+        yield [FeedItem(options.spaced(rest))]
+
+
+def _whole_script(line: object, options: KyutaiOptions) -> list[FeedItem]:
+    if isinstance(line, Markup):
+        return ScriptWriter(options).items(line)
+    return [FeedItem(options.spaced(str(line)))]
 
 
 class _SingleOutput:
@@ -449,24 +473,35 @@ class _SingleOutput:
         self.sample_rate = sample_rate
         self.produced = 0
         self.emitted = 0
+        self._gain_db = 0.0
 
     def step(self) -> Iterator[Chunk]:
         audio = self.gen.step()
         if audio is None or not self.gen.keeps(0, self.gen.last_index):
             return
+        frame = self.produced
+        samples = self.gen.gained(0, frame, audio[0], self._gain_db)
+        self._gain_db = self.gen.gain_db(0, frame)
         self.produced += 1
-        yield self._chunk(audio[0], self.gen.final_words(0, self.produced, self.emitted))
+        words = self.gen.final_words(0, self.produced, self.emitted)
+        marks = self.gen.mark_times(0, self.produced, self.emitted + len(words))
+        yield self._chunk(samples, words, marks)
 
     def finish(self) -> Iterator[Chunk]:
-        """The words still open at the end, in an empty chunk."""
+        """The words (and marks) still open at the end, in an empty chunk."""
         rest = self.gen.word_timings(0, self.produced, self.emitted)
-        if rest:
-            yield self._chunk(np.zeros(0, dtype=np.float32), rest)
+        marks = self.gen.mark_times(0, self.produced, None)
+        if rest or marks:
+            yield self._chunk(np.zeros(0, dtype=np.float32), rest, marks)
 
-    def _chunk(self, audio: np.ndarray, words: list[Word]) -> Chunk:
+    def _chunk(self, audio: np.ndarray, words: list[Word], marks: list[Word]) -> Chunk:
         self.emitted += len(words)
         return Chunk(
-            audio, self.sample_rate, words=tuple(words), text_ready_at=self.gen.t_first_text
+            audio,
+            self.sample_rate,
+            words=tuple(words),
+            marks=tuple(marks),
+            text_ready_at=self.gen.t_first_text,
         )
 
 

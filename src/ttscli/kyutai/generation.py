@@ -4,12 +4,14 @@ text arrive between steps, which the engine (one stream) and the slots (many) bo
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ttscli.engines.base import Word
+from ttscli.text.markup import PLAIN, Style
 
 if TYPE_CHECKING:
     import torch
@@ -20,6 +22,22 @@ if TYPE_CHECKING:
 _SKIP_FIRST_FRAMES = 2
 # Kyutai's scripts use one forced pad per word token: slightly slower, clearer articulation.
 _PADDING_BETWEEN = 1
+# How much a span's padding bonus moves per halving of its ``<prosody rate>``. Kyutai's
+# bonus adds to the logit of the pad token, so the odds of waiting one more step before the
+# next word scale by exp(bonus). Untested on the real weights (they cannot be downloaded
+# where this was built): the mapping is monotonic and bounded, not calibrated.
+BONUS_PER_HALVING = 2.0
+MAX_RATE_BONUS = 6.0
+# Gain changes between words are ramped over this long, so a louder span starts without a click.
+GAIN_RAMP_SECONDS = 0.01
+
+
+def rate_bonus(rate: float) -> float:
+    """The padding bonus that slows a span to ``rate`` (below 1) or hurries it (above 1)."""
+    import math
+
+    bonus = BONUS_PER_HALVING * math.log2(1.0 / rate)
+    return max(-MAX_RATE_BONUS, min(MAX_RATE_BONUS, bonus))
 
 
 class Generation:
@@ -48,6 +66,12 @@ class Generation:
         self.states = [tts.machine.new_state([]) for _ in range(batch_size)]
         self.input_closed = [False] * batch_size
         self._speaker_sent = [False] * batch_size
+        self.entry_bonus: list[list[float]] = [[] for _ in range(batch_size)]
+        """The padding bonus of each entry fed to each item, from its span's rate."""
+        self.word_gain_db: list[list[float]] = [[] for _ in range(batch_size)]
+        """The gain of each word fed to each item (in transcript order), from its volume."""
+        self.marks: list[list[tuple[int, str]]] = [[] for _ in range(batch_size)]
+        """SSML marks of each item: (how many words come before it, its name)."""
         self.offset = 0  # LM steps taken
         self.frames = 0  # frames returned by the LM (it returns none for the first max_delay)
         self.t_first_text: float | None = None
@@ -69,7 +93,7 @@ class Generation:
             temp_text=tts.temp,
             cfg_coef=tts.cfg_coef,
             condition_tensors=conditions,
-            on_text_logits_hook=self._on_text_logits if tts.padding_bonus else None,
+            on_text_logits_hook=self._on_text_logits,
             on_text_hook=self._on_text,
             on_audio_hook=self._on_audio,
             cfg_is_masked_until=None,
@@ -86,7 +110,18 @@ class Generation:
 
     # -- hooks called by LMGen inside a step ------------------------------------------------
     def _on_text_logits(self, logits: torch.Tensor) -> None:
-        logits[..., self.tts.machine.token_ids.pad] += self.tts.padding_bonus
+        pad = self.tts.machine.token_ids.pad
+        for index in range(self.batch_size):
+            bonus = self.tts.padding_bonus + self.current_bonus(index)
+            if bonus:
+                logits[index, ..., pad] += bonus
+
+    def current_bonus(self, index: int) -> float:
+        """The span bonus of the entry item ``index`` last started: it decides whether
+        that word lasts another step."""
+        started = len(self.states[index].consumption_times)
+        bonuses = self.entry_bonus[index]
+        return bonuses[started - 1] if 0 < started <= len(bonuses) else 0.0
 
     def _on_text(self, tokens: torch.Tensor) -> None:
         import torch
@@ -114,8 +149,9 @@ class Generation:
         self._stack.close()
 
     # -- text in ----------------------------------------------------------------------------
-    def feed(self, index: int, text: str) -> int:
-        """Queue ``text`` (whole words) for item ``index``; returns how many words it added."""
+    def feed(self, index: int, text: str, style: Style = PLAIN) -> int:
+        """Queue ``text`` (whole words) for item ``index``, spoken at ``style``'s rate and
+        volume; returns how many entries (words and breaks) it added."""
         from moshi.models.tts import script_to_entries
 
         tts = self.tts
@@ -132,8 +168,37 @@ class Generation:
             self._speaker_sent[index] = True
             if self.t_first_text is None:
                 self.t_first_text = time.perf_counter()
+        bonus = rate_bonus(style.rate) if style.rate != 1.0 else 0.0
+        self.entry_bonus[index].extend(bonus for _ in entries)
+        self.word_gain_db[index].extend(style.volume_db for entry in entries if entry.tokens)
         self.states[index].entries.extend(entries)
         return len(entries)
+
+    def mark(self, index: int, name: str) -> None:
+        """An SSML mark at this point of item ``index``'s text: reported at the start of
+        the next word (at the end of speech if none follows)."""
+        self.marks[index].append((len(self.word_gain_db[index]), name))
+
+    def gain_db(self, index: int, frame: int) -> float:
+        """The gain of output frame ``frame`` of item ``index``: that of the word spoken then
+        (the pause after a word is the word's)."""
+        transcript = self.states[index].transcript
+        word = bisect_right(transcript, frame, key=lambda entry: entry[1]) - 1
+        gains = self.word_gain_db[index]
+        return gains[word] if 0 <= word < len(gains) else 0.0
+
+    def gained(self, index: int, frame: int, audio: np.ndarray, before_db: float) -> np.ndarray:
+        """``audio`` (frame ``frame`` of item ``index``) at its word's gain, ramped from
+        ``before_db`` (the previous frame's). Unchanged when neither has any."""
+        db = self.gain_db(index, frame)
+        if db == 0.0 and before_db == 0.0:
+            return audio
+        target = 10 ** (db / 20)
+        gain = np.full(len(audio), target, dtype=np.float32)
+        if db != before_db:
+            ramp = min(len(audio), round(GAIN_RAMP_SECONDS * self.engine.sample_rate))
+            gain[:ramp] = np.linspace(10 ** (before_db / 20), target, ramp, dtype=np.float32)
+        return np.clip(audio * gain, -1.0, 1.0)
 
     def close_input(self, index: int) -> None:
         self.input_closed[index] = True
@@ -216,6 +281,26 @@ class Generation:
             return min((transcript[i][1] if i < len(transcript) else end_step) / rate, total)
 
         return [Word(transcript[i][0], start(i), start(i + 1)) for i in range(first, last)]
+
+    def mark_times(self, index: int, n_frames: int, words: int | None) -> list[Word]:
+        """The marks before word ``words`` (all of them when None: the speech has ended),
+        each at the start of the word after it, taken off the list."""
+        rate = self.tts.mimi.frame_rate
+        state = self.states[index]
+        transcript = state.transcript
+        end_step = state.end_step if state.end_step is not None else n_frames
+        due = 0
+        for at, _ in self.marks[index]:
+            if words is not None and (at > words or at >= len(transcript)):
+                break
+            due += 1
+        out = []
+        for at, name in self.marks[index][:due]:
+            step = transcript[at][1] if at < len(transcript) else end_step
+            seconds = min(step / rate, n_frames / rate)
+            out.append(Word(name, seconds, seconds))
+        del self.marks[index][:due]
+        return out
 
     def final_words(self, index: int, n_frames: int, emitted: int) -> list[Word]:
         """Words after the first ``emitted`` whose timing can no longer change: the next

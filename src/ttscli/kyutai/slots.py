@@ -19,6 +19,8 @@ import numpy as np
 
 from ttscli.engines.base import Word
 from ttscli.kyutai.generation import _SKIP_FIRST_FRAMES, Generation
+from ttscli.kyutai.options import KyutaiOptions, ScriptWriter
+from ttscli.text.markup import PLAIN, Markup, Style
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +40,8 @@ class SlotGeneration(Generation):
         self.emitted = [0] * slots  # words handed out
         self.first_text_at: list[float | None] = [None] * slots
         self._executing = [False] * slots
+        self._writers: list[ScriptWriter | None] = [None] * slots
+        self._gains = [0.0] * slots  # the gain (dB) of each slot's last frame
 
     # -- slots ------------------------------------------------------------------------------
     def open(self) -> int | None:
@@ -60,17 +64,35 @@ class SlotGeneration(Generation):
         self.lm_gen.reset_streaming(mask)
         self.tts.mimi.reset_streaming(mask)
         self.states[slot] = self.tts.machine.new_state([])
+        self.entry_bonus[slot], self.word_gain_db[slot], self.marks[slot] = [], [], []
+        self._writers[slot] = None
+        self._gains[slot] = 0.0
         self.input_closed[slot] = False
         self._speaker_sent[slot] = False
         self.offsets[slot] = self.returned[slot] = self.produced[slot] = self.emitted[slot] = 0
         self.first_text_at[slot] = None
 
     # -- text in ----------------------------------------------------------------------------
-    def feed(self, index: int, text: str) -> int:
-        added = super().feed(index, self.engine.respelled(text))
+    def feed(self, index: int, text: str, style: Style = PLAIN) -> int:
+        added = super().feed(index, self.engine.respelled(text), style)
         if self.first_text_at[index] is None and self._speaker_sent[index]:
             self.first_text_at[index] = time.perf_counter()
         return added
+
+    def feed_text(self, slot: int, text: str, options: KyutaiOptions | None = None) -> int:
+        """Whole words of a request's plain text, with its silences as breaks."""
+        return self.feed(slot, (options or KyutaiOptions()).spaced(text))
+
+    def feed_markup(self, slot: int, markup: Markup, options: KyutaiOptions | None = None) -> None:
+        """A piece of a request's markup, as ``KyutaiEngine.stream`` reads it."""
+        writer = self._writers[slot]
+        if writer is None:
+            writer = self._writers[slot] = ScriptWriter(options or KyutaiOptions())
+        for item in writer.items(markup):
+            if item.mark is not None:
+                self.mark(slot, item.mark)
+            elif item.text.strip():
+                self.feed(slot, item.text, item.style)
 
     def runnable(self, slot: int) -> bool:
         """Open, not finished, and holding the words its next step needs."""
@@ -139,8 +161,10 @@ class SlotGeneration(Generation):
         for slot in decoding:
             index = self.returned[slot] - 1 - self.tts.delay_steps - _SKIP_FIRST_FRAMES
             if index >= 0 and self.keeps(slot, index):
+                frame = self.produced[slot]
+                out[slot] = self.gained(slot, frame, audio[slot], self._gains[slot])
+                self._gains[slot] = self.gain_db(slot, frame)
                 self.produced[slot] += 1
-                out[slot] = audio[slot]
         return out
 
     def new_words(self, slot: int) -> list[Word]:
@@ -148,6 +172,10 @@ class SlotGeneration(Generation):
         words = self.final_words(slot, self.produced[slot], self.emitted[slot])
         self.emitted[slot] += len(words)
         return words
+
+    def new_marks(self, slot: int, final: bool = False) -> list[Word]:
+        """Marks of ``slot`` before the words handed out so far (all of them when final)."""
+        return self.mark_times(slot, self.produced[slot], None if final else self.emitted[slot])
 
     def last_words(self, slot: int) -> list[Word]:
         """The words still open when the slot's speech ended."""

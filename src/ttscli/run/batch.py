@@ -20,6 +20,7 @@ from ttscli.audio.sinks import write_file
 from ttscli.engines.base import Chunk, Engine, PreparedLine
 from ttscli.run.lines import BatchLine, LinesFile
 from ttscli.run.manifest import MANIFEST, Manifest
+from ttscli.run.timestamps import write_timestamps
 from ttscli.util.errors import UserError
 from ttscli.util.faults import WriteFault, writing
 from ttscli.util.memory import trim
@@ -78,6 +79,7 @@ def run_batch(
     options: Any = None,
     batch_size: int = 8,
     quiet: bool = False,
+    timestamps: str | None = None,
 ) -> BatchSummary:
     """Synthesise every line not already done and keep the manifest in step.
 
@@ -86,11 +88,13 @@ def run_batch(
     flat in the number of lines: a window of lines is prepared and length-sorted at a
     time, so each mini-batch pads little. Files are written atomically and each is
     recorded in the manifest as soon as it exists, so an interrupted run loses at most
-    the mini-batch in flight and the next run does only what is left.
+    the mini-batch in flight and the next run does only what is left. With
+    ``timestamps`` (a suffix, ``.json``, ``.srt`` or ``.vtt``) each line's word timings
+    go beside its audio, named in the manifest.
     """
     check_batch_size(batch_size)
     prepare_out_dir(out_dir)
-    manifest = Manifest(out_dir, fmt)
+    manifest = Manifest(out_dir, fmt, timestamps)
     skipped = manifest.resume(lines)
     pending = manifest.lines - skipped
 
@@ -127,6 +131,9 @@ def run_batch(
                     write_file(
                         out_dir / manifest.file_name(line.index), chunk.audio, engine.sample_rate
                     )
+                    if timestamps is not None:
+                        target = out_dir / manifest.timings_name(line.index)
+                        write_timestamps(target, chunk.words, chunk.marks)
                     manifest.record(line.index, line.text, prepared.phonemes, chunk.seconds)
                 except WriteFault as fault:
                     raise fault.after(kept(skipped + written, manifest)) from None

@@ -39,10 +39,13 @@ def text_key(text: str) -> int:
 class Manifest:
     """The manifest of one output folder, for one run over one input."""
 
-    def __init__(self, out_dir: Path, fmt: str) -> None:
+    def __init__(self, out_dir: Path, fmt: str, timestamps: str | None = None) -> None:
+        """``timestamps``: each line also has a timing file of this suffix (``.vtt``...),
+        and a line without one is not done."""
         self.out_dir = out_dir
         self.path = out_dir / MANIFEST
         self.fmt = fmt
+        self.timestamps = timestamps
         self.keys = np.zeros(0, dtype=np.int64)  # text key of each wanted line, by index
         self.offsets = np.zeros(0, dtype=np.int64)  # where its entry starts, -1 = none
         self.width = 4
@@ -109,6 +112,14 @@ class Manifest:
             and path.endswith(f".{self.fmt}")
             and "/" not in path
             and (self.out_dir / path).is_file()
+            and (self.timestamps is None or self._has_timings(entry))
+        )
+
+    def _has_timings(self, entry: dict[str, Any]) -> bool:
+        path = str(entry.get("timestamps", ""))
+        assert self.timestamps is not None
+        return (
+            path.endswith(self.timestamps) and "/" not in path and (self.out_dir / path).is_file()
         )
 
     # -- during a run ----------------------------------------------------------------------
@@ -116,17 +127,23 @@ class Manifest:
         """The audio file of line ``index``, relative to the output folder."""
         return f"{index:0{self.width}d}.{self.fmt}"
 
+    def timings_name(self, index: int) -> str:
+        """The timing file of line ``index`` (when the run asked for them)."""
+        return f"{index:0{self.width}d}{self.timestamps}"
+
     def record(self, index: int, text: str, phonemes: str | None, seconds: float) -> None:
-        """Record that line ``index``'s file (``file_name(index)``) now exists."""
-        self.append(
-            {
-                "index": index,
-                "text": text,
-                "phonemes": phonemes,
-                "seconds": round(seconds, 3),
-                "path": self.file_name(index),
-            }
-        )
+        """Record that line ``index``'s file (``file_name(index)``) now exists, and its
+        timing file when the run asked for them."""
+        entry: dict[str, Any] = {
+            "index": index,
+            "text": text,
+            "phonemes": phonemes,
+            "seconds": round(seconds, 3),
+            "path": self.file_name(index),
+        }
+        if self.timestamps is not None:
+            entry["timestamps"] = self.timings_name(index)
+        self.append(entry)
 
     def append(self, entry: dict[str, Any]) -> None:
         """Record one finished line: one write of one whole line, at the end of the file."""

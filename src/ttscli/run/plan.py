@@ -8,7 +8,7 @@ in the constructor, in one line, before the seconds a model takes to load.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from ttscli.cluster.ray_batch import (
     import_ray,
     run_cluster_batch,
 )
-from ttscli.engines.base import Chunk, Engine, RunStats, markup_for
+from ttscli.engines.base import Chunk, Engine, RunStats, markup_for, markup_stream_for
 from ttscli.engines.spec import EngineSpec
 from ttscli.run.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
 from ttscli.run.client import speak_via_server
@@ -28,9 +28,10 @@ from ttscli.run.lines import LinesFile
 from ttscli.run.outputs import check_output, is_batch_dir, open_sink
 from ttscli.run.single import speak_to
 from ttscli.run.sources import text_source
+from ttscli.run.timestamps import batch_timestamps, check_timestamps_path
 from ttscli.text.feed import PAUSE
-from ttscli.text.markup import Markup
-from ttscli.text.ssml import looks_like_ssml, parse_ssml
+from ttscli.text.markup import Markup, MarkupStream
+from ttscli.text.ssml import SsmlReader, looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
 
 
@@ -57,10 +58,12 @@ class RunPlan:
         audio_format: str = "wav",
         cluster: ClusterSettings | None = None,
         ssml: bool = False,
+        timestamps: Path | None = None,
     ) -> None:
         """``ssml``: the text is SSML (it is also taken as SSML when it starts with
         ``<speak``). SSML is parsed here, so a malformed document fails before a model
-        loads; on stdin it is read to its end first (a document is whole only then)."""
+        loads; on stdin it is parsed as it arrives, and each sentence is spoken once its
+        markup has closed."""
         check_batch_size(batch_size)
         self.audio_format = audio_format
         self.cluster = cluster
@@ -79,11 +82,20 @@ class RunPlan:
         self.output_device = output_device
         self.batch_size = batch_size
         self.batch_dir = Path(out or ".") if wants_batch(in_file, out) else None
+        self.timestamps: str | None = None
+        """In a batch, the suffix of each line's timing file."""
+        if timestamps is not None:
+            if self.batch_dir is not None:
+                self.timestamps = batch_timestamps(timestamps)
+            else:
+                check_timestamps_path(timestamps)
         self.lines: LinesFile | None = None
         self.source: str | Iterator[str] = ""
         self.markup: Markup | None = None
         """The text as SSML's spans, when it is SSML."""
         self.raw_ssml = ""
+        self.markup_pieces: Iterator[Markup] | None = None
+        """SSML on stdin, a sentence at a time as it arrives (then ``source`` is empty)."""
         self.warnings: list[str] = []
         if self.batch_dir is not None:
             assert in_file is not None
@@ -108,8 +120,9 @@ class RunPlan:
     def _ssml_on_stdin(
         self, fragments: Iterator[str], ssml: bool, check: Callable[[str], object]
     ) -> Iterator[str]:
-        """Fragments as they come, unless the input is SSML: then all of it, parsed (a
-        document's markup closes only at its end). Without ``--ssml``, the first few
+        """Fragments as they come, unless the input is SSML: then its pieces, parsed as
+        they arrive (``markup_pieces``); what has arrived by now is parsed now, so a
+        malformed head fails before a model loads. Without ``--ssml``, the first few
         characters tell (``<speak``)."""
         head: list[str] = []
         if not ssml:
@@ -119,8 +132,31 @@ class RunPlan:
                     break
             if not looks_like_ssml("".join(head)):
                 return chain(head, fragments)
-        check("".join(f for f in chain(head, fragments) if f != PAUSE))
+        reader = SsmlReader()
+        first = "".join(f for f in head if f != PAUSE)
+        self.raw_ssml = first
+        ready = reader.feed(first)
+        self.markup_pieces = self._pieces(reader, ready, fragments)
         return iter(())
+
+    def _pieces(
+        self, reader: SsmlReader, ready: list[Markup], fragments: Iterator[str]
+    ) -> Iterator[Markup]:
+        said = False
+        for fragment in fragments:
+            for piece in ready:
+                said = said or bool(piece.text.strip())
+                yield piece
+            if fragment != PAUSE:
+                self.raw_ssml += fragment
+                ready = reader.feed(fragment)
+            else:
+                ready = []
+        for piece in [*ready, *reader.close()]:
+            said = said or bool(piece.text.strip())
+            yield piece
+        if not said:
+            raise UserError("nothing to say: the SSML document has no text")
 
     def execute(
         self,
@@ -146,9 +182,14 @@ class RunPlan:
                 options,
                 self.batch_size,
                 quiet,
+                self.timestamps,
             )
-        source: str | Iterator[str] | Markup = self.source
-        if self.markup is not None:
+        source: str | Iterable[str] | Markup | MarkupStream = self.source
+        if self.markup_pieces is not None:
+            source = markup_stream_for(
+                engine, self.markup_pieces, options, self._warning_teller(on_warning)
+            )
+        elif self.markup is not None:
             source, self.warnings = markup_for(engine, self.markup, options)
             if on_warning is not None:
                 for warning in self.warnings:
@@ -157,6 +198,14 @@ class RunPlan:
         stats = speak_to(engine, source, sink, options, keep_chunks=keep_chunks, on_chunk=on_chunk)
         stats.warnings = self.warnings
         return stats
+
+    def _warning_teller(self, on_warning: Callable[[str], None] | None) -> Callable[[str], None]:
+        def tell(warning: str) -> None:
+            self.warnings.append(warning)
+            if on_warning is not None:
+                on_warning(warning)
+
+        return tell
 
     def execute_on_cluster(
         self,
@@ -170,15 +219,18 @@ class RunPlan:
         assert self.cluster is not None and self.batch_dir is not None and self.lines is not None
         return run_cluster_batch(
             spec, self.lines, self.batch_dir, self.audio_format, dict(fields), self.cluster,
-            self.batch_size, progress=progress,
+            self.batch_size, progress=progress, timestamps=self.timestamps,
         )  # fmt: skip
 
     def execute_remote(self, url: str, fields: dict[str, Any], token: str | None) -> RunStats:
         """The same run, synthesised by a ``ttscli serve`` at ``url`` (no model here)."""
         if self.batch_dir is not None:
             raise UserError("--server speaks one text; run batches (--in with a folder) locally")
+        if self.markup_pieces is not None:
+            for _ in self.markup_pieces:  # the whole document, checked
+                pass
         text = self.source if isinstance(self.source, str) else "".join(self.source)
-        if self.markup is not None and not text:
+        if (self.markup is not None or self.markup_pieces is not None) and not text:
             text = self.raw_ssml
         if not text.strip():
             raise UserError("nothing to say: standard input was empty")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from ttscli.audio.sinks import Sink
 from ttscli.engines.base import Chunk, Engine, RunStats
-from ttscli.text.markup import Markup
+from ttscli.text.markup import Markup, MarkupStream
 from ttscli.util.prefetch import prefetch
 
 T = TypeVar("T")
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 def speak_to(
     engine: Engine,
-    source: str | Iterable[str] | Markup,
+    source: str | Iterable[str] | Markup | MarkupStream,
     sink: Sink,
     options: Any = None,
     *,
@@ -36,7 +36,9 @@ def speak_to(
     """
     stats = RunStats(load_seconds=engine.load_seconds)
     busy, waiting = [0.0], [0.0]
-    if not isinstance(source, (str, Markup)):
+    if isinstance(source, MarkupStream):
+        source = MarkupStream(_timed(iter(source), waiting))
+    elif not isinstance(source, (str, Markup)):
         source = _timed(iter(source), waiting)
     started = time.perf_counter()
     try:

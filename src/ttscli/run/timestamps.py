@@ -14,6 +14,16 @@ from ttscli.util.faults import writing
 FORMATS = (".json", ".srt", ".vtt")
 
 
+def batch_timestamps(value: Path) -> str:
+    """In a batch ``--timestamps`` names a format (``vtt``, ``.srt``...): each line's
+    timings go beside its audio. The suffix it stands for."""
+    suffix = "." + str(value).lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise UserError(f"--timestamps {value}: in a batch, name a format (json, srt or vtt); "
+                        "each line's timings go beside its audio")  # fmt: skip
+    return suffix
+
+
 def check_timestamps_path(path: Path) -> None:
     if path.suffix.lower() not in FORMATS:
         raise UserError(f"--timestamps {path}: use a .json, .srt or .vtt file name")

@@ -62,6 +62,7 @@ class Server:
             asyncio.get_running_loop(),
             mode="fragments" if self.served.engine.reads_words else "passages",
             buffer=self.config.chunk_buffer,
+            options=options,
         )
         if not self.scheduler.submit(job):
             self.metrics.refused_one(route)

@@ -22,6 +22,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ttscli.engines.base import Chunk
 from ttscli.text.markup import Markup
@@ -74,8 +75,11 @@ class Job:
         *,
         mode: str = "passages",
         buffer: int = 8,
+        options: Any = None,
     ) -> None:
         self.make_chunks = make_chunks
+        self.options = options
+        """The request's engine options (the slot driver hands them to the slots)."""
         self.mode = mode
         self.buffer = buffer
         self.loop = loop
@@ -84,7 +88,7 @@ class Job:
         self.cancelled = False
         self.finished = False
         self._passages: deque[str | Markup] = deque()
-        self.fragments: queue.Queue[str | None] = queue.Queue()
+        self.fragments: queue.Queue[str | Markup | None] = queue.Queue()
         self._input_closed = False
         self._current: Iterator[Chunk] | None = None
         self._scheduler: Scheduler | None = None
@@ -95,11 +99,11 @@ class Job:
         fragment (fragments mode)."""
         if isinstance(text, Markup):
             if self.mode != "passages":
-                text = text.text_with_breaks()
+                self.fragments.put(text)
             else:
                 self._with_lock(lambda: self._passages.append(text))
-                self._wake()
-                return
+            self._wake()
+            return
         if self.mode == "passages":
             if text.strip():
                 self._with_lock(lambda: self._passages.append(text))

@@ -19,6 +19,7 @@ import numpy as np
 from ttscli.engines.base import Chunk, StepsManyStreams, StreamSlots, Word
 from ttscli.serve.scheduler import DONE, Job, failure_of
 from ttscli.text.feed import WordFeed
+from ttscli.text.markup import Markup
 
 if TYPE_CHECKING:
     from ttscli.serve.scheduler import Scheduler
@@ -79,11 +80,15 @@ class SlotDriver:
                 for job, stream in list(streams.items()):
                     slot = stream.slot
                     if slot in audio:
-                        self._send(scheduler, job, audio[slot], gen.new_words(slot), gen, slot)
+                        words = gen.new_words(slot)
+                        marks = gen.new_marks(slot)
+                        self._send(scheduler, job, audio[slot], words, marks, gen, slot)
                     if gen.slot_done(slot):
                         words = gen.last_words(slot)
-                        if words:
-                            self._send(scheduler, job, np.zeros(0, np.float32), words, gen, slot)
+                        marks = gen.new_marks(slot, final=True)
+                        if words or marks:
+                            silence = np.zeros(0, np.float32)
+                            self._send(scheduler, job, silence, words, marks, gen, slot)
                         self._end(scheduler, gen, streams, job, DONE)
 
     def _admit(self, gen: StreamSlots, jobs: list[Job], streams: dict[Job, _Stream]) -> None:
@@ -97,21 +102,25 @@ class SlotDriver:
 
     @staticmethod
     def _take_text(gen: StreamSlots, job: Job, stream: _Stream) -> None:
-        """Whatever fragments arrived, without waiting; whole words go to the model."""
+        """Whatever fragments arrived, without waiting; whole words (or a document's
+        markup) go to the model."""
         while not gen.input_closed[stream.slot]:
             try:
                 fragment = job.fragments.get_nowait()
             except queue.Empty:
                 return
-            if fragment is None:  # end of input
+            if fragment is None or isinstance(fragment, Markup):
                 rest = stream.feed.flush()
                 if rest.strip():
-                    gen.feed(stream.slot, rest)
-                gen.close_input(stream.slot)
-                return
+                    gen.feed_text(stream.slot, rest, job.options)
+                if fragment is None:  # end of input
+                    gen.close_input(stream.slot)
+                    return
+                gen.feed_markup(stream.slot, fragment, job.options)
+                continue
             ready = stream.feed.push(fragment)
             if ready:
-                gen.feed(stream.slot, ready)
+                gen.feed_text(stream.slot, ready, job.options)
 
     def _send(
         self,
@@ -119,6 +128,7 @@ class SlotDriver:
         job: Job,
         audio: np.ndarray,
         words: list[Word],
+        marks: list[Word],
         gen: StreamSlots,
         slot: int,
     ) -> None:
@@ -126,6 +136,7 @@ class SlotDriver:
             audio,
             self.sample_rate,
             words=tuple(words),
+            marks=tuple(marks),
             text_ready_at=gen.first_text_at[slot],
         )
         scheduler.send(job, chunk)

@@ -127,6 +127,22 @@ def text_to_phonemes(text: str) -> tuple[str, ...]:
     return tuple(chain.from_iterable(u.phonemes for u in text_to_utterances(text)))
 
 
+def line_utterance(text: str) -> Utterance:
+    """A plain batch line as one utterance: its sentences' phonemes in one sequence (their
+    end tokens kept as pauses), and its words where they fall in it."""
+    utterances = text_to_utterances(text)
+    words: list[WordSpan] = []
+    offset = 0
+    for utterance in utterances:
+        words += [WordSpan(w.text, w.start + offset, w.end + offset) for w in utterance.words]
+        offset += len(utterance.phonemes)
+    return Utterance(
+        " ".join(u.text for u in utterances),
+        tuple(chain.from_iterable(u.phonemes for u in utterances)),
+        tuple(words),
+    )
+
+
 # --- markup as marker characters ---------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ reported with the word timings; a ``Boundary`` ends a sentence or a paragraph.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ttscli.util.errors import UserError
@@ -117,6 +118,17 @@ class Markup:
             elif isinstance(span, Mark):
                 found.append("<mark> is not reported by this engine")
         return list(dict.fromkeys(found))
+
+
+class MarkupStream:
+    """Markup that arrives a piece at a time (SSML read as it comes, ``text.ssml.SsmlReader``):
+    an engine that reads markup speaks each piece once it is here, in one stream."""
+
+    def __init__(self, pieces: Iterable[Markup]) -> None:
+        self._pieces = pieces
+
+    def __iter__(self) -> Iterator[Markup]:
+        return iter(self._pieces)
 
 
 def require_text(text: str | Markup) -> str | Markup:

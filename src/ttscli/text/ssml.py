@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import DefusedXMLParser
 
 from ttscli.text.ipa import ipa_to_arpabet
 from ttscli.text.markup import PLAIN, Boundary, Mark, Markup, Pause, Say, Style
@@ -44,6 +46,12 @@ MONTHS = (
     "January February March April May June July August September October November December"
 ).split()
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_SENTENCE_END = re.compile(r"""[.!?]+["')\]]*(?=\s)""")
+_CONTAINERS = ("speak", "p", "paragraph", "s", "sentence")
+_BOUNDARIES = {
+    "p": Boundary(paragraph=True), "paragraph": Boundary(paragraph=True),
+    "s": Boundary(), "sentence": Boundary(),
+}  # fmt: skip
 
 
 def looks_like_ssml(text: str) -> bool:
@@ -60,8 +68,155 @@ def looks_like_ssml(text: str) -> bool:
 
 def parse_ssml(document: str) -> Markup:
     """The spans of an SSML document, or a ``UserError`` in one line."""
+    reader = SsmlReader(whole=True)
+    return joined([*reader.feed(document), *reader.close()])
+
+
+def joined(pieces: Iterable[Markup]) -> Markup:
+    """One markup of ``pieces`` in order."""
+    whole = Markup()
+    for piece in pieces:
+        whole.spans.extend(piece.spans)
+        for warning in piece.warnings:
+            whole.warn(warning)
+    return whole
+
+
+class SsmlReader:
+    """Reads an SSML document as it arrives and releases its spans a sentence at a time:
+    once a ``<s>`` or ``<p>`` closes, or the text between elements reaches a sentence end
+    (``.``, ``!`` or ``?`` and a space). An element inside a sentence (``<prosody>``,
+    ``<emphasis>``...) is read whole once it closes, so a sentence is never spoken before
+    its markup is complete. The document is parsed by ``defusedxml`` as it comes, so the
+    first malformed or refused byte fails at once, with its line and column.
+    """
+
+    def __init__(self, whole: bool = False) -> None:
+        """``whole``: the document is all here, so nothing is released before ``close``
+        (a sentence's text stays one span)."""
+        self._whole = whole
+        self._builder = _Builder(self)
+        self._parser = DefusedXMLParser(
+            target=self._builder, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        self._ready: list[Markup] = []
+        self._pending = Markup()
+        self._text = ""
+
+    def feed(self, chunk: str) -> list[Markup]:
+        """The pieces that ``chunk`` completes (often none)."""
+        with _parsing():
+            self._parser.feed(chunk)
+        return self._take()
+
+    def close(self) -> list[Markup]:
+        """The rest, at the end of the document (``UserError`` if it is not complete)."""
+        with _parsing():
+            self._parser.close()
+        self._flush_text()
+        self._whole = False
+        self._release()
+        return self._take()
+
+    def _take(self) -> list[Markup]:
+        ready, self._ready = self._ready, []
+        return ready
+
+    # -- called by the builder ---------------------------------------------------------------
+    def _top_text(self, text: str) -> None:
+        """Text between sentence-level elements: released up to its last sentence end."""
+        self._text += text
+        if self._whole:
+            return
+        ends = list(_SENTENCE_END.finditer(self._text))
+        if ends:
+            end = ends[-1]
+            head, self._text = self._text[: end.end()], self._text[end.end() :]
+            self._pending.spans.append(Say(head))
+            self._release()
+
+    def _flush_text(self) -> None:
+        if self._text.strip():
+            self._pending.spans.append(Say(self._text))
+        self._text = ""
+
+    def _open_container(self, element: ET.Element) -> None:
+        _check_attribute_lengths(element)
+        _attributes(element, (), self._pending)
+        boundary = _BOUNDARIES.get(_name(element))
+        if boundary is not None:
+            self._pending.spans.append(boundary)
+
+    def _close_container(self, element: ET.Element) -> None:
+        self._flush_text()
+        boundary = _BOUNDARIES.get(_name(element))
+        if boundary is not None:
+            self._pending.spans.append(boundary)
+        self._release()
+
+    def _inline_done(self, element: ET.Element, depth: int) -> None:
+        _walk(element, PLAIN, self._pending, depth)
+
+    def _release(self) -> None:
+        if self._whole:
+            return
+        if self._pending.spans or self._pending.warnings:
+            self._ready.append(self._pending)
+            self._pending = Markup()
+
+
+class _Builder(ET.TreeBuilder):
+    """Builds only what is inside a sentence-level element (to walk it when it closes) and
+    drops it then, so a long document streamed in never piles up in memory."""
+
+    def __init__(self, reader: SsmlReader) -> None:
+        super().__init__()
+        self._reader = reader
+        self._open: list[ET.Element] = []
+        self._inline = 0
+        """How many of the open elements are inside (or are) an element of a sentence."""
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        name = tag.rsplit("}", 1)[-1]
+        if len(self._open) > MAX_DEPTH:
+            raise UserError(f"SSML: elements nested more than {MAX_DEPTH} deep")
+        if not self._open and name != "speak":
+            raise UserError(f"SSML: the document must be a <speak> element, not <{name}>")
+        if not self._inline:
+            self._reader._flush_text()
+        element = super().start(tag, attrs)
+        self._open.append(element)
+        if self._inline or name not in _CONTAINERS:
+            self._inline += 1
+        else:
+            self._reader._open_container(element)
+        return element
+
+    def data(self, data: str) -> None:
+        if self._inline:
+            super().data(data)
+        else:
+            self._reader._top_text(data)
+
+    def end(self, tag: str) -> ET.Element:
+        element = super().end(tag)
+        self._open.pop()
+        if self._inline:
+            self._inline -= 1
+            if self._inline == 0:
+                self._reader._inline_done(element, len(self._open))
+        else:
+            self._reader._close_container(element)
+        if self._open and self._inline == 0:
+            self._open[-1].remove(element)
+        return element
+
+
+@contextmanager
+def _parsing() -> Iterator[None]:
+    """The parser's refusals and errors as one line each."""
     try:
-        root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        yield
     except DefusedXmlException as exc:
         raise UserError(
             f"SSML: refused ({_refusal(exc)}); write plain text or plain SSML"
@@ -70,11 +225,6 @@ def parse_ssml(document: str) -> Markup:
         line, column = exc.position
         reason = str(exc).split(":")[0]
         raise UserError(f"SSML: {reason} at line {line}, column {column + 1}") from None
-    if _name(root) != "speak":
-        raise UserError(f"SSML: the document must be a <speak> element, not <{_name(root)}>")
-    markup = Markup()
-    _walk(root, PLAIN, markup, 0)
-    return markup
 
 
 def _refusal(exc: DefusedXmlException) -> str:
@@ -95,11 +245,7 @@ def _walk(element: ET.Element, style: Style, markup: Markup, depth: int) -> None
     if depth > MAX_DEPTH:
         raise UserError(f"SSML: elements nested more than {MAX_DEPTH} deep")
     name = _name(element)
-    for key, value in element.attrib.items():
-        if len(value) > MAX_ATTRIBUTE:
-            raise UserError(
-                f"SSML: <{name} {key.rsplit('}', 1)[-1]}> is longer than {MAX_ATTRIBUTE} characters"
-            )
+    _check_attribute_lengths(element)
     handler = HANDLERS.get(name)
     if handler is None:
         markup.warn(f"SSML <{name}> is not supported: its text is read as it is")
@@ -108,6 +254,13 @@ def _walk(element: ET.Element, style: Style, markup: Markup, depth: int) -> None
         handler(element, style, markup, depth)
     if element.tail and element.tail.strip():
         markup.spans.append(Say(element.tail, style))  # the tail is the parent's text
+
+
+def _check_attribute_lengths(element: ET.Element) -> None:
+    for key, value in element.attrib.items():
+        if len(value) > MAX_ATTRIBUTE:
+            raise UserError(f"SSML: <{_name(element)} {key.rsplit('}', 1)[-1]}> is longer "
+                            f"than {MAX_ATTRIBUTE} characters")  # fmt: skip
 
 
 def _children(element: ET.Element, style: Style, markup: Markup, depth: int) -> None:

@@ -73,8 +73,15 @@ def window(spoken: Spoken, first: int, last: int, rate: int) -> np.ndarray:
     return spoken.audio[int(start * rate) : int(end * rate)]
 
 
+def voiced_f0(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Praat's F0 of a word or phrase; none for one too short for its analysis window."""
+    if len(audio) < 0.1 * rate:
+        return np.zeros(0)
+    return speech_f0(audio, rate)
+
+
 def median_f0(audio: np.ndarray, rate: int) -> float:
-    voiced = speech_f0(audio, rate)
+    voiced = voiced_f0(audio, rate)
     return float(np.median(voiced)) if len(voiced) > 10 else float("nan")
 
 
@@ -83,7 +90,7 @@ def rms_db(audio: np.ndarray) -> float:
 
 
 def f0_range_semitones(audio: np.ndarray, rate: int) -> float:
-    voiced = speech_f0(audio, rate)
+    voiced = voiced_f0(audio, rate)
     if len(voiced) < 5:
         return float("nan")
     high, low = np.percentile(voiced, 90), np.percentile(voiced, 10)
@@ -230,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             words = measures.plain.words
             starts = aligned_starts(aligner, measures.plain.audio, rate, [w for w, _, _ in words])
             if starts is not None:
-                errors = [abs(a - w[1]) * 1000 for a, w in zip(starts, words, strict=True)]
+                errors = [(a - w[1]) * 1000 for a, w in zip(starts, words, strict=True)]
                 boundary_errors += errors[1:]  # the first word starts after leading silence
 
     machine = machine_description()["cpu_model"]
@@ -264,8 +271,11 @@ def print_judges(
         print(f"| {label} | {corpus_wer(texts, hypotheses):.3f} | {ovrl:.2f} |")
     if boundary_errors:
         print()
-        print("| word starts against pocketsphinx's forced alignment | median (ms) | 95th (ms) |")
-        print("|---|---:|---:|")
-        median = statistics.median(boundary_errors)
-        p95 = float(np.percentile(boundary_errors, 95))
-        print(f"| fs2 word timings ({len(boundary_errors)} words) | {median:.0f} | {p95:.0f} |")
+        print("| word starts against pocketsphinx's forced alignment | median (ms) | 95th (ms) "
+              "| signed median (ms) |")  # fmt: skip
+        print("|---|---:|---:|---:|")
+        absolute = np.abs(boundary_errors)
+        median, p95 = float(np.median(absolute)), float(np.percentile(absolute, 95))
+        signed = statistics.median(boundary_errors)
+        print(f"| fs2 word timings ({len(boundary_errors)} words) | {median:.0f} | {p95:.0f} "
+              f"| {signed:+.0f} |")  # fmt: skip

@@ -1,0 +1,100 @@
+"""What a request may set for Kyutai, and how its markup and silences become the script
+the model reads: text with ``<break time="Xs"/>`` tags (moshi's script reader), fed a
+span at a time with its style, so that a generation can slow or hurry a span (its padding
+bonus) and make it louder or softer (a gain on its words)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ttscli.text.markup import PLAIN, Boundary, Mark, Markup, Pause, Say, Style
+
+
+@dataclass(frozen=True)
+class KyutaiOptions:
+    """Per-request options (sampling is fixed when the model loads): the silences put
+    between sentences and after paragraphs, as breaks the model reads."""
+
+    sentence_silence: float = 0.0
+    paragraph_silence: float = 0.0
+
+    def spaced(self, text: str) -> str:
+        """``text`` with a ``<break>`` after each sentence end and each paragraph."""
+        if self.paragraph_silence > 0:
+            text = _BLANK_LINE.sub(f" {self.paragraph_break()} ", text)
+        return self.after_sentences(text)
+
+    def after_sentences(self, text: str) -> str:
+        """``text`` with a ``<break>`` after each sentence end followed by a space."""
+        if self.sentence_silence > 0:
+            tag = _tag(self.sentence_silence)
+            text = _SENTENCE_END.sub(lambda m: f"{m[1]} {tag}{m[2]}", text)
+        return text
+
+    def sentence_break(self) -> str:
+        return _tag(self.sentence_silence) if self.sentence_silence > 0 else ""
+
+    def paragraph_break(self) -> str:
+        return _tag(self.paragraph_silence) if self.paragraph_silence > 0 else ""
+
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_SENTENCE_END = re.compile(r"""([.!?]+["')\]]*)(\s)""")
+_ENDS_SENTENCE = re.compile(r"""[.!?]+["')\]]*$""")
+
+
+def _tag(seconds: float) -> str:
+    return f'<break time="{seconds:.3f}s"/>'
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """Text for the model in one style, or a mark between words."""
+
+    text: str = ""
+    style: Style = PLAIN
+    mark: str | None = None
+
+
+class ScriptWriter:
+    """Turns markup, a piece at a time, into the items to feed: spans of one style joined,
+    each pause a break tag, the sentence silence after each sentence end, and the paragraph
+    silence between paragraphs (held until the next one starts, so a document never ends
+    in silence). Only rate and volume make styles differ: the rest is not followed."""
+
+    def __init__(self, options: KyutaiOptions) -> None:
+        self.options = options
+        self._said = False
+        self._sentence_due = False
+        self._paragraph_due = False
+
+    def items(self, markup: Markup) -> list[FeedItem]:
+        items: list[FeedItem] = []
+
+        def add(text: str, style: Style) -> None:
+            if items and items[-1].mark is None and items[-1].style == style:
+                items[-1] = FeedItem(f"{items[-1].text} {text}", style)
+            else:
+                items.append(FeedItem(text, style))
+
+        style = PLAIN
+        for span in markup.spans:
+            if isinstance(span, Say) and span.text.strip():
+                style = Style(rate=span.style.rate, volume_db=span.style.volume_db)
+                text = span.text.strip()
+                before = [
+                    self.options.sentence_break() if self._sentence_due else "",
+                    self.options.paragraph_break() if self._paragraph_due else "",
+                ]
+                add(" ".join([*filter(None, before), self.options.after_sentences(text)]), style)
+                self._sentence_due = bool(_ENDS_SENTENCE.search(text))
+                self._paragraph_due = False
+                self._said = True
+            elif isinstance(span, Pause) and span.seconds > 0:
+                add(_tag(span.seconds), style)
+            elif isinstance(span, Boundary) and span.paragraph:
+                self._paragraph_due = self._said
+            elif isinstance(span, Mark):
+                items.append(FeedItem(mark=span.name))
+        return items
