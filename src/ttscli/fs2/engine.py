@@ -60,6 +60,7 @@ from ttscli.text.frontend import (
     line_utterance,
     speakable_utterances,
     text_to_utterances,
+    utterances_one_by_one,
 )
 from ttscli.text.g2p import get_phonemizer
 from ttscli.text.lexicon import read_phonetic
@@ -463,10 +464,7 @@ class FS2Engine:
         fragments = [text] if isinstance(text, str) else text
         for passage, paragraph in paragraphs_as_they_arrive(fragments):
             ready = time.perf_counter()
-            utterances = speakable_utterances(passage)
-            if utterances and paragraph:
-                utterances[-1] = replace(utterances[-1], paragraph_end=True)
-            for utterance in utterances:
+            for utterance in utterances_one_by_one(passage, paragraph):
                 yield from self._spoken(utterance, controls, ready, clock)
 
     def markup_warnings(self, markup: Markup, options: Controls | None = None) -> list[str]:

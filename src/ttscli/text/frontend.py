@@ -13,7 +13,7 @@ tokeniser reads back, so a style applies to exactly the words its element held.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 
@@ -108,6 +108,32 @@ def speakable_utterances(text: str | Markup) -> list[Utterance]:
         if paragraph:
             reader.end_paragraph()
     return reader.finish()
+
+
+def utterances_one_by_one(text: str, ends_paragraph: bool = False) -> Iterator[Utterance]:
+    """Plain text's sentences, each read (and phonemized) only once the one before it has
+    been taken, so the first sentence of a long text is ready after its own work alone.
+    The same utterances as ``speakable_utterances``; the last one ends a paragraph when
+    ``ends_paragraph`` (as each one before a blank line does)."""
+    protected, inline, events = _protect(Markup.plain(text))
+    reader = _SentenceReader(inline, events)
+    chunks = _chunks(protected, events)
+    for n, (chunk, paragraph) in enumerate(chunks):
+        paragraph = paragraph or (ends_paragraph and n == len(chunks) - 1)
+        sentences = split_sentences(normalize(chunk))
+        last = max((i for i, s in enumerate(sentences) if _has_words(s)), default=-1)
+        for i, sentence in enumerate(sentences):
+            before = len(reader.utterances)
+            reader.read(sentence)
+            if len(reader.utterances) > before:
+                utterance = reader.utterances[-1]
+                yield (
+                    replace(utterance, paragraph_end=True) if paragraph and i == last else utterance
+                )
+
+
+def _has_words(sentence: str) -> bool:
+    return any(m.lastgroup in ("word", "slot") for m in _TOKEN.finditer(sentence))
 
 
 def text_to_utterances(text: str | Markup) -> list[Utterance]:

