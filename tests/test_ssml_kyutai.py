@@ -38,7 +38,8 @@ def test_markup_becomes_the_text_kyutai_reads() -> None:
         '<speak><p>Hello <break time="700ms"/>there.</p><p>Call '
         '<say-as interpret-as="digits">42</say-as>.</p></speak>'
     )
-    assert markup.text_with_breaks() == 'Hello <break time="0.700s"/> there.\n\nCall 4 2 .'
+    said = [item.text for item in ScriptWriter(KyutaiOptions(paragraph_silence=1.0)).items(markup)]
+    assert said == ['Hello <break time="0.700s"/> there. <break time="1.000s"/> Call 4 2 .']
 
 
 def test_sentence_and_paragraph_silences_become_breaks() -> None:

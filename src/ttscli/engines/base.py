@@ -296,7 +296,10 @@ def markup_for(
     for an engine that reads it, else its plain text."""
     if isinstance(engine, ReadsMarkup):
         return markup, engine.markup_warnings(markup, options)
-    return markup.text, [*markup.warnings, "this engine reads plain text: the markup is ignored"]
+    return markup.text, [*markup.warnings, PLAIN_TEXT_ONLY]
+
+
+PLAIN_TEXT_ONLY = "this engine reads plain text: the markup is ignored"
 
 
 def markup_stream_for(
@@ -323,7 +326,7 @@ def markup_stream_for(
 
     def texts() -> Iterator[str]:
         for piece in pieces:
-            tell([*piece.warnings, "this engine reads plain text: the markup is ignored"])
+            tell([*piece.warnings, PLAIN_TEXT_ONLY])
             if piece.text.strip():
                 yield piece.text + " "
                 yield PAUSE  # a piece ends a sentence: let a sentence engine start on it

@@ -309,8 +309,7 @@ class KyutaiEngine:
         """Kyutai reads text and breaks, and a span's rate (its padding bonus), volume (a gain
         on its words) and marks (at word starts) are followed; pitch, emphasis and phonemes
         are not (``say-as`` and ``sub`` are, as the text they become)."""
-        followed = ("<prosody rate>", "<prosody volume>", "<mark>")
-        unhonoured = [w for w in markup.unhonoured_by_text() if not w.startswith(followed)]
+        unhonoured = markup.unhonoured_by_text(followed=("rate", "volume", "mark"))
         return list(dict.fromkeys([*markup.warnings, *unhonoured]))
 
     def respelled(self, text: str) -> str:
@@ -359,7 +358,7 @@ class KyutaiEngine:
             with Generation(self, 1) as gen:
                 out = _SingleOutput(gen, self.sample_rate)
                 for items in _script(text, options):
-                    self._feed(gen, 0, items)
+                    gen.feed_items(0, items)
                     while gen.can_step():
                         yield from out.step()
                 gen.close_input(0)
@@ -370,13 +369,6 @@ class KyutaiEngine:
                 yield from out.finish()
         finally:
             self._busy = False
-
-    def _feed(self, gen: Generation, index: int, items: Iterable[FeedItem]) -> None:
-        for item in items:
-            if item.mark is not None:
-                gen.mark(index, item.mark)
-            elif item.text.strip():
-                gen.feed(index, self.respelled(item.text), item.style)
 
     def synthesize(self, text: str) -> np.ndarray:
         """Whole utterance as one array (convenience over ``stream``)."""
@@ -415,10 +407,9 @@ class KyutaiEngine:
         active = [i for i, items in enumerate(scripts) if any(it.text.strip() for it in items)]
         if active:
             chunks: list[list[np.ndarray]] = [[] for _ in active]
-            gains = [0.0] * len(active)
             with Generation(self, len(active)) as gen:
                 for slot, i in enumerate(active):
-                    self._feed(gen, slot, scripts[i])
+                    gen.feed_items(slot, scripts[i])
                     gen.close_input(slot)
                 while not gen.done():
                     audio = gen.step()
@@ -426,9 +417,7 @@ class KyutaiEngine:
                         continue
                     for slot in range(len(active)):
                         if gen.keeps(slot, gen.last_index):
-                            frame = len(chunks[slot])
-                            chunks[slot].append(gen.gained(slot, frame, audio[slot], gains[slot]))
-                            gains[slot] = gen.gain_db(slot, frame)
+                            chunks[slot].append(gen.gained(slot, len(chunks[slot]), audio[slot]))
                 for slot, i in enumerate(active):
                     if chunks[slot]:
                         results[i] = np.concatenate(chunks[slot])
@@ -473,15 +462,12 @@ class _SingleOutput:
         self.sample_rate = sample_rate
         self.produced = 0
         self.emitted = 0
-        self._gain_db = 0.0
 
     def step(self) -> Iterator[Chunk]:
         audio = self.gen.step()
         if audio is None or not self.gen.keeps(0, self.gen.last_index):
             return
-        frame = self.produced
-        samples = self.gen.gained(0, frame, audio[0], self._gain_db)
-        self._gain_db = self.gen.gain_db(0, frame)
+        samples = self.gen.gained(0, self.produced, audio[0])
         self.produced += 1
         words = self.gen.final_words(0, self.produced, self.emitted)
         marks = self.gen.mark_times(0, self.produced, self.emitted + len(words))

@@ -3,6 +3,7 @@ text arrive between steps, which the engine (one stream) and the slots (many) bo
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_right
 from contextlib import ExitStack
@@ -12,6 +13,11 @@ import numpy as np
 
 from ttscli.engines.base import Word
 from ttscli.text.markup import PLAIN, Style
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ttscli.kyutai.options import FeedItem
 
 if TYPE_CHECKING:
     import torch
@@ -34,8 +40,6 @@ GAIN_RAMP_SECONDS = 0.01
 
 def rate_bonus(rate: float) -> float:
     """The padding bonus that slows a span to ``rate`` (below 1) or hurries it (above 1)."""
-    import math
-
     bonus = BONUS_PER_HALVING * math.log2(1.0 / rate)
     return max(-MAX_RATE_BONUS, min(MAX_RATE_BONUS, bonus))
 
@@ -72,6 +76,8 @@ class Generation:
         """The gain of each word fed to each item (in transcript order), from its volume."""
         self.marks: list[list[tuple[int, str]]] = [[] for _ in range(batch_size)]
         """SSML marks of each item: (how many words come before it, its name)."""
+        self.last_gain_db = [0.0] * batch_size
+        """The gain of each item's last frame (``gained`` ramps from it)."""
         self.offset = 0  # LM steps taken
         self.frames = 0  # frames returned by the LM (it returns none for the first max_delay)
         self.t_first_text: float | None = None
@@ -150,8 +156,9 @@ class Generation:
 
     # -- text in ----------------------------------------------------------------------------
     def feed(self, index: int, text: str, style: Style = PLAIN) -> int:
-        """Queue ``text`` (whole words) for item ``index``, spoken at ``style``'s rate and
-        volume; returns how many entries (words and breaks) it added."""
+        """Queue ``text`` (whole words, respelled by the engine's lexicon) for item
+        ``index``, spoken at ``style``'s rate and volume; returns how many entries (words
+        and breaks) it added."""
         from moshi.models.tts import script_to_entries
 
         tts = self.tts
@@ -159,7 +166,7 @@ class Generation:
             tts.tokenizer,
             tts.machine.token_ids,
             tts.mimi.frame_rate,
-            [text],
+            [self.engine.respelled(text)],
             # The speaker-turn token opens the first word only, not every fragment.
             multi_speaker=tts.multi_speaker and not self._speaker_sent[index],
             padding_between=_PADDING_BETWEEN,
@@ -174,6 +181,14 @@ class Generation:
         self.states[index].entries.extend(entries)
         return len(entries)
 
+    def feed_items(self, index: int, items: Iterable[FeedItem]) -> None:
+        """A script's items (``kyutai.options.ScriptWriter``) for item ``index``."""
+        for item in items:
+            if item.mark is not None:
+                self.mark(index, item.mark)
+            elif item.text.strip():
+                self.feed(index, item.text, item.style)
+
     def mark(self, index: int, name: str) -> None:
         """An SSML mark at this point of item ``index``'s text: reported at the start of
         the next word (at the end of speech if none follows)."""
@@ -187,10 +202,11 @@ class Generation:
         gains = self.word_gain_db[index]
         return gains[word] if 0 <= word < len(gains) else 0.0
 
-    def gained(self, index: int, frame: int, audio: np.ndarray, before_db: float) -> np.ndarray:
-        """``audio`` (frame ``frame`` of item ``index``) at its word's gain, ramped from
-        ``before_db`` (the previous frame's). Unchanged when neither has any."""
+    def gained(self, index: int, frame: int, audio: np.ndarray) -> np.ndarray:
+        """``audio`` (frame ``frame`` of item ``index``, frames taken in order) at its word's
+        gain, ramped from the previous frame's. Unchanged when neither has any."""
         db = self.gain_db(index, frame)
+        before_db, self.last_gain_db[index] = self.last_gain_db[index], db
         if db == 0.0 and before_db == 0.0:
             return audio
         target = 10 ** (db / 20)

@@ -41,7 +41,6 @@ class SlotGeneration(Generation):
         self.first_text_at: list[float | None] = [None] * slots
         self._executing = [False] * slots
         self._writers: list[ScriptWriter | None] = [None] * slots
-        self._gains = [0.0] * slots  # the gain (dB) of each slot's last frame
 
     # -- slots ------------------------------------------------------------------------------
     def open(self) -> int | None:
@@ -66,7 +65,7 @@ class SlotGeneration(Generation):
         self.states[slot] = self.tts.machine.new_state([])
         self.entry_bonus[slot], self.word_gain_db[slot], self.marks[slot] = [], [], []
         self._writers[slot] = None
-        self._gains[slot] = 0.0
+        self.last_gain_db[slot] = 0.0
         self.input_closed[slot] = False
         self._speaker_sent[slot] = False
         self.offsets[slot] = self.returned[slot] = self.produced[slot] = self.emitted[slot] = 0
@@ -74,7 +73,7 @@ class SlotGeneration(Generation):
 
     # -- text in ----------------------------------------------------------------------------
     def feed(self, index: int, text: str, style: Style = PLAIN) -> int:
-        added = super().feed(index, self.engine.respelled(text), style)
+        added = super().feed(index, text, style)
         if self.first_text_at[index] is None and self._speaker_sent[index]:
             self.first_text_at[index] = time.perf_counter()
         return added
@@ -88,11 +87,7 @@ class SlotGeneration(Generation):
         writer = self._writers[slot]
         if writer is None:
             writer = self._writers[slot] = ScriptWriter(options or KyutaiOptions())
-        for item in writer.items(markup):
-            if item.mark is not None:
-                self.mark(slot, item.mark)
-            elif item.text.strip():
-                self.feed(slot, item.text, item.style)
+        self.feed_items(slot, writer.items(markup))
 
     def runnable(self, slot: int) -> bool:
         """Open, not finished, and holding the words its next step needs."""
@@ -161,9 +156,7 @@ class SlotGeneration(Generation):
         for slot in decoding:
             index = self.returned[slot] - 1 - self.tts.delay_steps - _SKIP_FIRST_FRAMES
             if index >= 0 and self.keeps(slot, index):
-                frame = self.produced[slot]
-                out[slot] = self.gained(slot, frame, audio[slot], self._gains[slot])
-                self._gains[slot] = self.gain_db(slot, frame)
+                out[slot] = self.gained(slot, self.produced[slot], audio[slot])
                 self.produced[slot] += 1
         return out
 

@@ -102,25 +102,20 @@ class Manifest:
 
     def _valid(self, entry: dict[str, Any]) -> bool:
         index = entry.get("index")
-        path = str(entry.get("path", ""))
         return (
             isinstance(index, int)
             and 0 < index < len(self.keys)
             and self.keys[index] != 0
             and isinstance(entry.get("text"), str)
             and self.keys[index] == text_key(entry["text"])
-            and path.endswith(f".{self.fmt}")
-            and "/" not in path
-            and (self.out_dir / path).is_file()
-            and (self.timestamps is None or self._has_timings(entry))
+            and self._names_file(entry, "path", f".{self.fmt}")
+            and (self.timestamps is None or self._names_file(entry, "timestamps", self.timestamps))
         )
 
-    def _has_timings(self, entry: dict[str, Any]) -> bool:
-        path = str(entry.get("timestamps", ""))
-        assert self.timestamps is not None
-        return (
-            path.endswith(self.timestamps) and "/" not in path and (self.out_dir / path).is_file()
-        )
+    def _names_file(self, entry: dict[str, Any], key: str, suffix: str) -> bool:
+        """Whether ``entry[key]`` names a file of that suffix in the output folder."""
+        path = str(entry.get(key, ""))
+        return path.endswith(suffix) and "/" not in path and (self.out_dir / path).is_file()
 
     # -- during a run ----------------------------------------------------------------------
     def file_name(self, index: int) -> str:

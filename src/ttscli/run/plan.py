@@ -115,11 +115,9 @@ class RunPlan:
                 text, in_file, check=check, read_all=read_all, pause_after=pause_after
             )
             if not isinstance(self.source, str):
-                self.source = self._ssml_on_stdin(self.source, ssml, check)
+                self.source = self._ssml_on_stdin(self.source, ssml)
 
-    def _ssml_on_stdin(
-        self, fragments: Iterator[str], ssml: bool, check: Callable[[str], object]
-    ) -> Iterator[str]:
+    def _ssml_on_stdin(self, fragments: Iterator[str], ssml: bool) -> Iterator[str]:
         """Fragments as they come, unless the input is SSML: then its pieces, parsed as
         they arrive (``markup_pieces``); what has arrived by now is parsed now, so a
         malformed head fails before a model loads. Without ``--ssml``, the first few

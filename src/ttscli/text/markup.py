@@ -8,7 +8,7 @@ reported with the word timings; a ``Boundary`` ends a sentence or a paragraph.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ttscli.util.errors import UserError
@@ -81,25 +81,9 @@ class Markup:
         """What is said, as plain text (for an engine that takes only words)."""
         return " ".join(s.text for s in self.spans if isinstance(s, Say) and s.text.strip())
 
-    def text_with_breaks(self) -> str:
-        """What is said, with each pause written as ``<break time="Xs"/>``, the one tag
-        Kyutai's model reads (moshi's ``script_to_entries``); paragraphs end in a blank line."""
-        out = ""
-        for span in self.spans:
-            piece = ""
-            if isinstance(span, Say):
-                piece = span.text.strip()
-            elif isinstance(span, Pause) and span.seconds > 0:
-                piece = f'<break time="{span.seconds:.3f}s"/>'
-            elif isinstance(span, Boundary) and span.paragraph:
-                out = out.rstrip() + "\n\n" if out.strip() else out
-                continue
-            if piece:
-                out += ("" if not out or out.endswith("\n") else " ") + piece
-        return out.strip()
-
-    def unhonoured_by_text(self) -> list[str]:
-        """What an engine that reads only text and breaks cannot do of this markup."""
+    def unhonoured_by_text(self, followed: Collection[str] = ()) -> list[str]:
+        """What an engine that reads only text and breaks cannot do of this markup, but for
+        what it ``followed`` of ``rate``, ``pitch``, ``volume`` and ``mark``."""
         found = []
         for span in self.spans:
             if isinstance(span, Say):
@@ -109,13 +93,13 @@ class Markup:
                     ("pitch", style.pitch != 1.0),
                     ("volume", style.volume_db != 0.0),
                 ):
-                    if asked:
+                    if asked and name not in followed:
                         found.append(f"<prosody {name}> is not followed by this engine")
                 if style.emphasis != "none":
                     found.append("<emphasis> is not followed by this engine")
                 if span.phonemes is not None:
                     found.append("<phoneme> is not followed by this engine: its text is read")
-            elif isinstance(span, Mark):
+            elif isinstance(span, Mark) and "mark" not in followed:
                 found.append("<mark> is not reported by this engine")
         return list(dict.fromkeys(found))
 
