@@ -16,6 +16,7 @@ from ttscli.kyutai.engine import KyutaiEngine
 from ttscli.kyutai.generation import Generation, rate_bonus
 from ttscli.kyutai.options import KyutaiOptions, ScriptWriter
 from ttscli.kyutai.synthetic import TinyKyutai
+from ttscli.text.feed import WordFeed
 from ttscli.text.markup import MarkupStream, Style
 from ttscli.text.ssml import SsmlReader, parse_ssml
 
@@ -43,9 +44,23 @@ def test_markup_becomes_the_text_kyutai_reads() -> None:
 
 
 def test_sentence_and_paragraph_silences_become_breaks() -> None:
-    spaced = KyutaiOptions(0.5, 1.0).spaced("One. Two?\n\nThree.")
-    assert spaced == ('One. <break time="0.500s"/> Two? <break time="0.500s"/>'
-                      ' <break time="1.000s"/> Three.')  # fmt: skip
+    said = [
+        item.text for item in ScriptWriter(KyutaiOptions(0.5, 1.0)).plain("One. Two?\n\nThree.")
+    ]
+    assert said == ['One. <break time="0.500s"/> Two? <break time="0.500s"/>'
+                    ' <break time="1.000s"/> Three.']  # fmt: skip
+
+
+@pytest.mark.parametrize("cuts", [["One. T", "wo? Th", "ree."], ["One. Two?\n", "\nThree."]])
+def test_silences_do_not_depend_on_where_streamed_text_is_cut(cuts: list[str]) -> None:
+    """Words as they arrive (``WordFeed`` cuts before a space): a sentence end or a blank
+    line at the edge of a piece gets its silence all the same."""
+    whole = ScriptWriter(KyutaiOptions(0.5, 1.0)).plain("".join(cuts))
+    writer, feed = ScriptWriter(KyutaiOptions(0.5, 1.0)), WordFeed()
+    streamed = [writer.plain(feed.push(cut)) for cut in cuts] + [writer.plain(feed.flush())]
+    texts = " ".join(item.text for items in streamed for item in items)
+    assert texts.split() == " ".join(item.text for item in whole).split()
+    assert texts.count('time="0.500s"') == 2
 
 
 def test_a_lexicon_respells_words(tiny_kyutai: TinyKyutai, tmp_path: Path) -> None:

@@ -434,24 +434,22 @@ def _script(
 ) -> Iterator[list[FeedItem]]:
     """What to feed as the input arrives: whole words of plain text (with the options'
     silences as breaks), or each piece of markup once it is here."""
+    writer = ScriptWriter(options)
     if isinstance(text, (Markup, MarkupStream)):
-        writer = ScriptWriter(options)
         for piece in [text] if isinstance(text, Markup) else text:
             yield writer.items(piece)
         return
     feed = WordFeed()
     for fragment in [text] if isinstance(text, str) else text:
         ready = feed.push(fragment)
-        yield [FeedItem(options.spaced(ready))] if ready else []
-    rest = feed.flush()
-    if rest.strip():
-        yield [FeedItem(options.spaced(rest))]
+        yield writer.plain(ready) if ready else []
+    yield writer.plain(feed.flush())
 
 
 def _whole_script(line: object, options: KyutaiOptions) -> list[FeedItem]:
-    if isinstance(line, Markup):
-        return ScriptWriter(options).items(line)
-    return [FeedItem(options.spaced(str(line)))]
+    """A batch line's script: its text (or SSML's markup) all at once."""
+    text = line if isinstance(line, (str, Markup)) else str(line)
+    return [item for items in _script(text, options) for item in items]
 
 
 class _SingleOutput:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ttscli.text.markup import PLAIN, Boundary, Mark, Markup, Pause, Say, Style
+from ttscli.text.markup import PLAIN, Boundary, Mark, Markup, Pause, Say, Span, Style
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,6 @@ class KyutaiOptions:
 
     sentence_silence: float = 0.0
     paragraph_silence: float = 0.0
-
-    def spaced(self, text: str) -> str:
-        """``text`` with a ``<break>`` after each sentence end and each paragraph."""
-        if self.paragraph_silence > 0:
-            text = _BLANK_LINE.sub(f" {self.paragraph_break()} ", text)
-        return self.after_sentences(text)
 
     def after_sentences(self, text: str) -> str:
         """``text`` with a ``<break>`` after each sentence end followed by a space."""
@@ -68,6 +62,20 @@ class ScriptWriter:
         self._said = False
         self._sentence_due = False
         self._paragraph_due = False
+        self._space = ""
+
+    def plain(self, text: str) -> list[FeedItem]:
+        """Whole words of plain text, as they arrive: a blank line ends a paragraph. A
+        sentence end, or a blank line, at the edge of one piece gets its silence before the
+        next piece, so the silences do not depend on where the text was cut."""
+        text = self._space + text
+        self._space = text[len(text.rstrip()) :]  # a blank line may go on in the next piece
+        spans: list[Span] = []
+        for n, piece in enumerate(_BLANK_LINE.split(text)):
+            if n:
+                spans.append(Boundary(paragraph=True))
+            spans.append(Say(piece))
+        return self.items(Markup(spans))
 
     def items(self, markup: Markup) -> list[FeedItem]:
         items: list[FeedItem] = []

@@ -78,16 +78,20 @@ class SlotGeneration(Generation):
             self.first_text_at[index] = time.perf_counter()
         return added
 
-    def feed_text(self, slot: int, text: str, options: KyutaiOptions | None = None) -> int:
+    def feed_text(self, slot: int, text: str, options: KyutaiOptions | None = None) -> None:
         """Whole words of a request's plain text, with its silences as breaks."""
-        return self.feed(slot, (options or KyutaiOptions()).spaced(text))
+        self.feed_items(slot, self._writer(slot, options).plain(text))
 
     def feed_markup(self, slot: int, markup: Markup, options: KyutaiOptions | None = None) -> None:
         """A piece of a request's markup, as ``KyutaiEngine.stream`` reads it."""
+        self.feed_items(slot, self._writer(slot, options).items(markup))
+
+    def _writer(self, slot: int, options: KyutaiOptions | None) -> ScriptWriter:
+        """The slot's script writer, which carries its silences from piece to piece."""
         writer = self._writers[slot]
         if writer is None:
             writer = self._writers[slot] = ScriptWriter(options or KyutaiOptions())
-        self.feed_items(slot, writer.items(markup))
+        return writer
 
     def runnable(self, slot: int) -> bool:
         """Open, not finished, and holding the words its next step needs."""
