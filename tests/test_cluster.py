@@ -160,3 +160,31 @@ def test_bad_cluster_settings_are_one_line_errors(tiny_checkpoint: Path, tmp_pat
     (fake / "__init__.py").write_text("raise ImportError('No module named ray')\n")
     env = dict(os.environ, PYTHONPATH=str(fake.parent))
     one_line_error(run_cli(*batch, "ray", env=env), "pip install", "ttscli[cluster]")
+
+
+def test_mixed_voice_jsonl_on_ray_equals_one_process(tiny_kyutai, tmp_path: Path) -> None:
+    """Per-line voices (and a dialogue) on Ray workers: the same files and manifest as the
+    same JSONL batch in one process."""
+    from tests.test_cli_speak import speak_args, speak_env
+    from ttscli.kyutai.synthetic import OTHER_VOICES
+
+    rows = [
+        {"id": "one", "text": "Hello world.", "voice": OTHER_VOICES[0]},
+        {"id": "two", "text": "A second line.", "padding_bonus": 1.0},
+        {"id": "three", "turns": ["Hi there.", "Hello."],
+         "voices": [tiny_kyutai.voice_name, OTHER_VOICES[1]]},
+    ]  # fmt: skip
+    source = tmp_path / "lines.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    env = dict(speak_env(tiny_kyutai), OMP_NUM_THREADS="1")
+    outs = {name: tmp_path / name for name in ("local", "ray")}
+    common = ("--in", str(source), "--n-q", "8", "--temp", "0", "--batch-size", "1")
+    ok(run_cli(*speak_args(tiny_kyutai, *common, "--out", str(outs["local"])), env=env))
+    cluster = ("--cluster", "ray", "--workers", "1")
+    ok(run_cli(*speak_args(tiny_kyutai, *common, "--out", str(outs["ray"]), *cluster), env=env))
+    ours, theirs = _manifest(outs["local"]), _manifest(outs["ray"])
+    assert ours == theirs and [m["id"] for m in ours] == ["one", "two", "three"]
+    for entry in ours:
+        a, _ = sf.read(str(outs["local"] / entry["path"]), dtype="float32")
+        b, _ = sf.read(str(outs["ray"] / entry["path"]), dtype="float32")
+        assert a.shape == b.shape and np.max(np.abs(a - b)) <= 1e-4, entry["path"]

@@ -597,3 +597,47 @@ def test_ssml_over_the_websocket_split_mid_tag(server: RunningServer) -> None:
         "POST", "/v1/audio/speech", {"input": SSML, "response_format": "pcm"}
     )
     assert status == 200 and audio == body
+
+
+@pytest.fixture(scope="module")
+def greedy_speak_server(tiny_kyutai) -> Iterator[RunningServer]:
+    """Greedy sampling: the same request gives the same audio every time."""
+    from tests.test_cli_speak import speak_env
+
+    running = start_server(
+        "--engine", "speak", "--hf-repo", tiny_kyutai.model_repo,
+        "--voice-repo", tiny_kyutai.voice_repo, "--voice", tiny_kyutai.voice_name,
+        "--device", "cpu", "--temp", "0", "--n-q", "8", env=speak_env(tiny_kyutai),
+    )  # fmt: skip
+    yield running
+    stop_server(running)
+
+
+def test_speak_serves_other_voices_and_dialogues_but_reads_no_path(
+    greedy_speak_server: RunningServer, tiny_kyutai
+) -> None:
+    """A request names its voice (OpenAI's ``voice``, or ``voices``), or two for a
+    dialogue whose turns arrive labelled over the WebSocket; a path is refused."""
+    from ttscli.kyutai.synthetic import OTHER_VOICES
+
+    speak_server = greedy_speak_server
+
+    text = "Hello world, this is Kyutai."
+    _, served = speak_server.speech(text)
+    status, other = speak_server.speech(text, voice=OTHER_VOICES[0])
+    assert status == 200 and other != served
+    assert speak_server.speech(text, voices=[OTHER_VOICES[0]]) == (200, other)
+    for path in (str(tiny_kyutai.voice_file), "../../etc/passwd", "hf://org/repo/x"):
+        status, body = speak_server.speech(text, voice=path)
+        assert status == 400 and b"not a file path" in body
+    assert speak_server.speech(text, voices=["a", "b", "c"])[0] == 400
+    pair = [tiny_kyutai.voice_name, OTHER_VOICES[0]]
+    pieces = ["[S1] Hel", "lo there. [S", "2] Hi, how", " are you?"]
+    messages = [{"type": "start", "voices": pair}]
+    messages += [{"type": "text", "text": p} for p in pieces] + [{"type": "end"}]
+    audio, events = asyncio.run(ws_session(speak_server, messages))
+    words = [(e["text"], e.get("speaker")) for e in events if e["type"] == "word"]
+    assert words == [("Hello", 1), ("there.", 1), ("Hi,", 2), ("how", 2), ("are", 2),
+                     ("you?", 2)]  # fmt: skip
+    status, whole = speak_server.speech("".join(pieces), voices=pair)
+    assert status == 200 and whole == audio

@@ -83,13 +83,13 @@ class ToneEngine:
                 heard += chunk.seconds
                 yield chunk
 
-    def prepare_line(self, text: str) -> PreparedLine:
-        return PreparedLine(text, text, None, len(text.split()))
+    def prepare_line(self, text: object, options: object = None) -> PreparedLine:
+        return PreparedLine(str(text), text, None, len(str(text).split()), options)
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine], options: ToneOptions | None = None
     ) -> list[Chunk]:
-        return [self._speak(line.text, options, 0.0) for line in lines]
+        return [self._speak(line.text, line.options or options, 0.0) for line in lines]
 
 
 def load_tone(word_seconds: float, device: str) -> ToneEngine:

@@ -85,6 +85,7 @@ def fs2_command(
         cluster=cluster_settings(cluster, cluster_address, workers, worker_cpus, worker_gpus),
         ssml=ssml,
         timestamps=timestamps,
+        line_fields=entry.request_fields(),
     )
     load = {
         "checkpoint": None if checkpoint is None else str(checkpoint),

@@ -101,6 +101,7 @@ def engine_command(entry: EngineEntry) -> Callable[..., None]:
             pause_after=None if entry.reads_words else STDIN_PAUSE_SECONDS,
             audio_format=values["audio_format"].value,
             cluster=settings,
+            line_fields=entry.request_fields(),
         )
         carry_out(
             plan,

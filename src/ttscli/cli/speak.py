@@ -22,8 +22,11 @@ def speak_command(
         str | None, typer.Argument(help="Text to speak; '-' or nothing reads stdin as it arrives.")
     ] = None,
     voice: Annotated[
-        str | None,
-        typer.Option(help="Voice: a path in the voice repo or a local .safetensors embedding."),
+        list[str] | None,
+        typer.Option(
+            help="Voice: a path in the voice repo or a local .safetensors embedding. Give "
+            "two for a dialogue: turns labelled [S1] and [S2], or one turn a line."
+        ),
     ] = None,
     in_file: opt.InFileOption = None,
     out: opt.OutOption = None,
@@ -41,6 +44,13 @@ def speak_command(
     temp: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.6,
     cfg_coef: Annotated[float, typer.Option(help="Classifier-free guidance strength.")] = 2.0,
     seed: Annotated[int | None, typer.Option(help="Random seed for repeatable output.")] = None,
+    padding_bonus: Annotated[
+        float,
+        typer.Option(help="Added to the pad token's logit: positive speaks slower (-6 to 6)."),
+    ] = 0.0,
+    padding_between: Annotated[
+        int, typer.Option(help="Pad steps forced after each word: more is slower (0 to 8).")
+    ] = 1,
     device: opt.DeviceOption = opt.DeviceChoice.auto,
     timestamps: opt.TimestampsOption = None,
     ssml: opt.SsmlOption = False,
@@ -65,10 +75,15 @@ def speak_command(
     """Speak with Kyutai TTS 1.6B, streaming to the sound card as audio is generated."""
     from ttscli.run.sources import require_text
     from ttscli.run.timestamps import write_timestamps
+    from ttscli.text.dialogue import parse_dialogue
+    from ttscli.util.errors import UserError
 
+    voices = voice or []
+    if len(voices) > 2:
+        raise UserError(f"--voice given {len(voices)} times: one voice, or two for a dialogue")
     entry = registry.get(ENGINE)
     load = {
-        "voice": voice,
+        "voice": voices[0] if voices else None,
         "hf_repo": hf_repo,
         "voice_repo": voice_repo,
         "model_dir": None if model_dir is None else str(model_dir),
@@ -80,10 +95,23 @@ def speak_command(
         "lexicon": None if lexicon is None else str(lexicon),
     }
     entry.check_load(load)
-    fields = entry.check_request(
-        {"sentence_silence": sentence_silence, "paragraph_silence": paragraph_silence}
-    )
-    fields = {k: fields[k] for k in ("sentence_silence", "paragraph_silence")}
+    asked = {
+        "sentence_silence": sentence_silence,
+        "paragraph_silence": paragraph_silence,
+        "padding_bonus": padding_bonus,
+        "padding_between": padding_between,
+        "voices": voices if len(voices) == 2 else None,
+    }
+    fields = entry.check_request(asked)
+    fields = {k: fields[k] for k in asked if fields[k] is not None}
+    if "voices" in fields:
+        fields["voices"] = list(fields["voices"])
+
+    def check_text(text: object) -> object:
+        if len(voices) == 2 and isinstance(text, str):
+            return parse_dialogue(text)
+        return require_text(text)
+
     plan = RunPlan(
         text=text,
         in_file=in_file,
@@ -91,12 +119,13 @@ def speak_command(
         output_device=output_device,
         batch_size=batch_size,
         json_output=json_output,
-        check_text=require_text,
+        check_text=check_text,
         read_all=read_all,
         audio_format=audio_format.value,
         cluster=cluster_settings(cluster, cluster_address, workers, worker_cpus, worker_gpus),
         ssml=ssml,
         timestamps=timestamps,
+        line_fields=entry.request_fields(),
     )
     _, result = carry_out(
         plan,
@@ -106,7 +135,7 @@ def speak_command(
         json_output=json_output,
         server=server,
         token=token,
-        remote_fields={"voice": voice, "n_q": n_q, "seed": seed},
+        remote_fields={"voice": voices[0] if voices else None, "n_q": n_q, "seed": seed},
         loading="loading Kyutai TTS...",
     )
     if isinstance(result, RunStats) and timestamps is not None:

@@ -148,11 +148,11 @@ class ShardWorker:
         started = time.perf_counter()
         try:
             options = self.engine.options(fields)
-            items = [(line, prepare(self.engine, line)) for line in shard]
+            items = [(line, prepare(self.engine, line, fields)) for line in shard]
         except UserError as exc:
             return {"error": str(exc)}
         files = [
-            (line.index, line.text, prepared.phonemes, chunk.seconds,
+            (line, prepared.phonemes, chunk.seconds,
              encode(chunk.audio, self.engine.sample_rate, fmt),
              render(chunk.words, timestamps, chunk.marks) if timestamps else None)
             for line, prepared, chunk in synthesize_sorted(self.engine, items, batch_size, options)
@@ -273,7 +273,7 @@ def run_cluster_batch(
                 except WriteFault as fault:
                     raise fault.after(kept(skipped + summary.written, manifest)) from None
                 if progress is not None:
-                    progress(len(result["files"]), sum(f[3] for f in result["files"]))
+                    progress(len(result["files"]), sum(f[2] for f in result["files"]))
         summary.wall_seconds = time.perf_counter() - started
     except BaseException:
         with contextlib.suppress(OSError):  # what failed is being reported already
@@ -292,7 +292,8 @@ def _write(
 ) -> None:
     figures = summary.workers.setdefault(result["worker"], WorkerFigures())
     figures.compute_seconds += result["compute_seconds"]
-    for index, text, phonemes, seconds, data, timings in result["files"]:
+    for line, phonemes, seconds, data, timings in result["files"]:
+        index = line.index
         target = out_dir / manifest.file_name(index)
         with writing(target):
             atomic_write_bytes(target, data, make_folder=False)
@@ -300,7 +301,7 @@ def _write(
             beside = out_dir / manifest.timings_name(index)
             with writing(beside):
                 atomic_write_bytes(beside, timings.encode("utf-8"), make_folder=False)
-        manifest.record(index, text, phonemes, seconds)
+        manifest.record(line, phonemes, seconds)
         summary.written += 1
         summary.seconds += seconds
         figures.lines += 1

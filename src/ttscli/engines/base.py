@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from ttscli.text.dialogue import Dialogue
 from ttscli.text.feed import PAUSE
 from ttscli.text.markup import Markup, MarkupStream
 from ttscli.util.errors import UserError
@@ -45,6 +46,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "string": (str,),
     "boolean": (bool,),
+    "strings": (list, tuple),
 }
 
 
@@ -55,7 +57,8 @@ class OptionField:
 
     name: str
     type: str
-    """``number``, ``integer``, ``string`` or ``boolean`` (JSON's names)."""
+    """``number``, ``integer``, ``string`` or ``boolean`` (JSON's names), or ``strings``
+    (a list of strings, whose count ``minimum`` and ``maximum`` bound)."""
     default: Any
     help: str
     minimum: float | None = None
@@ -80,6 +83,8 @@ class OptionField:
             raise OptionError(
                 self.name, value, f"expected a {self.type}, got {type(value).__name__}"
             )
+        if self.type == "strings":
+            return self._check_strings(value)  # type: ignore[arg-type]
         if self.type == "number":
             value = float(value)  # type: ignore[arg-type]
             if not math.isfinite(value):
@@ -95,6 +100,17 @@ class OptionField:
         if high is not None and value > high:  # type: ignore[operator]
             raise OptionError(self.name, value, f"must be at most {high:g}")
         return value
+
+    def _check_strings(self, value: list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+        if not all(isinstance(item, str) for item in value):
+            raise OptionError(self.name, value, "expected a list of strings")
+        low, high = self.minimum, self.maximum
+        if low is not None and len(value) < low:
+            raise OptionError(self.name, value, f"give at least {low:g}")
+        if high is not None and len(value) > high:
+            why = f" ({self.why})" if self.why else ""
+            raise OptionError(self.name, value, f"at most {high:g}{why}")
+        return tuple(value)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "type": self.type, "default": self.default}
@@ -157,6 +173,8 @@ class Word:
     text: str
     start: float
     end: float
+    speaker: int | None = None
+    """In a dialogue, who says it: 1 or 2 (``[S1]``, ``[S2]``)."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +218,11 @@ class PreparedLine:
     phonemes: str | None
     size: int
     """Input length, for sorting a batch so that mini-batches pad little."""
+    options: Any = None
+    """The line's own options (the engine's typed options), when it has any."""
+    batch_key: Any = None
+    """Lines whose keys differ never share a mini-batch (what the engine cannot vary
+    row by row, such as a sampling temperature)."""
 
 
 @dataclass(frozen=True)
@@ -269,14 +292,19 @@ class Engine(Protocol, Generic[OptionsT]):
         that reads markup (``ReadsMarkup``)."""
         ...
 
-    def prepare_line(self, text: str) -> PreparedLine:
-        """Check one batch line and make the engine's input from it (``UserError`` if bad)."""
+    def prepare_line(
+        self, text: str | Markup | Dialogue, options: OptionsT | None = None
+    ) -> PreparedLine:
+        """Check one batch line and make the engine's input from it (``UserError`` if bad):
+        plain text (an SSML document is recognised by its ``<speak``), markup, or a
+        dialogue's turns; ``options`` are the line's own."""
         ...
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine], options: OptionsT | None = None
     ) -> list[Chunk]:
-        """One chunk per line, computed together where the engine can batch."""
+        """One chunk per line, computed together where the engine can batch; each line
+        with its own options when it has them (``options`` otherwise)."""
         ...
 
 
@@ -389,6 +417,11 @@ class StepsManyStreams(Protocol):
     """The optional capability of an engine that can step many streams together."""
 
     def open_slots(self, count: int) -> StreamSlots: ...
+
+    def check_slot_options(self, options: Any) -> None:
+        """An ``OptionError`` for options a slot cannot take (what the whole batch of
+        slots shares, such as the sampling temperature), before a request is queued."""
+        ...
 
 
 @dataclass

@@ -54,6 +54,7 @@ from ttscli.fs2.vocoders import (
     bundled_vocoder_has_source,
     resolve_vocoder,
 )
+from ttscli.text.dialogue import Dialogue
 from ttscli.text.feed import paragraphs_as_they_arrive
 from ttscli.text.frontend import (
     Utterance,
@@ -303,11 +304,36 @@ class FS2Engine:
             return self._synthesize_resampled(utterances, controls)
         return self._run_model(utterances, controls)
 
-    def _run_model(
-        self, utterances: Sequence[Sequence[str]], controls: Controls
+    def synthesize_rows(
+        self, utterances: Sequence[Sequence[str]], rows: Sequence[Controls]
     ) -> list[Synthesis]:
-        """The model and vocoder on controls already checked (or derived from checked ones)."""
-        acoustic = self.run_acoustic(utterances, controls)
+        """A mini-batch whose rows have their own scales, in one pass where the voice
+        follows pitch through its model (rows that share theirs take the same path as
+        ``synthesize``); a voice that resamples for pitch runs each set of scales apart."""
+        for controls in set(rows):
+            self.check_controls(controls)
+        if len(set(rows)) == 1:
+            return self.synthesize(utterances, rows[0])
+        if any(self._resamples(controls) for controls in rows):
+            out: list[Synthesis | None] = [None] * len(rows)
+            for controls in dict.fromkeys(rows):
+                chosen = [i for i, row in enumerate(rows) if row == controls]
+                made = self.synthesize([utterances[i] for i in chosen], controls)
+                for i, synthesis in zip(chosen, made, strict=True):
+                    out[i] = synthesis
+            return [synthesis for synthesis in out if synthesis is not None]
+        with torch.inference_mode():
+            return self._run_model(utterances, DEFAULT_CONTROLS, rows)
+
+    def _run_model(
+        self,
+        utterances: Sequence[Sequence[str]],
+        controls: Controls,
+        rows: Sequence[Controls] | None = None,
+    ) -> list[Synthesis]:
+        """The model and vocoder on controls already checked (or derived from checked ones);
+        ``rows``: each utterance's own scales, over ``controls``."""
+        acoustic = self.run_acoustic(utterances, controls, rows=rows)
         waves = self.run_vocoder(acoustic)
         hop = self.config.audio.hop_length
         results = []
@@ -338,9 +364,11 @@ class FS2Engine:
         utterances: Sequence[Sequence[str]],
         controls: Controls,
         prosody: Sequence[PhonemeProsody] | None = None,
+        rows: Sequence[Controls] | None = None,
     ) -> Acoustic:
         """Stage one: phonemes -> the model's output and what the vocoder will hear.
-        ``prosody``: one row's markup (a single utterance)."""
+        ``prosody``: one row's markup (a single utterance); ``rows``: each utterance's own
+        scales (as per-row offsets and factors; ``controls`` then holds ones)."""
         ids = [self.phoneme_ids(u) for u in utterances]
         lengths = torch.tensor([len(i) for i in ids], device=self.device)
         batch = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long, device=self.device)
@@ -351,7 +379,21 @@ class FS2Engine:
             if len(prosody) != 1 or len(utterances) != 1:
                 raise ValueError("markup prosody is given for one utterance at a time")
             asked = prosody[0]
-        out = self.model(batch, lengths, controls, prosody=asked)
+        scales: dict[str, torch.Tensor] = {}
+        if rows is not None:
+            std = self.model.variance_adaptor.stats.log_f0_std
+
+            def column(values: list[float]) -> torch.Tensor:
+                return torch.tensor(values, dtype=torch.float32, device=self.device)
+
+            scales = {
+                "pitch_offset": column(
+                    [float(torch.log(torch.tensor(r.pitch)) / std) for r in rows]
+                ),
+                "energy_scale": column([r.energy for r in rows]),
+                "duration_scale": column([r.duration for r in rows]),
+            }
+        out = self.model(batch, lengths, controls, prosody=asked, **scales)
         stats = self.model.variance_adaptor.stats
         log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
         if self.vocoder is None:
@@ -640,16 +682,21 @@ class FS2Engine:
     def _resamples(self, controls: Controls) -> bool:
         return self._pitch_by_resampling and controls.pitch != 1.0
 
-    def prepare_line(self, text: str) -> PreparedLine:
+    def prepare_line(
+        self, text: str | Markup | Dialogue, options: Controls | None = None
+    ) -> PreparedLine:
         """The whole line as one phoneme sequence (sentence ends kept as pauses); a line
-        that is an SSML document keeps its markup."""
-        if looks_like_ssml(text):
-            markup = parse_ssml(text)
+        that is an SSML document (or markup) keeps its markup."""
+        if isinstance(text, Dialogue):
+            raise UserError("turns are a dialogue: ttscli speak reads them (fs2 has one voice)")
+        said = text if isinstance(text, str) else text.text
+        if isinstance(text, Markup) or looks_like_ssml(text):
+            markup = text if isinstance(text, Markup) else parse_ssml(text)
             phonemes = [p for u in text_to_utterances(markup) for p in u.phonemes]
-            return PreparedLine(text, markup, " ".join(phonemes), len(phonemes))
+            return PreparedLine(said, markup, " ".join(phonemes), len(phonemes), options)
         utterance = line_utterance(text)
         phonemes = utterance.phonemes
-        return PreparedLine(text, utterance, " ".join(phonemes), len(phonemes))
+        return PreparedLine(text, utterance, " ".join(phonemes), len(phonemes), options)
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine], options: Controls | None = None
@@ -657,20 +704,22 @@ class FS2Engine:
         """Plain lines in one pass; SSML lines (their pauses, spans and gains) each through
         ``stream``, whose audio is the same as a single run's. Each chunk carries its
         line's word timings (and marks)."""
-        controls = options or DEFAULT_CONTROLS
+        rows = [line.options or options or DEFAULT_CONTROLS for line in lines]
         chunks: list[Chunk | None] = [None] * len(lines)
         plain = [i for i, line in enumerate(lines) if isinstance(line.payload, Utterance)]
         if plain:
             utterances: list[Utterance] = [lines[i].payload for i in plain]  # type: ignore[misc]
-            syntheses = self.synthesize([u.phonemes for u in utterances], controls)
-            speed = controls.pitch if self._resamples(controls) else 1.0
-            frame = self.frame_seconds / speed
+            syntheses = self.synthesize_rows(
+                [u.phonemes for u in utterances], [rows[i] for i in plain]
+            )
             for i, utterance, synthesis in zip(plain, utterances, syntheses, strict=True):
+                speed = rows[i].pitch if self._resamples(rows[i]) else 1.0
+                frame = self.frame_seconds / speed
                 timing = word_timing(utterance, synthesis.durations, 0.0, frame, self._lead)
                 chunks[i] = replace(self._chunk(synthesis, lines[i].text, None), words=timing.words)
         for i, line in enumerate(lines):
             if isinstance(line.payload, Markup):
-                parts = list(self.stream(line.payload, controls))
+                parts = list(self.stream(line.payload, rows[i]))
                 audio = [c.audio for c in parts]
                 joined = np.concatenate(audio) if audio else np.zeros(0, np.float32)
                 chunks[i] = Chunk(joined, self.sample_rate, text=line.text,

@@ -202,16 +202,20 @@ class VarianceAdaptor(nn.Module):
         energy_scale: torch.Tensor | None = None,
         phonemes: torch.Tensor | None = None,
         prosody: PhonemeProsody | None = None,
+        duration_scale: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """``pitch_offset`` (batch,): z-score shifts added to the predicted contour per
         utterance, as ``--pitch`` adds one to all (training with pitch-shifted copies);
         ``energy_scale`` (batch,): factors on the predicted energy per utterance, as
         ``--energy`` puts one on all (training with louder and quieter copies); ``phonemes``
         (batch, phonemes): the ids, which seed ``pitch_roughness``'s movement; ``prosody``:
-        what markup asks of each phoneme (``PhonemeProsody``)."""
+        what markup asks of each phoneme (``PhonemeProsody``); ``duration_scale`` (batch,):
+        factors on the predicted durations per utterance (a batch line's ``--duration``)."""
         log_duration = self.duration_predictor(x, phoneme_mask)
         if durations is None:
             frames = (torch.exp(log_duration) - 1).clamp(min=0) * controls.duration
+            if duration_scale is not None:
+                frames = frames * duration_scale.unsqueeze(1)
             if prosody is not None:
                 frames = frames * prosody.duration
             durations = torch.round(frames).long().masked_fill(phoneme_mask, 0)
@@ -393,6 +397,7 @@ class FastSpeech2(nn.Module):
         pitch_offset: torch.Tensor | None = None,
         energy_scale: torch.Tensor | None = None,
         prosody: PhonemeProsody | None = None,
+        duration_scale: torch.Tensor | None = None,
     ) -> FS2Output:
         """Predict prosody (or use the given targets, for training) and decode mels."""
         controls = controls or Controls()
@@ -410,6 +415,7 @@ class FastSpeech2(nn.Module):
             energy_scale,
             phonemes,
             prosody,
+            duration_scale,
         )
         frame_mask = va["frame_mask"]
         hidden = self.decoder(va["x"], frame_mask)

@@ -27,6 +27,7 @@ so it holds even if moshi was imported before this module.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -58,6 +59,7 @@ from ttscli.kyutai.weights import (
     resolve_checkpoint,
     resolve_voice,
 )
+from ttscli.text.dialogue import Dialogue, TurnReader, parse_dialogue
 from ttscli.text.feed import WordFeed
 from ttscli.text.markup import Markup, MarkupStream
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
@@ -141,7 +143,14 @@ class KyutaiEngine:
         self.respellings: dict[str, str] = {}
         self._respell: re.Pattern[str] | None = None
         self.sampling: dict[str, Any] = {"n_q": model.n_q, "seed": seed}
-        """What it was loaded with, which a request may repeat but not change."""
+        """What it was loaded with: the defaults of a request (which may not change n_q)."""
+        self.voice_path: Path | None = None
+        """The embedding of the voice it was loaded with."""
+        self.voice_repo: str | None = None
+        self.voice_suffix = ""
+        self._voice_files: dict[str, Path] = {}
+        self._conditions: dict[tuple[tuple[str, ...], float], ConditionAttributes] = {}
+        self._unshared = itertools.count()
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -194,6 +203,8 @@ class KyutaiEngine:
             files = [Path(p) for p in model_files]
             raise out_of_memory(f"Kyutai TTS ({checkpoint.source})", files, factor) from None
         engine.voice_name = voice or DEFAULT_VOICE
+        engine.voice_repo = voice_repo
+        engine.voice_suffix = checkpoint.voice_suffix
         engine.load_seconds = time.perf_counter() - start
         return engine
 
@@ -231,15 +242,56 @@ class KyutaiEngine:
         attributes = _condition_attributes(model, voice_path, cfg_coef)
         engine = cls(model, attributes, device=device, seed=seed, compile=compile_enabled(device))
         engine.sampling.update(temp=temp, cfg_coef=cfg_coef)
+        engine.voice_path = voice_path
         if warmup if warmup is not None else device.startswith("cuda"):
             engine.warmup()
         engine.load_seconds = time.perf_counter() - start
         return engine
 
     # -- helpers used by Generation -----------------------------------------------------------
-    def condition_attributes(self) -> ConditionAttributes:
-        """A fresh copy: moshi's CFG dropout edits attributes in place."""
-        return self._attributes.copy()
+    def condition_attributes(self, options: KyutaiOptions | None = None) -> ConditionAttributes:
+        """The conditions of a request's voices and CFG (the loaded ones by default), as a
+        fresh copy: moshi's CFG dropout edits attributes in place."""
+        voices = options.voices if options is not None else ()
+        cfg = self._cfg_of(options)
+        if not voices and cfg == self.sampling["cfg_coef"]:
+            return self._attributes.copy()
+        key = (voices, cfg)
+        if key not in self._conditions:
+            paths = [self.voice_file(v) for v in voices] or [self.voice_path]
+            distilled = bool(self.model.valid_cfg_conditionings)
+            self._conditions[key] = self.model.make_condition_attributes(
+                [p for p in paths if p is not None], cfg_coef=cfg if distilled else None
+            )
+        return self._conditions[key].copy()
+
+    def _cfg_of(self, options: KyutaiOptions | None) -> float:
+        if options is None or options.cfg_coef is None:
+            return float(self.sampling["cfg_coef"])
+        return float(options.cfg_coef)
+
+    def real_cfg(self, options: KyutaiOptions | None) -> float:
+        """The CFG a generation applies itself: none (1.0) for a model trained with CFG
+        distillation, which takes it as a condition, row by row."""
+        if self.model.valid_cfg_conditionings:
+            return float(self.model.cfg_coef)
+        return self._cfg_of(options)
+
+    def voice_file(self, name: str) -> Path:
+        """The embedding a request's voice names, checked once."""
+        if name not in self._voice_files:
+            path = resolve_voice(name, self.voice_repo, self.voice_suffix)
+            _check_voice_file(self.model, path)
+            self._voice_files[name] = path
+        return self._voice_files[name]
+
+    def batch_key(self, options: KyutaiOptions) -> tuple[float, float, int]:
+        """What rows of one mini-batch must share: moshi samples a batch at one temperature
+        (and applies real CFG at one strength). A line with its own seed runs alone, so it
+        gives what ``speak --seed`` gives, whatever lines it is batched with."""
+        temp = self.model.temp if options.temp is None else options.temp
+        alone = next(self._unshared) if options.seed is not None else -1
+        return (float(temp), self.real_cfg(options), alone)
 
     def compile_guard(self) -> AbstractContextManager[Any]:
         if self.compile:
@@ -248,10 +300,15 @@ class KyutaiEngine:
 
         return no_compile()
 
-    def generation(self, batch_size: int, keep_frames: bool = False) -> Generation:
+    def generation(
+        self,
+        batch_size: int,
+        keep_frames: bool = False,
+        rows: Sequence[KyutaiOptions] | None = None,
+    ) -> Generation:
         """Low-level access for benchmarks and tests: a stepped run over ``batch_size``
-        utterances."""
-        return Generation(self, batch_size, keep_frames)
+        utterances (with ``rows``, each with its own options)."""
+        return Generation(self, batch_size, keep_frames, rows=rows)
 
     def warmup(self) -> None:
         """Generate until the first audio frame once, then discard everything."""
@@ -267,9 +324,10 @@ class KyutaiEngine:
             raise RuntimeError("a previous stream() is still open: exhaust or close() it first")
         self._busy = True
 
-    def _reseed(self) -> None:
-        if self.seed is not None:
-            _seed_everything(self.seed)
+    def _reseed(self, options: KyutaiOptions | None = None) -> None:
+        seed = options.seed if options is not None and options.seed is not None else self.seed
+        if seed is not None:
+            _seed_everything(seed)
 
     # -- the engine interface ---------------------------------------------------------------
     def describe(self) -> str:
@@ -293,17 +351,45 @@ class KyutaiEngine:
         return request_fields()
 
     def options(self, fields: Mapping[str, Any]) -> KyutaiOptions:
+        """A request's options; its voices are looked up now, so a wrong one fails before
+        any audio (and a second voice, a dialogue, needs a model that takes two)."""
         values = check_fields(self.fields(), fields)
         if values["speed"] != 1.0:
             raise OptionError("speed", values["speed"], "Kyutai speaks at its own pace: only 1")
-        for name, loaded in self.sampling.items():
-            if fields.get(name) is not None and values[name] != loaded:
-                raise OptionError(
-                    name,
-                    values[name],
-                    f"this engine runs with {name}={loaded} (set when it started)",
-                )
-        return KyutaiOptions(values["sentence_silence"], values["paragraph_silence"])
+        loaded = self.sampling["n_q"]
+        if fields.get("n_q") is not None and values["n_q"] != loaded:
+            raise OptionError(
+                "n_q", values["n_q"], f"this engine runs with n_q={loaded} (set when it started)"
+            )
+        voices = self._voices(values)
+        cfg = values["cfg_coef"] if fields.get("cfg_coef") is not None else None
+        valid = self.model.valid_cfg_conditionings
+        if cfg is not None and valid and float(cfg) not in valid:
+            accepted = ", ".join(f"{v:g}" for v in sorted(valid))
+            raise OptionError("cfg_coef", cfg, f"this model accepts {accepted}")
+        if cfg is not None and not valid and cfg <= 0:
+            raise OptionError("cfg_coef", cfg, "must be positive")
+        return KyutaiOptions(
+            values["sentence_silence"],
+            values["paragraph_silence"],
+            voices=voices,
+            padding_bonus=values["padding_bonus"],
+            padding_between=values["padding_between"],
+            temp=values["temp"] if fields.get("temp") is not None else None,
+            cfg_coef=cfg,
+            seed=values["seed"],
+        )
+
+    def _voices(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        voices: tuple[str, ...] = values["voices"] or ()
+        if len(voices) == 2 and not self.model.multi_speaker:
+            raise OptionError("voices", list(voices), "this model speaks one voice: no dialogues")
+        for name in voices:
+            try:
+                self.voice_file(name)
+            except UserError as exc:
+                raise OptionError("voices", name, str(exc)) from None
+        return voices
 
     def markup_warnings(self, markup: Markup, options: KyutaiOptions | None = None) -> list[str]:
         """Kyutai reads text and breaks, and a span's rate (its padding bonus), volume (a gain
@@ -333,6 +419,18 @@ class KyutaiEngine:
             else None
         )
 
+    def check_slot_options(self, options: KyutaiOptions) -> None:
+        """Slots step together: they share the sampling (and a real CFG) set at load."""
+        for name in ("temp", "seed"):
+            asked = getattr(options, name)
+            loaded = self.sampling[name]
+            if asked is not None and asked != loaded:
+                raise OptionError(
+                    name, asked, f"this engine runs with {name}={loaded} (set when it started)"
+                )
+        if self.real_cfg(options) != self.real_cfg(None):
+            raise OptionError("cfg_coef", options.cfg_coef, "this model applies one CFG to all")
+
     def open_slots(self, count: int) -> SlotGeneration:
         from ttscli.kyutai.slots import SlotGeneration
 
@@ -354,8 +452,8 @@ class KyutaiEngine:
         options = options or KyutaiOptions()
         self._claim()
         try:
-            self._reseed()
-            with Generation(self, 1) as gen:
+            self._reseed(options)
+            with Generation(self, 1, rows=[options]) as gen:
                 out = _SingleOutput(gen, self.sample_rate)
                 for items in _script(text, options):
                     gen.feed_items(0, items)
@@ -375,39 +473,55 @@ class KyutaiEngine:
         chunks = [chunk.audio for chunk in self.stream(text)]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
-    def prepare_line(self, text: str) -> PreparedLine:
+    def prepare_line(
+        self, text: str | Markup | Dialogue, options: KyutaiOptions | None = None
+    ) -> PreparedLine:
         """A line that is an SSML document is parsed here (a bad one fails before any
-        audio) and read as markup."""
-        if looks_like_ssml(text):
-            markup = parse_ssml(text)
-            return PreparedLine(text, markup, None, len(markup.text))
-        return PreparedLine(text, text, None, len(text))
+        audio) and read as markup; with two voices, text is a dialogue's turns."""
+        options = options or KyutaiOptions()
+        content: str | Markup | Dialogue = text
+        if isinstance(text, str) and looks_like_ssml(text):
+            content = parse_ssml(text)
+        elif isinstance(text, str) and options.dialogue:
+            content = parse_dialogue(text)
+        if isinstance(content, Markup) and options.dialogue:
+            raise UserError("a dialogue is read as text: SSML is for one voice")
+        if isinstance(content, Dialogue) and not options.dialogue:
+            raise UserError("turns are a dialogue: give two voices")
+        said = text if isinstance(text, str) else content.text
+        return PreparedLine(said, content, None, len(said), options, self.batch_key(options))
 
     def synthesize_batch(
         self, lines: Sequence[PreparedLine | str], options: KyutaiOptions | None = None
     ) -> list[Chunk]:
-        """All lines in one model batch; each is trimmed to its own end of speech and carries
-        its own word timings. Blank lines give empty chunks without taking a batch slot."""
-        options = options or KyutaiOptions()
-        scripts = [
-            _whole_script(line if isinstance(line, str) else line.payload, options)
+        """All lines in one model batch, each row conditioned on its own voices and paced by
+        its own options; each is trimmed to its own end of speech and carries its own word
+        timings. Blank lines give empty chunks without taking a batch slot."""
+        rows = [
+            (line.options if isinstance(line, PreparedLine) else None) or options or KyutaiOptions()
             for line in lines
+        ]
+        scripts = [
+            _whole_script(line if isinstance(line, str) else line.payload, row)
+            for line, row in zip(lines, rows, strict=True)
         ]
         self._claim()
         try:
-            return self._synthesize_batch(scripts)
+            return self._synthesize_batch(scripts, rows)
         finally:
             self._busy = False
 
-    def _synthesize_batch(self, scripts: list[list[FeedItem]]) -> list[Chunk]:
-        self._reseed()
+    def _synthesize_batch(
+        self, scripts: list[list[FeedItem]], rows: list[KyutaiOptions]
+    ) -> list[Chunk]:
+        self._reseed(rows[0] if rows else None)
         results = [np.zeros(0, dtype=np.float32) for _ in scripts]
         timings: list[list[Word]] = [[] for _ in scripts]
         marks: list[list[Word]] = [[] for _ in scripts]
         active = [i for i, items in enumerate(scripts) if any(it.text.strip() for it in items)]
         if active:
             chunks: list[list[np.ndarray]] = [[] for _ in active]
-            with Generation(self, len(active)) as gen:
+            with Generation(self, len(active), rows=[rows[i] for i in active]) as gen:
                 for slot, i in enumerate(active):
                     gen.feed_items(slot, scripts[i])
                     gen.close_input(slot)
@@ -430,11 +544,20 @@ class KyutaiEngine:
 
 
 def _script(
-    text: str | Iterable[str] | Markup | MarkupStream, options: KyutaiOptions
+    text: str | Iterable[str] | Markup | MarkupStream | Dialogue, options: KyutaiOptions
 ) -> Iterator[list[FeedItem]]:
     """What to feed as the input arrives: whole words of plain text (with the options'
-    silences as breaks), or each piece of markup once it is here."""
+    silences as breaks), each piece of markup once it is here, or a dialogue's turns."""
     writer = ScriptWriter(options)
+    if isinstance(text, Dialogue):
+        for turn in text.turns:
+            yield writer.plain(turn.text + " ", turn.speaker)
+        return
+    if options.dialogue:
+        if isinstance(text, (Markup, MarkupStream)):
+            raise UserError("a dialogue is read as text: SSML is for one voice")
+        yield from _turns_script(text, writer)
+        return
     if isinstance(text, (Markup, MarkupStream)):
         for piece in [text] if isinstance(text, Markup) else text:
             yield writer.items(piece)
@@ -446,9 +569,28 @@ def _script(
     yield writer.plain(feed.flush())
 
 
+def _turns_script(text: str | Iterable[str], writer: ScriptWriter) -> Iterator[list[FeedItem]]:
+    """A dialogue arriving as text: each turn's whole words as they arrive, with its
+    speaker (``ttscli.text.dialogue`` says how turns are written)."""
+    reader = TurnReader()
+    feed = WordFeed()
+
+    def items(pieces: list[tuple[int, str, bool]]) -> list[FeedItem]:
+        out: list[FeedItem] = []
+        for speaker, piece, ends in pieces:
+            ready = feed.push(piece) + (feed.flush() if ends else "")
+            if ready.strip():
+                out += writer.plain(ready + (" " if ends else ""), speaker)
+        return out
+
+    for fragment in [text] if isinstance(text, str) else text:
+        yield items(reader.push(fragment))
+    yield items(reader.close())
+
+
 def _whole_script(line: object, options: KyutaiOptions) -> list[FeedItem]:
-    """A batch line's script: its text (or SSML's markup) all at once."""
-    text = line if isinstance(line, (str, Markup)) else str(line)
+    """A batch line's script: its text (SSML's markup, a dialogue's turns) all at once."""
+    text = line if isinstance(line, (str, Markup, Dialogue)) else str(line)
     return [item for items in _script(text, options) for item in items]
 
 

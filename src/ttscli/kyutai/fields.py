@@ -4,6 +4,7 @@ states them and the loaded engine enforces them."""
 from __future__ import annotations
 
 from ttscli.engines.base import SILENCE_FIELDS, OptionField
+from ttscli.kyutai.options import PADDING_BETWEEN
 
 ATTRIBUTION = (
     "Kyutai TTS 1.6B weights (kyutai/tts-1.6b-en_fr) by Kyutai, licensed CC-BY 4.0; "
@@ -22,7 +23,26 @@ SAMPLING_FIELDS = (
     OptionField("cfg_coef", "number", 2.0, "Classifier-free guidance strength."),
     OptionField("seed", "integer", None, "Random seed for repeatable output.", optional=True),
 )
-"""Set when the model loads; a request may repeat them but not change them."""
+"""Set when the model loads; a request may set its own (except ``n_q``)."""
+
+PACING_FIELDS = (
+    OptionField(
+        "padding_bonus", "number", 0.0,
+        "Added to the pad token's logit: positive speaks slower, negative faster.",
+        -6.0, 6.0, why="beyond that the model stalls or swallows words",
+    ),
+    OptionField(
+        "padding_between", "integer", PADDING_BETWEEN,
+        "Pad steps forced after each word: more is slower and more articulated.", 0, 8,
+    ),
+)  # fmt: skip
+"""Kyutai's pacing knobs, per request."""
+
+VOICES_FIELD = OptionField(
+    "voices", "strings", None,
+    "The request's voice, or two for a dialogue (names in the voice repo); default: the "
+    "voice it loaded.", 1, 2, optional=True, why="a dialogue has two speakers",
+)  # fmt: skip
 
 LOAD_FIELDS = (
     OptionField(
@@ -51,4 +71,4 @@ def request_fields() -> tuple[OptionField, ...]:
     speed = OptionField(
         "speed", "number", 1.0, "Kyutai speaks at its own pace: only 1.0.", 1.0, 1.0
     )
-    return (*SAMPLING_FIELDS, speed, *SILENCE_FIELDS)
+    return (*SAMPLING_FIELDS, speed, *SILENCE_FIELDS, *PACING_FIELDS, VOICES_FIELD)

@@ -15,9 +15,9 @@ from ttscli.engines.base import Word
 from ttscli.text.markup import PLAIN, Style
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
-    from ttscli.kyutai.options import FeedItem
+    from ttscli.kyutai.options import FeedItem, KyutaiOptions
 
 if TYPE_CHECKING:
     import torch
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 # Kyutai drops the first two decoded codec frames (a click at the start); so do we.
 _SKIP_FIRST_FRAMES = 2
-# Kyutai's scripts use one forced pad per word token: slightly slower, clearer articulation.
-_PADDING_BETWEEN = 1
 # How much a span's padding bonus moves per halving of its ``<prosody rate>``. Kyutai's
 # bonus adds to the logit of the pad token, so the odds of waiting one more step before the
 # next word scale by exp(bonus). Untested on the real weights (they cannot be downloaded
@@ -58,18 +56,28 @@ class Generation:
         batch_size: int,
         keep_frames: bool = False,
         out_of_sync: bool = False,
+        rows: Sequence[KyutaiOptions] | None = None,
     ) -> None:
+        """``rows``: each item's options (its voices, pacing and CFG); they share the
+        sampling temperature, the first row's (``KyutaiEngine.batch_key`` groups rows so)."""
         import torch
         from moshi.conditioners import dropout_all_conditions
         from moshi.models.lm import LMGen
+
+        from ttscli.kyutai.options import KyutaiOptions
 
         self.engine = engine
         tts = engine.model
         self.tts = tts
         self.batch_size = batch_size
+        self.rows = list(rows) if rows is not None else [KyutaiOptions()] * batch_size
         self.states = [tts.machine.new_state([]) for _ in range(batch_size)]
         self.input_closed = [False] * batch_size
         self._speaker_sent = [False] * batch_size
+        self.last_speaker: list[int | None] = [None] * batch_size
+        """The speaker whose token each item's text stream last carried."""
+        self.word_speaker: list[list[int | None]] = [[] for _ in range(batch_size)]
+        """In a dialogue, who says each word fed to each item."""
         self.entry_bonus: list[list[float]] = [[] for _ in range(batch_size)]
         """The padding bonus of each entry fed to each item, from its span's rate."""
         self.word_gain_db: list[list[float]] = [[] for _ in range(batch_size)]
@@ -86,18 +94,20 @@ class Generation:
         ``TTSModel.generate`` returns them (what the golden test compares)."""
         self._stack = ExitStack()
 
-        attributes = [engine.condition_attributes() for _ in range(batch_size)]
-        if tts.cfg_coef != 1.0:
+        attributes = [engine.condition_attributes(row) for row in self.rows]
+        cfg_coef = engine.real_cfg(self.rows[0])
+        if cfg_coef != 1.0:
             attributes += dropout_all_conditions(attributes)
         assert tts.lm.condition_provider is not None
         with torch.no_grad():
             conditions = tts.lm.condition_provider.prepare_and_provide(attributes)
         tts.lm.dep_q = tts.n_q
+        temp = tts.temp if self.rows[0].temp is None else self.rows[0].temp
         self.lm_gen = LMGen(
             tts.lm,
-            temp=tts.temp,
-            temp_text=tts.temp,
-            cfg_coef=tts.cfg_coef,
+            temp=temp,
+            temp_text=temp,
+            cfg_coef=cfg_coef,
             condition_tensors=conditions,
             on_text_logits_hook=self._on_text_logits,
             on_text_hook=self._on_text,
@@ -118,7 +128,8 @@ class Generation:
     def _on_text_logits(self, logits: torch.Tensor) -> None:
         pad = self.tts.machine.token_ids.pad
         for index in range(self.batch_size):
-            bonus = self.tts.padding_bonus + self.current_bonus(index)
+            bonus = self.tts.padding_bonus + self.rows[index].padding_bonus
+            bonus += self.current_bonus(index)
             if bonus:
                 logits[index, ..., pad] += bonus
 
@@ -155,29 +166,35 @@ class Generation:
         self._stack.close()
 
     # -- text in ----------------------------------------------------------------------------
-    def feed(self, index: int, text: str, style: Style = PLAIN) -> int:
+    def feed(self, index: int, text: str, style: Style = PLAIN, speaker: int | None = None) -> int:
         """Queue ``text`` (whole words, respelled by the engine's lexicon) for item
-        ``index``, spoken at ``style``'s rate and volume; returns how many entries (words
-        and breaks) it added."""
+        ``index``, spoken at ``style``'s rate and volume, by ``speaker`` in a dialogue;
+        returns how many entries (words and breaks) it added."""
         from moshi.models.tts import script_to_entries
 
         tts = self.tts
+        turn = speaker or 1
+        # A speaker token opens the first word of a turn whose speaker differs from the
+        # last one's, as ``prepare_script`` puts it before each turn: moshi picks the token
+        # by the turn's place in its list, so an empty turn stands before the other's.
+        changes = tts.multi_speaker and self.last_speaker[index] != turn
         entries = script_to_entries(
             tts.tokenizer,
             tts.machine.token_ids,
             tts.mimi.frame_rate,
-            [self.engine.respelled(text)],
-            # The speaker-turn token opens the first word only, not every fragment.
-            multi_speaker=tts.multi_speaker and not self._speaker_sent[index],
-            padding_between=_PADDING_BETWEEN,
+            [""] * (turn - 1) + [self.engine.respelled(text)],
+            multi_speaker=changes,
+            padding_between=self.rows[index].padding_between,
         )
         if any(entry.tokens for entry in entries):
             self._speaker_sent[index] = True
+            self.last_speaker[index] = turn
             if self.t_first_text is None:
                 self.t_first_text = time.perf_counter()
         bonus = rate_bonus(style.rate) if style.rate != 1.0 else 0.0
         self.entry_bonus[index].extend(bonus for _ in entries)
         self.word_gain_db[index].extend(style.volume_db for entry in entries if entry.tokens)
+        self.word_speaker[index].extend(speaker for entry in entries if entry.tokens)
         self.states[index].entries.extend(entries)
         return len(entries)
 
@@ -187,7 +204,7 @@ class Generation:
             if item.mark is not None:
                 self.mark(index, item.mark)
             elif item.text.strip():
-                self.feed(index, item.text, item.style)
+                self.feed(index, item.text, item.style, item.speaker)
 
     def mark(self, index: int, name: str) -> None:
         """An SSML mark at this point of item ``index``'s text: reported at the start of
@@ -296,7 +313,16 @@ class Generation:
         def start(i: int) -> float:
             return min((transcript[i][1] if i < len(transcript) else end_step) / rate, total)
 
-        return [Word(transcript[i][0], start(i), start(i + 1)) for i in range(first, last)]
+        speakers = self.word_speaker[index]
+        return [
+            Word(
+                transcript[i][0],
+                start(i),
+                start(i + 1),
+                speakers[i] if i < len(speakers) else None,
+            )
+            for i in range(first, last)
+        ]
 
     def mark_times(self, index: int, n_frames: int, words: int | None) -> list[Word]:
         """The marks before word ``words`` (all of them when None: the speech has ended),

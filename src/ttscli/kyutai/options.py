@@ -10,14 +10,30 @@ from dataclasses import dataclass
 
 from ttscli.text.markup import PLAIN, Boundary, Mark, Markup, Pause, Say, Span, Style
 
+PADDING_BETWEEN = 1
+"""Kyutai's scripts force one pad per word token: slightly slower, clearer articulation."""
+
 
 @dataclass(frozen=True)
 class KyutaiOptions:
-    """Per-request options (sampling is fixed when the model loads): the silences put
-    between sentences and after paragraphs, as breaks the model reads."""
+    """Per-request options: the silences put between sentences and after paragraphs (as
+    breaks the model reads), the voices (none: the one loaded; two: a dialogue), Kyutai's
+    pacing knobs, and sampling (None: as loaded)."""
 
     sentence_silence: float = 0.0
     paragraph_silence: float = 0.0
+    voices: tuple[str, ...] = ()
+    padding_bonus: float = 0.0
+    """Added to the pad token's logit at every step: positive is slower (Kyutai's sign)."""
+    padding_between: int = PADDING_BETWEEN
+    """Pad steps forced after each word (more per word token beyond the first)."""
+    temp: float | None = None
+    cfg_coef: float | None = None
+    seed: int | None = None
+
+    @property
+    def dialogue(self) -> bool:
+        return len(self.voices) == 2
 
     def after_sentences(self, text: str) -> str:
         """``text`` with a ``<break>`` after each sentence end followed by a space."""
@@ -49,6 +65,8 @@ class FeedItem:
     text: str = ""
     style: Style = PLAIN
     mark: str | None = None
+    speaker: int | None = None
+    """In a dialogue, the turn's speaker (1 or 2)."""
 
 
 class ScriptWriter:
@@ -64,7 +82,7 @@ class ScriptWriter:
         self._paragraph_due = False
         self._space = ""
 
-    def plain(self, text: str) -> list[FeedItem]:
+    def plain(self, text: str, speaker: int | None = None) -> list[FeedItem]:
         """Whole words of plain text, as they arrive: a blank line ends a paragraph. A
         sentence end, or a blank line, at the edge of one piece gets its silence before the
         next piece, so the silences do not depend on where the text was cut."""
@@ -75,16 +93,16 @@ class ScriptWriter:
             if n:
                 spans.append(Boundary(paragraph=True))
             spans.append(Say(piece))
-        return self.items(Markup(spans))
+        return self.items(Markup(spans), speaker)
 
-    def items(self, markup: Markup) -> list[FeedItem]:
+    def items(self, markup: Markup, speaker: int | None = None) -> list[FeedItem]:
         items: list[FeedItem] = []
 
         def add(text: str, style: Style) -> None:
             if items and items[-1].mark is None and items[-1].style == style:
-                items[-1] = FeedItem(f"{items[-1].text} {text}", style)
+                items[-1] = FeedItem(f"{items[-1].text} {text}", style, speaker=speaker)
             else:
-                items.append(FeedItem(text, style))
+                items.append(FeedItem(text, style, speaker=speaker))
 
         style = PLAIN
         for span in markup.spans:

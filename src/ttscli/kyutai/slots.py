@@ -20,6 +20,7 @@ import numpy as np
 from ttscli.engines.base import Word
 from ttscli.kyutai.generation import _SKIP_FIRST_FRAMES, Generation
 from ttscli.kyutai.options import KyutaiOptions, ScriptWriter
+from ttscli.text.dialogue import TurnReader
 from ttscli.text.markup import PLAIN, Markup, Style
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ class SlotGeneration(Generation):
         self.first_text_at: list[float | None] = [None] * slots
         self._executing = [False] * slots
         self._writers: list[ScriptWriter | None] = [None] * slots
+        self._turns: list[TurnReader | None] = [None] * slots
+        self._conditioned: list[KyutaiOptions] = list(self.rows)
+        """The options whose voices and CFG each slot's rows of the model's state hold."""
 
     # -- slots ------------------------------------------------------------------------------
     def open(self) -> int | None:
@@ -64,7 +68,11 @@ class SlotGeneration(Generation):
         self.tts.mimi.reset_streaming(mask)
         self.states[slot] = self.tts.machine.new_state([])
         self.entry_bonus[slot], self.word_gain_db[slot], self.marks[slot] = [], [], []
+        self.word_speaker[slot] = []
+        self.last_speaker[slot] = None
         self._writers[slot] = None
+        self._turns[slot] = None
+        self.rows[slot] = KyutaiOptions()
         self.last_gain_db[slot] = 0.0
         self.input_closed[slot] = False
         self._speaker_sent[slot] = False
@@ -72,15 +80,33 @@ class SlotGeneration(Generation):
         self.first_text_at[slot] = None
 
     # -- text in ----------------------------------------------------------------------------
-    def feed(self, index: int, text: str, style: Style = PLAIN) -> int:
-        added = super().feed(index, text, style)
+    def feed(self, index: int, text: str, style: Style = PLAIN, speaker: int | None = None) -> int:
+        added = super().feed(index, text, style, speaker)
         if self.first_text_at[index] is None and self._speaker_sent[index]:
             self.first_text_at[index] = time.perf_counter()
         return added
 
     def feed_text(self, slot: int, text: str, options: KyutaiOptions | None = None) -> None:
-        """Whole words of a request's plain text, with its silences as breaks."""
-        self.feed_items(slot, self._writer(slot, options).plain(text))
+        """Whole words of a request's plain text, with its silences as breaks; in a
+        dialogue, its turns (``[S1]``/``[S2]`` labels or one a line) as they arrive."""
+        writer = self._writer(slot, options)
+        turns = self._turns[slot]
+        if turns is None:
+            self.feed_items(slot, writer.plain(text))
+            return
+        for speaker, piece, ends in turns.push(text):
+            if piece.strip():
+                self.feed_items(slot, writer.plain(piece + (" " if ends else ""), speaker))
+
+    def close_input(self, index: int) -> None:
+        turns = self._turns[index]
+        if turns is not None and self._writers[index] is not None:
+            writer = self._writers[index]
+            assert writer is not None
+            for speaker, piece, _ in turns.close():
+                if piece.strip():
+                    self.feed_items(index, writer.plain(piece + " ", speaker))
+        super().close_input(index)
 
     def feed_markup(self, slot: int, markup: Markup, options: KyutaiOptions | None = None) -> None:
         """A piece of a request's markup, as ``KyutaiEngine.stream`` reads it."""
@@ -90,8 +116,53 @@ class SlotGeneration(Generation):
         """The slot's script writer, which carries its silences from piece to piece."""
         writer = self._writers[slot]
         if writer is None:
-            writer = self._writers[slot] = ScriptWriter(options or KyutaiOptions())
+            options = options or KyutaiOptions()
+            self._condition(slot, options)
+            writer = self._writers[slot] = ScriptWriter(options)
+            self._turns[slot] = TurnReader() if options.dialogue else None
         return writer
+
+    def _condition(self, slot: int, options: KyutaiOptions) -> None:
+        """Give the slot its request's voices and CFG (its rows of the model's condition
+        tensors, and the voice keys every cross-attention layer caches) before its first
+        step. Sampling is the batch's: a request that asks for another is refused."""
+        self.engine.check_slot_options(options)
+        self.rows[slot] = options
+        before = self._conditioned[slot]
+        if (before.voices, before.cfg_coef) == (options.voices, options.cfg_coef):
+            return
+        self._conditioned[slot] = options
+        self._set_condition_rows(slot, options)
+
+    def _set_condition_rows(self, slot: int, options: KyutaiOptions) -> None:
+        import torch
+        from moshi.conditioners import dropout_all_conditions
+        from moshi.modules.transformer import StreamingMultiheadAttention
+
+        lm = self.tts.lm
+        attributes = [self.engine.condition_attributes(options)]
+        rows = [slot]
+        if self.lm_gen.cfg_coef != 1.0:
+            attributes += dropout_all_conditions(attributes)
+            rows.append(slot + self.batch_size)
+        assert lm.condition_provider is not None and lm.fuser is not None
+        state = self.lm_gen._streaming_state
+        assert state is not None
+        with torch.no_grad():
+            conditions = lm.condition_provider.prepare_and_provide(attributes)
+            added = lm.fuser.get_sum(conditions)
+            cross = lm.fuser.get_cross(conditions)
+            if added is not None and state.condition_sum is not None:
+                state.condition_sum[rows] = added.to(state.condition_sum)
+            if cross is not None and state.condition_cross is not None:
+                state.condition_cross[rows] = cross.to(state.condition_cross)
+                for module in lm.modules():
+                    if (
+                        isinstance(module, StreamingMultiheadAttention)
+                        and module.cross_attention
+                        and module._streaming_state is not None
+                    ):
+                        module.update_streaming_cross_attention_src(state.condition_cross)
 
     def runnable(self, slot: int) -> bool:
         """Open, not finished, and holding the words its next step needs."""

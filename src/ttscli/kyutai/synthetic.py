@@ -78,11 +78,14 @@ FULL_SIZE = LMWidths(2048, 2048, 16, 16, 1024, 16, 4, 3072, 128, 512, 16)
 """kyutai/tts-1.6b-en_fr's LM, as its published config describes it: ~1.8B parameters."""
 
 
-def lm_config(text_card: int, n_q: int = 32, widths: LMWidths = TINY) -> dict:
+def lm_config(
+    text_card: int, n_q: int = 32, widths: LMWidths = TINY, speakers: bool = True
+) -> dict:
     """The real config.json keys and control flow (delays, depformer weight schedule, second
-    text stream, CFG LUT, cross-attention on the voice) at the given widths."""
+    text stream, CFG LUT, cross-attention on the voice) at the given widths. Without
+    ``speakers``, a model with no voice conditioning (no voices, no dialogues)."""
     schedule = (list(range(8)) + [8] * 8 + [9] * 8 + [10] * 8)[:n_q]
-    return {
+    config = {
         "card": widths.card,
         "n_q": n_q,
         "dep_q": n_q,
@@ -141,6 +144,11 @@ def lm_config(text_card: int, n_q: int = 32, widths: LMWidths = TINY) -> dict:
             "cross": ["speaker_wavs"],
         },
     }
+    if not speakers:
+        del config["conditioners"]["speaker_wavs"]  # type: ignore[attr-defined]
+        config["fuser"]["cross"] = []  # type: ignore[index]
+        config["cross_attention"] = False
+    return config
 
 
 def tiny_mimi_config(card: int = 64, n_q: int = 32) -> dict:
@@ -229,7 +237,9 @@ def _state_dict_f32(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().float().contiguous() for k, v in module.state_dict().items()}
 
 
-def build_checkpoint(directory: Path, *, seed: int = 1234, n_q: int = 32) -> dict:
+def build_checkpoint(
+    directory: Path, *, seed: int = 1234, n_q: int = 32, speakers: bool = True
+) -> dict:
     """Write config.json, LM and Mimi weights and the tokenizer into ``directory``.
 
     Returns the config that was written.  Weights are random but seeded, so two builds match.
@@ -246,7 +256,7 @@ def build_checkpoint(directory: Path, *, seed: int = 1234, n_q: int = 32) -> dic
         leftover.unlink()
     (directory / "_spm").rmdir()
 
-    lm_settings = lm_config(text_card=vocab, n_q=n_q)
+    lm_settings = lm_config(text_card=vocab, n_q=n_q, speakers=speakers)
     mimi_config = tiny_mimi_config(card=lm_settings["card"], n_q=lm_settings["n_q"])
     config = dict(copy.deepcopy(lm_settings))
     config.update(
@@ -265,11 +275,27 @@ def build_checkpoint(directory: Path, *, seed: int = 1234, n_q: int = 32) -> dic
     # The loaders mutate nested conditioner dicts, hence the deep copies.
     lm = get_moshi_lm(None, lm_kwargs=copy.deepcopy(lm_settings), dtype=torch.float32)
     mimi = get_mimi(None, copy.deepcopy(mimi_config))
+    fill_codebooks(mimi, seed)
     save_file(_state_dict_f32(lm), str(directory / MOSHI_NAME))
     save_file(_state_dict_f32(mimi), str(directory / MIMI_NAME))
     (directory / MIMI_CONFIG_NAME).write_text(json.dumps(mimi_config, indent=2))
     (directory / "config.json").write_text(json.dumps(config, indent=2))
     return config
+
+
+def fill_codebooks(mimi: torch.nn.Module, seed: int) -> None:
+    """Give every codebook of ``mimi`` distinct, seeded entries and mark it initialised.
+
+    A freshly built Mimi has all-zero codebooks (the real one fills them by k-means while it
+    trains), so every token sequence of a length would decode to the same audio and no test
+    could hear what the LM generated: a voice ignored, a wrong batch row, a dialogue turn.
+    """
+    generator = torch.Generator().manual_seed(seed + 1)
+    for name, buffer in mimi.named_buffers():
+        if name.endswith("embedding_sum"):
+            buffer.copy_(torch.randn(buffer.shape, generator=generator))
+        elif name.endswith("cluster_usage") or name.endswith("_initialized"):
+            buffer.fill_(1.0)
 
 
 def write_voice(

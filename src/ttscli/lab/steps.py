@@ -27,6 +27,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "check-ssml": ("evaluation.ssml_targets", "what SSML does to the bundled voice, measured"),
     "bench-fs2": ("evaluation.bench_fs2", "stage-by-stage speed of the bundled voice"),
     "bench-batch": ("evaluation.bench_batch", "batch synthesis speed against Piper"),
+    "bench-jsonl": ("evaluation.bench_jsonl", "a JSONL batch with mixed options vs plain"),
     "bench-start": ("evaluation.bench_start", "where a cold start's time goes"),
     "bench-speak": ("evaluation.bench_speak", "time to first audio and real-time factor"),
     "bench-serve": ("evaluation.bench_serve", "the server's latency and throughput"),

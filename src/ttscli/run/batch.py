@@ -8,7 +8,7 @@ mini-batch pads little.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,6 +80,7 @@ def run_batch(
     batch_size: int = 8,
     quiet: bool = False,
     timestamps: str | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> BatchSummary:
     """Synthesise every line not already done and keep the manifest in step.
 
@@ -90,7 +91,8 @@ def run_batch(
     recorded in the manifest as soon as it exists, so an interrupted run loses at most
     the mini-batch in flight and the next run does only what is left. With
     ``timestamps`` (a suffix, ``.json``, ``.srt`` or ``.vtt``) each line's word timings
-    go beside its audio, named in the manifest.
+    go beside its audio, named in the manifest. ``fields``: the run's request fields,
+    under a line's own (``options`` are what they make).
     """
     check_batch_size(batch_size)
     prepare_out_dir(out_dir)
@@ -104,7 +106,7 @@ def run_batch(
     checked: dict[int, PreparedLine] = {}
     for line in lines:
         if not manifest.is_done(line.index):
-            prepared = prepare(engine, line)
+            prepared = prepare(engine, line, fields)
             if len(checked) < window:
                 checked[line.index] = prepared
 
@@ -124,7 +126,8 @@ def run_batch(
         todo = (line for line in lines if not manifest.is_done(line.index))
         for group in groups(todo, window):
             items = [
-                (line, checked.pop(line.index, None) or prepare(engine, line)) for line in group
+                (line, checked.pop(line.index, None) or prepare(engine, line, fields))
+                for line in group
             ]
             for line, prepared, chunk in synthesize_sorted(engine, items, batch_size, options):
                 try:
@@ -134,7 +137,7 @@ def run_batch(
                     if timestamps is not None:
                         target = out_dir / manifest.timings_name(line.index)
                         write_timestamps(target, chunk.words, chunk.marks)
-                    manifest.record(line.index, line.text, prepared.phonemes, chunk.seconds)
+                    manifest.record(line, prepared.phonemes, chunk.seconds)
                 except WriteFault as fault:
                     raise fault.after(kept(skipped + written, manifest)) from None
                 written += 1
@@ -157,23 +160,31 @@ def synthesize_sorted(
     engine: Engine, items: list[tuple[T, PreparedLine]], batch_size: int, options: Any
 ) -> Iterator[tuple[T, PreparedLine, Chunk]]:
     """The items' audio, made in mini-batches of similar length (little padding), in that
-    length order; each item comes back with what it was paired with. The heap's free pages
-    go back to the system after each mini-batch, so the next, longer one does not pile
-    on top of them."""
-    ordered = sorted(items, key=lambda item: item[1].size)
-    for start in range(0, len(ordered), batch_size):
-        mini = ordered[start : start + batch_size]
-        chunks = engine.synthesize_batch([prepared for _, prepared in mini], options)
-        for (key, prepared), chunk in zip(mini, chunks, strict=True):
-            yield key, prepared, chunk
-        del chunks
-        trim()
+    length order; each item comes back with what it was paired with. Lines with different
+    voices and options share mini-batches, except where the engine says they cannot
+    (``PreparedLine.batch_key``). The heap's free pages go back to the system after each
+    mini-batch, so the next, longer one does not pile on top of them."""
+    kinds: dict[Any, list[tuple[T, PreparedLine]]] = {}
+    for item in sorted(items, key=lambda item: item[1].size):
+        kinds.setdefault(item[1].batch_key, []).append(item)
+    for ordered in kinds.values():
+        for start in range(0, len(ordered), batch_size):
+            mini = ordered[start : start + batch_size]
+            chunks = engine.synthesize_batch([prepared for _, prepared in mini], options)
+            for (key, prepared), chunk in zip(mini, chunks, strict=True):
+                yield key, prepared, chunk
+            del chunks
+            trim()
 
 
-def prepare(engine: Engine, line: BatchLine) -> PreparedLine:
-    """The engine's input for one line; a bad line's error names its line number."""
+def prepare(
+    engine: Engine, line: BatchLine, fields: Mapping[str, Any] | None = None
+) -> PreparedLine:
+    """The engine's input for one line, with its own options when it has any (over the
+    run's ``fields``); a bad line's error names its line number."""
     try:
-        return engine.prepare_line(line.text)
+        options = engine.options({**(fields or {}), **line.fields})
+        return engine.prepare_line(line.content(), options)
     except UserError as exc:
         raise UserError(f"line {line.index}: {exc}") from None
 

@@ -7,8 +7,9 @@ file is rewritten, atomically, sorted by line number, with stale entries dropped
 kept in memory is a few bytes per line number (a hash of the text and a file offset),
 never the texts.
 
-A line counts as done when the manifest has it with the same text, in the requested
-format, and its file exists; anything else is made again.
+A line counts as done when the manifest has it with the same text (and, for a line with
+an id, the same id, content and options), in the requested format, and its file exists;
+anything else is made again. A line with an id is found by its id, wherever it has moved.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ttscli.run.lines import BatchLine
+from ttscli.run.lines import BatchLine, identity_of
 from ttscli.util.atomic import atomic_write
 from ttscli.util.faults import os_error, writing
 
@@ -50,6 +51,9 @@ class Manifest:
         self.offsets = np.zeros(0, dtype=np.int64)  # where its entry starts, -1 = none
         self.width = 4
         self.lines = 0
+        self.ids: dict[int, str] = {}
+        """The id of each wanted line that has one, by line number."""
+        self._by_id: dict[str, int] = {}
         self._dirty = False
 
     # -- starting a run --------------------------------------------------------------------
@@ -61,7 +65,10 @@ class Manifest:
         last = 0
         for line in lines:
             self._grow(line.index)
-            self.keys[line.index] = text_key(line.text)
+            self.keys[line.index] = text_key(line.identity())
+            if line.id is not None:
+                self.ids[line.index] = line.id
+                self._by_id[line.id] = line.index
             last = max(last, line.index)
             self.lines += 1
         self.width = max(4, len(str(last)))
@@ -87,12 +94,13 @@ class Manifest:
             for raw in handle:
                 start, offset = offset, offset + len(raw)
                 entry = _parse(raw)
-                if entry is None or not self._valid(entry):
+                index = None if entry is None else self._wanted_index(entry)
+                if index is None:
                     self._dirty = True  # torn, stale, or of a line no longer wanted
                     continue
-                if self.offsets[entry["index"]] >= 0:
+                if self.offsets[index] >= 0:
                     self._dirty = True  # a duplicate: the later one wins
-                self.offsets[entry["index"]] = start
+                self.offsets[index] = start
         if not self._is_sorted():
             self._dirty = True
 
@@ -100,42 +108,60 @@ class Manifest:
         present = self.offsets[self.offsets >= 0]
         return bool(np.all(np.diff(present) > 0))
 
-    def _valid(self, entry: dict[str, Any]) -> bool:
-        index = entry.get("index")
-        return (
+    def _wanted_index(self, entry: dict[str, Any]) -> int | None:
+        """The line an entry is a valid record of, if any: found by its id (a line with
+        one) or its line number, with the same identity and its files present."""
+        line_id = entry.get("id")
+        index = self._by_id.get(line_id) if isinstance(line_id, str) else entry.get("index")
+        if line_id is None and index in self.ids:
+            return None  # a line that now has an id was made without one
+        valid = (
             isinstance(index, int)
             and 0 < index < len(self.keys)
             and self.keys[index] != 0
             and isinstance(entry.get("text"), str)
-            and self.keys[index] == text_key(entry["text"])
-            and self._names_file(entry, "path", f".{self.fmt}")
-            and (self.timestamps is None or self._names_file(entry, "timestamps", self.timestamps))
+            and self.keys[index] == text_key(_identity(entry))
+            and self._names_file(entry, "path", self.file_name(index))
+            and (
+                self.timestamps is None
+                or self._names_file(entry, "timestamps", self.timings_name(index))
+            )
         )
+        return index if valid else None
 
-    def _names_file(self, entry: dict[str, Any], key: str, suffix: str) -> bool:
-        """Whether ``entry[key]`` names a file of that suffix in the output folder."""
-        path = str(entry.get(key, ""))
-        return path.endswith(suffix) and "/" not in path and (self.out_dir / path).is_file()
+    def _names_file(self, entry: dict[str, Any], key: str, name: str) -> bool:
+        """Whether ``entry[key]`` is ``name`` and that file is in the output folder."""
+        return entry.get(key) == name and (self.out_dir / name).is_file()
 
     # -- during a run ----------------------------------------------------------------------
+    def stem(self, index: int) -> str:
+        """What line ``index``'s files are called: its id, or its line number."""
+        line_id = self.ids.get(index)
+        return line_id if line_id is not None else f"{index:0{self.width}d}"
+
     def file_name(self, index: int) -> str:
         """The audio file of line ``index``, relative to the output folder."""
-        return f"{index:0{self.width}d}.{self.fmt}"
+        return f"{self.stem(index)}.{self.fmt}"
 
     def timings_name(self, index: int) -> str:
         """The timing file of line ``index`` (when the run asked for them)."""
-        return f"{index:0{self.width}d}{self.timestamps}"
+        return f"{self.stem(index)}{self.timestamps}"
 
-    def record(self, index: int, text: str, phonemes: str | None, seconds: float) -> None:
-        """Record that line ``index``'s file (``file_name(index)``) now exists, and its
-        timing file when the run asked for them."""
-        entry: dict[str, Any] = {
-            "index": index,
-            "text": text,
-            "phonemes": phonemes,
-            "seconds": round(seconds, 3),
-            "path": self.file_name(index),
-        }
+    def record(self, line: BatchLine, phonemes: str | None, seconds: float) -> None:
+        """Record that ``line``'s file (``file_name(line.index)``) now exists, and its
+        timing file when the run asked for them; with its id, content and options."""
+        index = line.index
+        entry: dict[str, Any] = {"index": index}
+        if line.id is not None:
+            entry["id"] = line.id
+        entry["text"] = line.text
+        if line.ssml:
+            entry["ssml"] = True
+        if line.turns:
+            entry["turns"] = list(line.turns)
+        if line.fields:
+            entry["options"] = dict(line.fields)
+        entry.update(phonemes=phonemes, seconds=round(seconds, 3), path=self.file_name(index))
         if self.timestamps is not None:
             entry["timestamps"] = self.timings_name(index)
         self.append(entry)
@@ -182,6 +208,15 @@ class Manifest:
                     self.offsets[index] = position
                     position += len(handle.readline())
         self._dirty = False
+
+
+def _identity(entry: dict[str, Any]) -> str:
+    """``BatchLine.identity`` of the line an entry records."""
+    if "id" not in entry and not any(k in entry for k in ("options", "ssml", "turns")):
+        return str(entry["text"])
+    return identity_of(
+        entry["text"], entry.get("options") or {}, bool(entry.get("ssml")), entry.get("turns") or []
+    )
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:

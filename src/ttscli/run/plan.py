@@ -8,7 +8,7 @@ in the constructor, in one line, before the seconds a model takes to load.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,14 @@ from ttscli.cluster.ray_batch import (
     import_ray,
     run_cluster_batch,
 )
-from ttscli.engines.base import Chunk, Engine, RunStats, markup_for, markup_stream_for
+from ttscli.engines.base import (
+    Chunk,
+    Engine,
+    OptionField,
+    RunStats,
+    markup_for,
+    markup_stream_for,
+)
 from ttscli.engines.spec import EngineSpec
 from ttscli.run.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
 from ttscli.run.client import speak_via_server
@@ -59,11 +66,13 @@ class RunPlan:
         cluster: ClusterSettings | None = None,
         ssml: bool = False,
         timestamps: Path | None = None,
+        line_fields: Sequence[OptionField] = (),
     ) -> None:
         """``ssml``: the text is SSML (it is also taken as SSML when it starts with
         ``<speak``). SSML is parsed here, so a malformed document fails before a model
         loads; on stdin it is parsed as it arrives, and each sentence is spoken once its
-        markup has closed."""
+        markup has closed. ``line_fields``: what a line of a structured batch (JSON Lines)
+        may set, the engine's request fields; each line is checked against them here."""
         check_batch_size(batch_size)
         self.audio_format = audio_format
         self.cluster = cluster
@@ -99,7 +108,7 @@ class RunPlan:
         self.warnings: list[str] = []
         if self.batch_dir is not None:
             assert in_file is not None
-            self.lines = LinesFile(in_file)
+            self.lines = LinesFile(in_file, line_fields)
             prepare_out_dir(self.batch_dir)
         else:
             check_output(out, output_device)
@@ -181,6 +190,7 @@ class RunPlan:
                 self.batch_size,
                 quiet,
                 self.timestamps,
+                fields,
             )
         source: str | Iterable[str] | Markup | MarkupStream = self.source
         if self.markup_pieces is not None:

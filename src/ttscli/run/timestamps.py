@@ -41,27 +41,43 @@ def _clock(seconds: float, separator: str) -> str:
 
 def render(timings: Sequence[Word], suffix: str, marks: Sequence[Word] = ()) -> str:
     """One cue per word in the subtitle formats; JSON also lists the marks. A VTT file
-    carries the marks as NOTE blocks, which players skip."""
+    carries the marks as NOTE blocks, which players skip. In a dialogue each word says its
+    speaker: ``"speaker": 1`` in JSON, a ``<v S1>`` voice span in VTT, ``[S1]`` in SRT."""
     if suffix == ".json":
-        words = [
-            {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)} for w in timings
-        ]
+        words = [_word_json(w) for w in timings]
         data: dict[str, object] = {"words": words}
         if marks:
             data["marks"] = [{"name": m.text, "time": round(m.start, 3)} for m in marks]
         return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     if suffix == ".vtt":
         blocks = ["WEBVTT\n"]
-        cues = [(w.start, f"{_clock(w.start, '.')} --> {_clock(w.end, '.')}\n{_cue(w.text)}\n")
+        cues = [(w.start, f"{_clock(w.start, '.')} --> {_clock(w.end, '.')}\n{_voice(w)}\n")
                 for w in timings]  # fmt: skip
         notes = [(m.start, f"NOTE mark {_cue(m.text)} at {_clock(m.start, '.')}\n") for m in marks]
         blocks += [text for _, text in sorted(cues + notes, key=lambda item: item[0])]
         return "\n".join(blocks)
     blocks = [
-        f"{n}\n{_clock(w.start, ',')} --> {_clock(w.end, ',')}\n{w.text}\n"
+        f"{n}\n{_clock(w.start, ',')} --> {_clock(w.end, ',')}\n{_said_by(w)}{w.text}\n"
         for n, w in enumerate(timings, 1)
     ]
     return "\n".join(blocks)
+
+
+def _word_json(word: Word) -> dict[str, object]:
+    data: dict[str, object] = {
+        "word": word.text, "start": round(word.start, 3), "end": round(word.end, 3)
+    }  # fmt: skip
+    if word.speaker is not None:
+        data["speaker"] = word.speaker
+    return data
+
+
+def _voice(word: Word) -> str:
+    return _cue(word.text) if word.speaker is None else f"<v S{word.speaker}>{_cue(word.text)}"
+
+
+def _said_by(word: Word) -> str:
+    return "" if word.speaker is None else f"[S{word.speaker}] "
 
 
 def _cue(text: str) -> str:

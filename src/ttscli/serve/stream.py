@@ -197,8 +197,10 @@ class StreamSession:
                 shift = heard - item.stream_seconds if item.stream_seconds is not None else 0.0
                 for word in item.words:
                     start, end = round(word.start + shift, 3), round(word.end + shift, 3)
-                    await self.ws.send_json({"type": "word", "text": word.text, "start": start,
-                                             "end": end})  # fmt: skip
+                    event = {"type": "word", "text": word.text, "start": start, "end": end}
+                    if word.speaker is not None:
+                        event["speaker"] = word.speaker  # a dialogue's turn
+                    await self.ws.send_json(event)
                 for mark in item.marks:
                     at = round(mark.start + shift, 3)
                     await self.ws.send_json({"type": "mark", "name": mark.text, "time": at})

@@ -9,11 +9,12 @@ engine it serves.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ttscli.engines.base import Engine, OptionError, VoiceInfo, markup_for
+from ttscli.engines.base import Engine, OptionError, StepsManyStreams, VoiceInfo, markup_for
 from ttscli.text.markup import Markup
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
@@ -62,18 +63,28 @@ class ServedEngine:
             "fields": [field.as_json() for field in self.engine.fields()],
         }
 
-    def check_voice(self, voice: object) -> None:
+    @cached_property
+    def takes_voices(self) -> bool:
+        """Whether a request may name its own voices (an engine with a ``voices`` field)."""
+        return any(field.name == "voices" for field in self.engine.fields())
+
+    def check_voice(self, voice: object) -> str | None:
+        """The request's own voice, when it names one the engine may load (None: the
+        served voice); anything else is refused."""
         if voice is None or voice == "":
-            return
+            return None
         if isinstance(voice, dict) and set(voice) == {"id"}:
             voice = voice["id"]  # OpenAI's form for a custom voice: {"id": NAME}
         if not isinstance(voice, str):
             raise RequestError(f"voice: expected a string, got {type(voice).__name__}")
-        if voice not in (self.voice_name, "default", *OPENAI_VOICES):
+        if voice in (self.voice_name, "default", *OPENAI_VOICES):
+            return None
+        if not self.takes_voices:
             raise RequestError(
                 f"voice {voice[:60]!r}: this server speaks with {self.voice_name!r} "
                 "(see GET /v1/voices)"
             )
+        return check_voice_name(voice)
 
     def spoken(self, text: str, options: Any, ssml: bool = False) -> tuple[str | Markup, list[str]]:
         """What to hand the engine for a request's text: SSML (asked for, or starting with
@@ -92,7 +103,31 @@ class ServedEngine:
         ``response_format``, ...) are the server's."""
         names = {field.name for field in self.engine.fields()}
         given = {k: v for k, v in fields.items() if k in names and v is not None}
+        own = self.check_voice(fields.get("voice"))
+        if own is not None and "voices" not in given:
+            given["voices"] = [own]
+        voices = given.get("voices")
+        if isinstance(voices, list):
+            for name in voices:
+                if isinstance(name, str) and name != self.voice_name:
+                    check_voice_name(name)
         try:
-            return self.engine.options(given)
+            options = self.engine.options(given)
+            if isinstance(self.engine, StepsManyStreams):
+                self.engine.check_slot_options(options)
+            return options
         except OptionError as exc:
             raise RequestError(str(exc)) from None
+
+
+_NOT_A_NAME = re.compile(r"[\x00-\x1f\x7f\\]|\.\.|^[/~.]|^hf://|\.safetensors$", re.IGNORECASE)
+
+
+def check_voice_name(name: str) -> str:
+    """A voice a request names is a name in the served voice repo, never a path on this
+    machine or another repo: the server reads no file a client chooses."""
+    if len(name) > 200 or _NOT_A_NAME.search(name):
+        raise RequestError(
+            f"voice {name[:60]!r}: name a voice of the server's voice repo (not a file path)"
+        )
+    return name

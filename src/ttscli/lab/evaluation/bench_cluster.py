@@ -59,8 +59,8 @@ class InstantEngine:
     def stream(self, text: object, options: object = None) -> Iterator[Chunk]:
         yield Chunk(np.zeros(10, np.float32), self.sample_rate)
 
-    def prepare_line(self, text: str) -> PreparedLine:
-        return PreparedLine(text, text, None, len(text))
+    def prepare_line(self, text: object, options: object = None) -> PreparedLine:
+        return PreparedLine(str(text), text, None, len(str(text)))
 
     def synthesize_batch(self, lines: Sequence[PreparedLine], options: object = None) -> list:
         return [Chunk(np.zeros(10, np.float32), self.sample_rate) for _ in lines]
