@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tests.kyutai_fixture import TinyKyutai
+from tests.test_kyutai_engine import stepped_frames
 from ttscli.engines.base import Chunk, OptionError
 from ttscli.kyutai import KyutaiEngine
 from ttscli.kyutai.synthetic import OTHER_VOICES
@@ -93,18 +94,12 @@ def test_dialogue_tokens_are_moshis(
     expected = _moshi_frames(engine, voices, seed=5)
     options = engine.options({"voices": voices})
     torch.manual_seed(5)
-    with engine.generation(1, keep_frames=True, rows=[options]) as gen:
-        for n, turn in enumerate(TURNS):
-            pieces = [turn] if fragments == "whole" else [w + " " for w in turn.split()]
-            for piece in pieces:
-                gen.feed(0, piece, speaker=n % 2 + 1)
-                while gen.can_step():
-                    gen.step()
-        gen.close_input(0)
-        while not gen.done():
-            gen.step()
-    assert gen.kept_frames is not None
-    ours = torch.cat(gen.kept_frames, dim=-1)
+    pieces = [
+        (piece, n % 2 + 1)
+        for n, turn in enumerate(TURNS)
+        for piece in ([turn] if fragments == "whole" else [w + " " for w in turn.split()])
+    ]
+    ours = stepped_frames(engine, pieces, rows=[options])
     assert ours.shape == expected.shape
     assert torch.equal(ours, expected)
 

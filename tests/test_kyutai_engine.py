@@ -320,19 +320,27 @@ def test_stepped_generation_yields_moshis_own_tokens(engine: KyutaiEngine, fragm
     text = "Hello world, the quick brown fox jumps over the lazy dog."
     expected = _moshi_generate_frames(engine, text, seed=11)
     torch.manual_seed(11)
-    with engine.generation(1, keep_frames=True) as gen:
-        pieces = [text] if fragments == "whole" else [w + " " for w in text.split()]
-        for piece in pieces:
-            gen.feed(0, piece)
+    pieces = [text] if fragments == "whole" else [w + " " for w in text.split()]
+    ours = stepped_frames(engine, [(piece, None) for piece in pieces])
+    assert ours.shape == expected.shape
+    assert torch.equal(ours, expected)
+
+
+def stepped_frames(
+    engine: KyutaiEngine, pieces: list[tuple[str, int | None]], rows: list | None = None
+) -> torch.Tensor:
+    """The tokens of our stepped loop fed ``pieces`` (text, speaker) one at a time, stepping
+    whenever it may, as ``TTSModel.generate`` returns them."""
+    with engine.generation(1, keep_frames=True, rows=rows) as gen:
+        for piece, speaker in pieces:
+            gen.feed(0, piece, speaker=speaker)
             while gen.can_step():
                 gen.step()
         gen.close_input(0)
         while not gen.done():
             gen.step()
     assert gen.kept_frames is not None
-    ours = torch.cat(gen.kept_frames, dim=-1)
-    assert ours.shape == expected.shape
-    assert torch.equal(ours, expected)
+    return torch.cat(gen.kept_frames, dim=-1)
 
 
 def test_slots_started_at_different_steps_each_sound_as_if_alone(
