@@ -265,3 +265,9 @@ def test_padding_knobs_are_checked(tiny_kyutai: TinyKyutai) -> None:
     one_line_error(result, "padding-bonus", "between -6 and 6")
     result = run_cli(*speak_args(tiny_kyutai, "Hi.", "--padding-between", "-1"), env=env)
     one_line_error(result, "padding-between")
+
+
+def test_fs2_takes_no_voice(tiny_checkpoint: Path) -> None:
+    for voices in (["--voice", "a"], ["--voice", "a", "--voice", "b"]):
+        result = run_cli(*_fs2(tiny_checkpoint, "Hello.", *voices))
+        one_line_error(result, "--voice", "ttscli speak")

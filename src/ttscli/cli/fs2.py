@@ -52,12 +52,18 @@ def fs2_command(
     workers: opt.WorkersOption = 2,
     worker_cpus: opt.WorkerCpusOption = 1.0,
     worker_gpus: opt.WorkerGpusOption = 0.0,
+    voice: Annotated[list[str] | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Speak with FastSpeech 2 / 2s (the bundled voice or --checkpoint DIR)."""
     from ttscli.cli.plot import check_plot_path, save_prosody_plot
     from ttscli.run.sources import STDIN_PAUSE_SECONDS, require_text
     from ttscli.run.timestamps import write_timestamps
 
+    if voice:
+        raise UserError(
+            "--voice: fs2 speaks with its checkpoint's one voice (--checkpoint DIR); "
+            "voices and dialogues are for ttscli speak"
+        )
     entry = registry.get(ENGINE)
     asked = {
         "pitch": pitch,
