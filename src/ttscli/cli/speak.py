@@ -104,8 +104,6 @@ def speak_command(
     }
     fields = entry.check_request(asked)
     fields = {k: fields[k] for k in asked if fields[k] is not None}
-    if "voices" in fields:
-        fields["voices"] = list(fields["voices"])
 
     def check_text(text: object) -> object:
         if len(voices) == 2 and isinstance(text, str):

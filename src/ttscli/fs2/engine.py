@@ -310,18 +310,19 @@ class FS2Engine:
         """A mini-batch whose rows have their own scales, in one pass where the voice
         follows pitch through its model (rows that share theirs take the same path as
         ``synthesize``); a voice that resamples for pitch runs each set of scales apart."""
-        for controls in set(rows):
-            self.check_controls(controls)
-        if len(set(rows)) == 1:
-            return self.synthesize(utterances, rows[0])
-        if any(self._resamples(controls) for controls in rows):
+        distinct = list(dict.fromkeys(rows))
+        if len(distinct) == 1:
+            return self.synthesize(utterances, distinct[0])
+        if any(self._resamples(controls) for controls in distinct):
             out: list[Synthesis | None] = [None] * len(rows)
-            for controls in dict.fromkeys(rows):
+            for controls in distinct:
                 chosen = [i for i, row in enumerate(rows) if row == controls]
                 made = self.synthesize([utterances[i] for i in chosen], controls)
                 for i, synthesis in zip(chosen, made, strict=True):
                     out[i] = synthesis
             return [synthesis for synthesis in out if synthesis is not None]
+        for controls in distinct:
+            self.check_controls(controls)
         with torch.inference_mode():
             return self._run_model(utterances, DEFAULT_CONTROLS, rows)
 

@@ -59,7 +59,7 @@ from ttscli.kyutai.weights import (
     resolve_checkpoint,
     resolve_voice,
 )
-from ttscli.text.dialogue import Dialogue, TurnReader, parse_dialogue
+from ttscli.text.dialogue import Dialogue, parse_dialogue
 from ttscli.text.feed import WordFeed
 from ttscli.text.markup import Markup, MarkupStream
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from ttscli.kyutai.slots import SlotGeneration
 
 COMPILE_ENV = "TTSCLI_TORCH_COMPILE"
+SSML_IN_DIALOGUE = "a dialogue is read as text: SSML is for one voice"
 
 
 _TRUE = {"1", "on", "yes", "true"}
@@ -485,7 +486,7 @@ class KyutaiEngine:
         elif isinstance(text, str) and options.dialogue:
             content = parse_dialogue(text)
         if isinstance(content, Markup) and options.dialogue:
-            raise UserError("a dialogue is read as text: SSML is for one voice")
+            raise UserError(SSML_IN_DIALOGUE)
         if isinstance(content, Dialogue) and not options.dialogue:
             raise UserError("turns are a dialogue: give two voices")
         said = text if isinstance(text, str) else content.text
@@ -553,39 +554,17 @@ def _script(
         for turn in text.turns:
             yield writer.plain(turn.text + " ", turn.speaker)
         return
-    if options.dialogue:
-        if isinstance(text, (Markup, MarkupStream)):
-            raise UserError("a dialogue is read as text: SSML is for one voice")
-        yield from _turns_script(text, writer)
-        return
     if isinstance(text, (Markup, MarkupStream)):
+        if options.dialogue:
+            raise UserError(SSML_IN_DIALOGUE)
         for piece in [text] if isinstance(text, Markup) else text:
             yield writer.items(piece)
         return
     feed = WordFeed()
     for fragment in [text] if isinstance(text, str) else text:
         ready = feed.push(fragment)
-        yield writer.plain(ready) if ready else []
-    yield writer.plain(feed.flush())
-
-
-def _turns_script(text: str | Iterable[str], writer: ScriptWriter) -> Iterator[list[FeedItem]]:
-    """A dialogue arriving as text: each turn's whole words as they arrive, with its
-    speaker (``ttscli.text.dialogue`` says how turns are written)."""
-    reader = TurnReader()
-    feed = WordFeed()
-
-    def items(pieces: list[tuple[int, str, bool]]) -> list[FeedItem]:
-        out: list[FeedItem] = []
-        for speaker, piece, ends in pieces:
-            ready = feed.push(piece) + (feed.flush() if ends else "")
-            if ready.strip():
-                out += writer.plain(ready + (" " if ends else ""), speaker)
-        return out
-
-    for fragment in [text] if isinstance(text, str) else text:
-        yield items(reader.push(fragment))
-    yield items(reader.close())
+        yield writer.text(ready) if ready else []
+    yield writer.text(feed.flush()) + writer.close()
 
 
 def _whole_script(line: object, options: KyutaiOptions) -> list[FeedItem]:

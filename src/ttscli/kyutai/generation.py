@@ -73,9 +73,9 @@ class Generation:
         self.rows = list(rows) if rows is not None else [KyutaiOptions()] * batch_size
         self.states = [tts.machine.new_state([]) for _ in range(batch_size)]
         self.input_closed = [False] * batch_size
-        self._speaker_sent = [False] * batch_size
         self.last_speaker: list[int | None] = [None] * batch_size
-        """The speaker whose token each item's text stream last carried."""
+        """The speaker whose token each item's text stream last carried (None: no word
+        has been fed to it yet)."""
         self.word_speaker: list[list[int | None]] = [[] for _ in range(batch_size)]
         """In a dialogue, who says each word fed to each item."""
         self.entry_bonus: list[list[float]] = [[] for _ in range(batch_size)]
@@ -187,7 +187,6 @@ class Generation:
             padding_between=self.rows[index].padding_between,
         )
         if any(entry.tokens for entry in entries):
-            self._speaker_sent[index] = True
             self.last_speaker[index] = turn
             if self.t_first_text is None:
                 self.t_first_text = time.perf_counter()
@@ -237,7 +236,7 @@ class Generation:
         self.input_closed[index] = True
 
     def has_text(self, index: int) -> bool:
-        return self._speaker_sent[index]
+        return self.last_speaker[index] is not None
 
     def can_step(self) -> bool:
         """True when every open item holds more words than the look-ahead stream consumes.

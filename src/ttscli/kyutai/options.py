@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ttscli.text.dialogue import TurnReader
 from ttscli.text.markup import PLAIN, Boundary, Mark, Markup, Pause, Say, Span, Style
 
 PADDING_BETWEEN = 1
@@ -81,6 +82,25 @@ class ScriptWriter:
         self._sentence_due = False
         self._paragraph_due = False
         self._space = ""
+        self._turns = TurnReader() if options.dialogue else None
+
+    def text(self, text: str) -> list[FeedItem]:
+        """Whole words of a request's text as they arrive: plain text, or, in a dialogue,
+        its turns (``ttscli.text.dialogue``: labels or one a line), each with its speaker."""
+        if self._turns is None:
+            return self.plain(text)
+        return self._turn_items(self._turns.push(text))
+
+    def close(self) -> list[FeedItem]:
+        """What a dialogue still holds when its text ends (a turn's last words)."""
+        return [] if self._turns is None else self._turn_items(self._turns.close())
+
+    def _turn_items(self, pieces: list[tuple[int, str, bool]]) -> list[FeedItem]:
+        items: list[FeedItem] = []
+        for speaker, piece, ends in pieces:
+            if piece.strip():
+                items += self.plain(piece + (" " if ends else ""), speaker)
+        return items
 
     def plain(self, text: str, speaker: int | None = None) -> list[FeedItem]:
         """Whole words of plain text, as they arrive: a blank line ends a paragraph. A

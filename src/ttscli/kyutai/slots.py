@@ -20,7 +20,6 @@ import numpy as np
 from ttscli.engines.base import Word
 from ttscli.kyutai.generation import _SKIP_FIRST_FRAMES, Generation
 from ttscli.kyutai.options import KyutaiOptions, ScriptWriter
-from ttscli.text.dialogue import TurnReader
 from ttscli.text.markup import PLAIN, Markup, Style
 
 if TYPE_CHECKING:
@@ -42,7 +41,6 @@ class SlotGeneration(Generation):
         self.first_text_at: list[float | None] = [None] * slots
         self._executing = [False] * slots
         self._writers: list[ScriptWriter | None] = [None] * slots
-        self._turns: list[TurnReader | None] = [None] * slots
         self._conditioned: list[KyutaiOptions] = list(self.rows)
         """The options whose voices and CFG each slot's rows of the model's state hold."""
 
@@ -71,41 +69,28 @@ class SlotGeneration(Generation):
         self.word_speaker[slot] = []
         self.last_speaker[slot] = None
         self._writers[slot] = None
-        self._turns[slot] = None
         self.rows[slot] = KyutaiOptions()
         self.last_gain_db[slot] = 0.0
         self.input_closed[slot] = False
-        self._speaker_sent[slot] = False
         self.offsets[slot] = self.returned[slot] = self.produced[slot] = self.emitted[slot] = 0
         self.first_text_at[slot] = None
 
     # -- text in ----------------------------------------------------------------------------
     def feed(self, index: int, text: str, style: Style = PLAIN, speaker: int | None = None) -> int:
         added = super().feed(index, text, style, speaker)
-        if self.first_text_at[index] is None and self._speaker_sent[index]:
+        if self.first_text_at[index] is None and self.has_text(index):
             self.first_text_at[index] = time.perf_counter()
         return added
 
     def feed_text(self, slot: int, text: str, options: KyutaiOptions | None = None) -> None:
         """Whole words of a request's plain text, with its silences as breaks; in a
         dialogue, its turns (``[S1]``/``[S2]`` labels or one a line) as they arrive."""
-        writer = self._writer(slot, options)
-        turns = self._turns[slot]
-        if turns is None:
-            self.feed_items(slot, writer.plain(text))
-            return
-        for speaker, piece, ends in turns.push(text):
-            if piece.strip():
-                self.feed_items(slot, writer.plain(piece + (" " if ends else ""), speaker))
+        self.feed_items(slot, self._writer(slot, options).text(text))
 
     def close_input(self, index: int) -> None:
-        turns = self._turns[index]
-        if turns is not None and self._writers[index] is not None:
-            writer = self._writers[index]
-            assert writer is not None
-            for speaker, piece, _ in turns.close():
-                if piece.strip():
-                    self.feed_items(index, writer.plain(piece + " ", speaker))
+        writer = self._writers[index]
+        if writer is not None:
+            self.feed_items(index, writer.close())  # a dialogue's last, held piece
         super().close_input(index)
 
     def feed_markup(self, slot: int, markup: Markup, options: KyutaiOptions | None = None) -> None:
@@ -119,7 +104,6 @@ class SlotGeneration(Generation):
             options = options or KyutaiOptions()
             self._condition(slot, options)
             writer = self._writers[slot] = ScriptWriter(options)
-            self._turns[slot] = TurnReader() if options.dialogue else None
         return writer
 
     def _condition(self, slot: int, options: KyutaiOptions) -> None:

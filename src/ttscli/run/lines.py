@@ -210,9 +210,8 @@ class LinesFile:
         if "voice" in data:
             if "voices" in data:
                 raise UserError('give "voice" or "voices", not both')
-            data["voices"] = (
-                [data.pop("voice")] if isinstance(data["voice"], str) else data.pop("voice")
-            )
+            voice = data.pop("voice")
+            data["voices"] = [voice] if isinstance(voice, str) else voice
         fields = self._checked(data)
         if key == "turns":
             if "voices" not in self._fields:
@@ -242,10 +241,9 @@ class LinesFile:
                 known = ", ".join(["id", *CONTENT_KEYS, *self._line_names()])
                 raise UserError(f"unknown field {json.dumps(name[:40])} (known: {known})")
             try:
-                checked = spec.check(value)
+                out[name] = spec.check(value)
             except OptionError as exc:
                 raise UserError(str(exc)) from None
-            out[name] = list(checked) if isinstance(checked, tuple) else checked
         return out
 
     def _line_names(self) -> list[str]:

@@ -50,8 +50,7 @@ async def speech(server: Server, request: web.Request) -> web.StreamResponse:
     stream_format = fields.get("stream_format") or "audio"
     if stream_format not in STREAM_FORMATS:
         raise RequestError(f"stream_format: one of {', '.join(STREAM_FORMATS)}")
-    server.served.check_voice(fields.get("voice"))
-    options = server.served.options(fields)
+    options = server.served.options(fields)  # the voice too
     engine = server.served.engine
     try:
         encoder = encoder_for(response_format, engine.sample_rate)

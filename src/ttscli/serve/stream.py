@@ -72,8 +72,7 @@ class StreamSession:
                 kind = message.get("type")
                 if kind == "start" and self.job is None:
                     fields = {k: v for k, v in message.items() if k not in ("type", "ssml")}
-                    self.server.served.check_voice(fields.get("voice"))
-                    self.options = self.server.served.options(fields)
+                    self.options = self.server.served.options(fields)  # the voice too
                     self.ssml = message.get("ssml") is True
                     continue
                 if kind == "text":

@@ -99,8 +99,8 @@ class ServedEngine:
 
     def options(self, fields: dict[str, Any]) -> Any:
         """The engine's options from a request's fields: those the engine declares (OpenAI's
-        ``speed`` among them) and that are not null; the request's own (``input``, ``voice``,
-        ``response_format``, ...) are the server's."""
+        ``speed`` among them) and that are not null; the request's own (``input``,
+        ``response_format``, ...) are the server's, and its ``voice`` is checked here."""
         names = {field.name for field in self.engine.fields()}
         given = {k: v for k, v in fields.items() if k in names and v is not None}
         own = self.check_voice(fields.get("voice"))
