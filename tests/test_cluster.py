@@ -188,3 +188,30 @@ def test_mixed_voice_jsonl_on_ray_equals_one_process(tiny_kyutai, tmp_path: Path
         a, _ = sf.read(str(outs["local"] / entry["path"]), dtype="float32")
         b, _ = sf.read(str(outs["ray"] / entry["path"]), dtype="float32")
         assert a.shape == b.shape and np.max(np.abs(a - b)) <= 1e-4, entry["path"]
+
+
+def test_jsonl_with_mixed_models_on_ray_equals_one_process(tmp_path: Path) -> None:
+    """Lines that choose fs2 or fs2s (the bundled voice) and their own pitch: each worker
+    loads the second model as a line asks, and the files and manifest are one process's."""
+    rows = [
+        {"id": "one", "text": "Hello world.", "model": "fs2s"},
+        {"id": "two", "text": "A second line.", "pitch": 1.2},
+        {"id": "three", "text": "A third line, with the waveform decoder.", "model": "fs2s",
+         "energy": 0.8},
+        {"id": "four", "text": "And the mel model again.", "model": "fs2"},
+    ]  # fmt: skip
+    source = tmp_path / "lines.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    outs = {name: tmp_path / name for name in ("local", "ray")}
+    common = ("fs2", "--in", str(source), "--batch-size", "1")
+    ok(run_cli(*common, "--out", str(outs["local"]), env=env))
+    cluster = ("--cluster", "ray", "--workers", "2")
+    ok(run_cli(*common, "--out", str(outs["ray"]), *cluster, env=env))
+    ours, theirs = _manifest(outs["local"]), _manifest(outs["ray"])
+    assert ours == theirs and [m["id"] for m in ours] == ["one", "two", "three", "four"]
+    assert [m.get("options", {}).get("model") for m in ours] == ["fs2s", None, "fs2s", "fs2"]
+    for entry in ours:
+        a, _ = sf.read(str(outs["local"] / entry["path"]), dtype="float32")
+        b, _ = sf.read(str(outs["ray"] / entry["path"]), dtype="float32")
+        assert a.shape == b.shape and np.max(np.abs(a - b)) <= 1e-4, entry["path"]

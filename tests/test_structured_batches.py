@@ -80,6 +80,67 @@ def test_jsonl_lines_sound_as_a_single_run_with_their_options(tmp_path: Path) ->
         np.testing.assert_allclose(audio, alone[0].audio, atol=2e-3)
 
 
+def test_jsonl_lines_choose_their_model(tmp_path: Path) -> None:
+    """A line's own ``model`` (fs2 or fs2s): each file is what a single run with that model
+    and the line's options makes, each model is loaded once, and changing a line's model
+    remakes that line only."""
+    from ttscli.fs2.engine import FS2Engine
+
+    rows = [
+        {"id": "plain", "text": SENTENCES[0]},
+        {"id": "wave", "text": SENTENCES[1], "model": "fs2s"},
+        {"id": "mel", "text": SENTENCES[2], "model": "fs2", "pitch": 1.2},
+        {"id": "wave-low", "text": SENTENCES[4], "model": "fs2s", "pitch": 0.9},
+        {"id": "wave-slow", "text": SENTENCES[5], "model": "fs2s", "duration": 1.2},
+    ]
+    source = _write_jsonl(tmp_path / "lines.jsonl", rows)
+    out = tmp_path / "clips"
+    batch = ("fs2", "--in", str(source), "--out", str(out), "--batch-size", "2", "--json")
+    result = run_cli(*batch)
+    ok(result)
+    assert json.loads(result.stdout)["written"] == len(rows)
+    entries = {entry["id"]: entry for entry in _manifest(out)}
+    engines = {kind: FS2Engine.load(kind=kind, device="cpu") for kind in ("fs2", "fs2s")}
+    for row in rows:
+        options = {k: v for k, v in row.items() if k not in ("id", "text", "model")}
+        assert entries[row["id"]].get("options", {}) == {k: v for k, v in row.items()
+                                                         if k not in ("id", "text")}  # fmt: skip
+        engine = engines[row.get("model", "fs2")]
+        alone = engine.synthesize_batch([engine.prepare_line(row["text"], engine.options(options))])
+        audio, rate = sf.read(str(out / f"{row['id']}.wav"), dtype="float32")
+        assert rate == engine.sample_rate and len(audio) == len(alone[0].audio), row["id"]
+        np.testing.assert_allclose(audio, alone[0].audio, atol=2e-3, err_msg=row["id"])
+
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.wav")}
+    rows[0]["model"] = "fs2"  # the run's model, said aloud: a changed line all the same
+    rows[1]["model"] = "fs2"
+    _write_jsonl(source, rows)
+    again = run_cli(*batch)
+    ok(again)
+    assert json.loads(again.stdout)["written"] == 2
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("*.wav")}
+    assert {name for name in after if after[name] != before[name]} == {"plain.wav", "wave.wav"}
+    wave, _ = sf.read(str(out / "wave.wav"), dtype="float32")
+    mel = engines["fs2"].synthesize_batch([engines["fs2"].prepare_line(SENTENCES[1])])[0].audio
+    np.testing.assert_allclose(wave, mel, atol=2e-3)
+
+
+def test_a_model_a_checkpoint_lacks_fails_before_any_audio(tmp_path: Path) -> None:
+    """A line asks for fs2s of a checkpoint without a waveform decoder: one line that names
+    it, in the check of every line, so no file is made."""
+    from tests.fs2_fixture import make_tiny_model
+    from ttscli.fs2.checkpoint import save_checkpoint
+
+    checkpoint = tmp_path / "mel-only"
+    save_checkpoint(make_tiny_model(wave_decoder=False), checkpoint)
+    rows = [{"id": "a", "text": "A good line."}, {"id": "b", "text": "Hi.", "model": "fs2s"}]
+    source = _write_jsonl(tmp_path / "lines.jsonl", rows)
+    out = tmp_path / "clips"
+    result = run_cli(*_fs2(checkpoint, "--in", str(source), "--out", str(out)))
+    one_line_error(result, "line 2", "model fs2s", "no FastSpeech 2s waveform decoder")
+    assert not list(out.glob("*.wav"))
+
+
 def test_resume_after_ctrl_c_and_after_editing_three_lines(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
@@ -133,6 +194,8 @@ HOSTILE = [
     ({"id": "a", "text": "Hi.", "pitch": "high"}, "pitch: expected a number"),
     ({"id": "a", "text": "Hi.", "pitch": 99}, "pitch: must be between"),
     ({"id": "a", "text": "Hi.", "volume": 2}, 'unknown field "volume"'),
+    ({"id": "a", "text": "Hi.", "model": "fs3"}, "model: one of fs2, fs2s"),
+    ({"id": "a", "text": "Hi.", "vocoder": "griffin-lim"}, 'unknown field "vocoder"'),
     ({"id": "a", "text": "Hi.", "voice": "vctk/p225"}, 'unknown field "voices"'),
     ({"id": "a", "turns": ["Hi.", "Hello."]}, "two voices"),
     ({"id": "a", "ssml": "<speak>Hi"}, "SSML"),

@@ -92,6 +92,7 @@ def fs2_command(
         ssml=ssml,
         timestamps=timestamps,
         line_fields=entry.request_fields(),
+        line_load_fields=entry.line_load_fields(),
     )
     load = {
         "checkpoint": None if checkpoint is None else str(checkpoint),

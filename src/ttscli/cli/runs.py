@@ -54,6 +54,7 @@ def carry_out(
         keep_chunks=keep_chunks,
         on_chunk=on_chunk,
         on_warning=None if quiet else warn,
+        spec=spec,
     )
     facts = engine_fields(engine, plan.out)
     if isinstance(result, RunStats) and engine.reads_words:

@@ -20,12 +20,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import soundfile as sf
 
 from ttscli.audio.formats import FORMATS
-from ttscli.engines.base import Engine
 from ttscli.run.batch import (
     BatchSummary,
     check_batch_size,
@@ -33,8 +32,9 @@ from ttscli.run.batch import (
     kept,
     prepare,
     prepare_out_dir,
-    synthesize_sorted,
+    synthesize_lines,
 )
+from ttscli.run.line_engines import EngineSource, LineEngines
 from ttscli.run.lines import BatchLine
 from ttscli.run.manifest import Manifest
 from ttscli.run.timestamps import render
@@ -45,13 +45,6 @@ from ttscli.util.faults import WriteFault, writing
 __all__ = ["ClusterSettings", "run_cluster_batch"]
 
 INSTALL_HINT = "--cluster ray needs Ray: pip install 'ttscli[cluster]'"
-
-
-class EngineSource(Protocol):
-    """Anything a worker can load its engine from (sent to the workers by value):
-    ``ttscli.engines.spec.EngineSpec``."""
-
-    def load(self, threads: int | None = None) -> Engine[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -129,6 +122,7 @@ class ShardWorker:
 
     def __init__(self, spec: EngineSource, threads: int) -> None:
         self.engine = spec.load(threads)
+        self.engines = LineEngines(self.engine, spec, threads)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     def pid(self) -> int:
@@ -148,14 +142,14 @@ class ShardWorker:
         started = time.perf_counter()
         try:
             options = self.engine.options(fields)
-            items = [(line, prepare(self.engine, line, fields)) for line in shard]
+            items = [(line, prepare(self.engines, line, fields)) for line in shard]
         except UserError as exc:
             return {"error": str(exc)}
+        made = synthesize_lines(self.engines, items, batch_size, options, fields)
         files = [
-            (line, prepared.phonemes, chunk.seconds,
-             encode(chunk.audio, self.engine.sample_rate, fmt),
+            (line, prepared.phonemes, chunk.seconds, encode(chunk.audio, chunk.sample_rate, fmt),
              render(chunk.words, timestamps, chunk.marks) if timestamps else None)
-            for line, prepared, chunk in synthesize_sorted(self.engine, items, batch_size, options)
+            for line, prepared, chunk in made
         ]  # fmt: skip
         return {
             "worker": self.name,

@@ -31,6 +31,9 @@ class EngineEntry:
     engine's ``fields()`` may be narrower (one voice's --pitch range)."""
     load_fields: tuple[OptionField, ...] = ()
     """What ``load_engine`` takes (model, voice, device, ...)."""
+    line_load_names: tuple[str, ...] = ()
+    """The load fields a line of a structured batch may set for itself: the batch loads a
+    second engine for the lines that ask for another value (fs2's ``model``)."""
     command: str = ""
     """The ``ttscli`` command that speaks with it, when it has its own; "" for engines
     that get the generic command (``ttscli NAME``)."""
@@ -48,6 +51,10 @@ class EngineEntry:
     def load(self, arguments: Mapping[str, Any]) -> Engine[Any]:
         """The engine, loaded with ``arguments`` (checked against ``load_fields``)."""
         return self.load_engine(**check_fields(self.load_fields, arguments))
+
+    def line_load_fields(self) -> tuple[OptionField, ...]:
+        """The ``load_fields`` named by ``line_load_names``."""
+        return tuple(f for f in self.load_fields if f.name in self.line_load_names)
 
     def check_load(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The load fields checked now, before a text is read or a model loads."""

@@ -4,6 +4,7 @@ runs, never sent)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ class EngineSpec:
     """The engine's name in the registry."""
     arguments: dict[str, Any]
     """Its load fields (model, voice, device, ...)."""
+
+    def with_arguments(self, changes: Mapping[str, Any]) -> EngineSpec:
+        """The same engine loaded with some fields changed (a batch line's own model)."""
+        return EngineSpec(self.name, {**self.arguments, **changes})
 
     def load(self, threads: int | None = None) -> Engine[Any]:
         """The engine, loaded here; torch and the engine modules are imported only now, so

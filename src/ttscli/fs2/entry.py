@@ -55,6 +55,7 @@ FS2_ENTRY = EngineEntry(
     load_engine=load_fs2,
     request_fields=request_fields,
     load_fields=LOAD_FIELDS,
+    line_load_names=("model",),
     command="fs2",
     check_text=check_speakable,
     # Requests take turns a sentence at a time, so more at once only shortens the wait.

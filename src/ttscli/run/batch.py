@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ttscli.audio.sinks import write_file
 from ttscli.engines.base import Chunk, Engine, PreparedLine
+from ttscli.run.line_engines import LineEngines
 from ttscli.run.lines import BatchLine, LinesFile
 from ttscli.run.manifest import MANIFEST, Manifest
 from ttscli.run.timestamps import write_timestamps
@@ -81,6 +82,7 @@ def run_batch(
     quiet: bool = False,
     timestamps: str | None = None,
     fields: Mapping[str, Any] | None = None,
+    engines: LineEngines | None = None,
 ) -> BatchSummary:
     """Synthesise every line not already done and keep the manifest in step.
 
@@ -92,8 +94,10 @@ def run_batch(
     the mini-batch in flight and the next run does only what is left. With
     ``timestamps`` (a suffix, ``.json``, ``.srt`` or ``.vtt``) each line's word timings
     go beside its audio, named in the manifest. ``fields``: the run's request fields,
-    under a line's own (``options`` are what they make).
+    under a line's own (``options`` are what they make). ``engines``: how lines that ask
+    for another model get it (by default every line is ``engine``'s).
     """
+    engines = engines or LineEngines(engine)
     check_batch_size(batch_size)
     prepare_out_dir(out_dir)
     manifest = Manifest(out_dir, fmt, timestamps)
@@ -106,7 +110,7 @@ def run_batch(
     checked: dict[int, PreparedLine] = {}
     for line in lines:
         if not manifest.is_done(line.index):
-            prepared = prepare(engine, line, fields)
+            prepared = prepare(engines, line, fields)
             if len(checked) < window:
                 checked[line.index] = prepared
 
@@ -126,13 +130,14 @@ def run_batch(
         todo = (line for line in lines if not manifest.is_done(line.index))
         for group in groups(todo, window):
             items = [
-                (line, checked.pop(line.index, None) or prepare(engine, line, fields))
+                (line, checked.pop(line.index, None) or prepare(engines, line, fields))
                 for line in group
             ]
-            for line, prepared, chunk in synthesize_sorted(engine, items, batch_size, options):
+            made = synthesize_lines(engines, items, batch_size, options, fields)
+            for line, prepared, chunk in made:
                 try:
                     write_file(
-                        out_dir / manifest.file_name(line.index), chunk.audio, engine.sample_rate
+                        out_dir / manifest.file_name(line.index), chunk.audio, chunk.sample_rate
                     )
                     if timestamps is not None:
                         target = out_dir / manifest.timings_name(line.index)
@@ -154,6 +159,25 @@ def kept(done: int, manifest: Manifest) -> str:
         f"{done} of {manifest.lines} lines are done and recorded in {manifest.path}, "
         "which a rerun resumes from"
     )
+
+
+def synthesize_lines(
+    engines: LineEngines,
+    items: list[tuple[BatchLine, PreparedLine]],
+    batch_size: int,
+    options: Any,
+    fields: Mapping[str, Any] | None = None,
+) -> Iterator[tuple[BatchLine, PreparedLine, Chunk]]:
+    """``synthesize_sorted`` for each engine's share of the lines, one engine after the
+    other; ``options`` are the run's engine's, another engine makes its own from
+    ``fields``."""
+    shares: dict[int, tuple[Engine, list[tuple[BatchLine, PreparedLine]]]] = {}
+    for line, prepared in items:
+        engine = engines.for_line(line)
+        shares.setdefault(id(engine), (engine, []))[1].append((line, prepared))
+    for engine, share in shares.values():
+        own = options if engine is engines.engine else engine.options(fields or {})
+        yield from synthesize_sorted(engine, share, batch_size, own)
 
 
 def synthesize_sorted(
@@ -178,11 +202,12 @@ def synthesize_sorted(
 
 
 def prepare(
-    engine: Engine, line: BatchLine, fields: Mapping[str, Any] | None = None
+    engines: LineEngines, line: BatchLine, fields: Mapping[str, Any] | None = None
 ) -> PreparedLine:
-    """The engine's input for one line, with its own options when it has any (over the
-    run's ``fields``); a bad line's error names its line number."""
+    """The input of the engine that speaks the line, with the line's own options when it
+    has any (over the run's ``fields``); a bad line's error names its line number."""
     try:
+        engine = engines.for_line(line)
         options = engine.options({**(fields or {}), **line.fields})
         return engine.prepare_line(line.content(), options)
     except UserError as exc:

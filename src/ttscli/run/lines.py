@@ -54,13 +54,19 @@ class BatchLine:
     """The line's own request fields, over the run's."""
     ssml: bool = False
     turns: tuple[str, ...] = ()
+    load: Mapping[str, Any] = field(default_factory=dict)
+    """The line's own load fields (fs2's ``model``): another engine speaks it."""
+
+    def options(self) -> dict[str, Any]:
+        """Everything the line sets for itself, as its manifest entry records it."""
+        return {**self.fields, **self.load}
 
     def identity(self) -> str:
         """What must be unchanged for a made file to count as this line's: the text, or
         for a structured line its content and options."""
-        if self.id is None and not self.fields and not self.ssml and not self.turns:
+        if self.id is None and not self.options() and not self.ssml and not self.turns:
             return self.text
-        return identity_of(self.text, dict(self.fields), self.ssml, list(self.turns))
+        return identity_of(self.text, self.options(), self.ssml, list(self.turns))
 
     def content(self) -> str | Markup | Dialogue:
         """What the engine reads: text, markup, or a dialogue's turns."""
@@ -103,11 +109,18 @@ class LinesFile:
 
     ``fields``: the request fields a structured line may set (the engine's), checked
     against their general limits here; None accepts only plain lines' form.
+    ``load_fields``: the load fields a JSON line may set for itself (``BatchLine.load``).
     """
 
-    def __init__(self, path: Path, fields: Sequence[OptionField] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fields: Sequence[OptionField] | None = None,
+        load_fields: Sequence[OptionField] = (),
+    ) -> None:
         self.name = str(path)
         self._fields = {f.name: f for f in fields or ()}
+        self._load_fields = {f.name: f for f in load_fields}
         self._spool: tempfile._TemporaryFileWrapper[bytes] | None = None
         if self.name == "-":
             # Lives as long as this object (the runs read it again), removed when it goes.
@@ -213,13 +226,16 @@ class LinesFile:
             voice = data.pop("voice")
             data["voices"] = [voice] if isinstance(voice, str) else voice
         fields = self._checked(data)
+        load = {name: fields.pop(name) for name in list(fields) if name in self._load_fields}
         if key == "turns":
             if "voices" not in self._fields:
                 raise UserError("turns are a dialogue, which needs two voices: this engine has one")
             if not isinstance(content, list) or not all(isinstance(t, str) for t in content):
                 raise UserError("turns: expected a list of strings")
             dialogue = Dialogue.from_texts(content)
-            return BatchLine(number, dialogue.text, line_id, fields, turns=tuple(content))
+            return BatchLine(
+                number, dialogue.text, line_id, fields, turns=tuple(content), load=load
+            )
         if not isinstance(content, str):
             raise UserError(f"{key}: expected a string, got {type(content).__name__}")
         if not content.strip():
@@ -228,13 +244,13 @@ class LinesFile:
             from ttscli.text.ssml import parse_ssml
 
             parse_ssml(content)
-        return BatchLine(number, content, line_id, fields, ssml=key == "ssml")
+        return BatchLine(number, content, line_id, fields, ssml=key == "ssml", load=load)
 
     def _checked(self, data: dict[str, Any], column: str | None = None) -> dict[str, Any]:
         """A line's fields, each one the engine takes and within its limits."""
         out: dict[str, Any] = {}
         for name, value in data.items():
-            spec = self._fields.get(name)
+            spec = self._fields.get(name) or self._load_fields.get(name)
             if spec is None:
                 if column is not None:
                     raise UserError(f"a {column} column, but this engine speaks one voice")
@@ -247,7 +263,7 @@ class LinesFile:
         return out
 
     def _line_names(self) -> list[str]:
-        names = list(self._fields)
+        names = [*self._fields, *self._load_fields]
         if "voices" in names:
             names.insert(names.index("voices"), "voice")
         return names

@@ -159,8 +159,8 @@ class Manifest:
             entry["ssml"] = True
         if line.turns:
             entry["turns"] = list(line.turns)
-        if line.fields:
-            entry["options"] = dict(line.fields)
+        if line.options():
+            entry["options"] = line.options()
         entry.update(phonemes=phonemes, seconds=round(seconds, 3), path=self.file_name(index))
         if self.timestamps is not None:
             entry["timestamps"] = self.timings_name(index)

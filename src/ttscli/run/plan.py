@@ -31,6 +31,7 @@ from ttscli.engines.base import (
 from ttscli.engines.spec import EngineSpec
 from ttscli.run.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
 from ttscli.run.client import speak_via_server
+from ttscli.run.line_engines import LineEngines
 from ttscli.run.lines import LinesFile
 from ttscli.run.outputs import check_output, is_batch_dir, open_sink
 from ttscli.run.single import speak_to
@@ -67,12 +68,14 @@ class RunPlan:
         ssml: bool = False,
         timestamps: Path | None = None,
         line_fields: Sequence[OptionField] = (),
+        line_load_fields: Sequence[OptionField] = (),
     ) -> None:
         """``ssml``: the text is SSML (it is also taken as SSML when it starts with
         ``<speak``). SSML is parsed here, so a malformed document fails before a model
         loads; on stdin it is parsed as it arrives, and each sentence is spoken once its
         markup has closed. ``line_fields``: what a line of a structured batch (JSON Lines)
-        may set, the engine's request fields; each line is checked against them here."""
+        may set, the engine's request fields; each line is checked against them here.
+        ``line_load_fields``: the load fields a line may set (another model for that line)."""
         check_batch_size(batch_size)
         self.audio_format = audio_format
         self.cluster = cluster
@@ -108,7 +111,7 @@ class RunPlan:
         self.warnings: list[str] = []
         if self.batch_dir is not None:
             assert in_file is not None
-            self.lines = LinesFile(in_file, line_fields)
+            self.lines = LinesFile(in_file, line_fields, line_load_fields)
             prepare_out_dir(self.batch_dir)
         else:
             check_output(out, output_device)
@@ -174,10 +177,12 @@ class RunPlan:
         keep_chunks: bool = False,
         on_chunk: Callable[[Chunk], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        spec: EngineSpec | None = None,
     ) -> BatchSummary | RunStats:
         """Run the plan: the batch runner for a folder, ``speak_to`` for everything else.
         ``fields`` become the engine's options first: the voice's own limits fail before
-        anything is written."""
+        anything is written. ``spec``: how ``engine`` was loaded, for a batch's lines that
+        ask for another model."""
         options = engine.options(fields)
         if self.batch_dir is not None:
             assert self.lines is not None
@@ -191,6 +196,7 @@ class RunPlan:
                 quiet,
                 self.timestamps,
                 fields,
+                LineEngines(engine, spec),
             )
         source: str | Iterable[str] | Markup | MarkupStream = self.source
         if self.markup_pieces is not None:
