@@ -65,3 +65,28 @@ def test_a_long_texts_first_sentence_is_heard_before_the_next_is_read(
     assert len(first.audio) > 0 and len(read) == 1 and read[0][1] == "one"
     rest = list(chunks)
     assert len(read) == 12 and sum(c.text is not None for c in [first, *rest]) == 12
+
+
+def test_the_check_before_loading_reads_only_the_first_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counts: a long text given as the argument is checked (before the model loads) by
+    phonemizing its first sentence only; what would fail later still fails now."""
+    from ttscli.fs2.entry import FS2_ENTRY
+    from ttscli.text.g2p import get_phonemizer
+    from ttscli.util.errors import UserError
+
+    assert FS2_ENTRY.check_text is not None
+    phonemizer = get_phonemizer()
+    read: list[list[str]] = []
+    original = phonemizer.phonemize_words
+    monkeypatch.setattr(
+        phonemizer, "phonemize_words", lambda words: read.append(list(words)) or original(words)
+    )
+    paragraph = " ".join(f"Sentence number {n} has a few words." for n in range(1, 13))
+    FS2_ENTRY.check_text(paragraph)
+    assert len(read) == 1 and read[0][:3] == ["Sentence", "number", "one"]
+    with pytest.raises(UserError, match="unknown phoneme"):
+        FS2_ENTRY.check_text(paragraph + " The last one is {ZZ9 bad}.")
+    with pytest.raises(UserError, match="nothing to say"):
+        FS2_ENTRY.check_text(" -- ... -- ")

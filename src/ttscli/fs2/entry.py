@@ -43,10 +43,14 @@ def load_fs2(
 
 
 def check_speakable(text: str | Markup) -> object:
-    """Fail before the model loads on text with nothing to say."""
-    from ttscli.text.frontend import text_to_utterances
+    """Fail before the model loads on text with nothing to say or bad inline phonemes.
+    Plain text is read only up to its first sentence that speaks: a long text's later
+    sentences wait for their turn, after the first is heard."""
+    from ttscli.text.frontend import first_utterance, text_to_utterances
 
-    return text_to_utterances(text)
+    if isinstance(text, Markup):
+        return text_to_utterances(text)
+    return first_utterance(text)
 
 
 FS2_ENTRY = EngineEntry(

@@ -140,12 +140,25 @@ def text_to_utterances(text: str | Markup) -> list[Utterance]:
     """Split ``text`` into sentences and phonemize each; raise ``UserError`` if none speak."""
     utterances = speakable_utterances(text)
     if not utterances:
-        plain = text.text if isinstance(text, Markup) else text
-        shown = " ".join(plain.split())
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        detail = f"no words in {shown!r}" if shown else "the text is empty"
-        raise UserError(f"nothing to say: {detail}")
+        raise _nothing_to_say(text.text if isinstance(text, Markup) else text)
     return utterances
+
+
+def first_utterance(text: str) -> Utterance:
+    """The first sentence of ``text`` that speaks, phonemized with no work on the ones after
+    it; raises ``UserError`` as ``text_to_utterances`` would (markup errors anywhere in the
+    text, or nothing to say). The check a long text passes before the model loads."""
+    first = next(utterances_one_by_one(text), None)
+    if first is None:
+        raise _nothing_to_say(text)
+    return first
+
+
+def _nothing_to_say(plain: str) -> UserError:
+    shown = " ".join(plain.split())
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    detail = f"no words in {shown!r}" if shown else "the text is empty"
+    return UserError(f"nothing to say: {detail}")
 
 
 def text_to_phonemes(text: str) -> tuple[str, ...]:
