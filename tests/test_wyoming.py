@@ -162,11 +162,12 @@ def test_wyoming_alone_without_http(tiny_checkpoint: Path) -> None:
 
 def test_kyutai_over_wyoming(tiny_kyutai) -> None:
     from tests.test_cli_speak import speak_env
+    from ttscli.kyutai.synthetic import OTHER_VOICES
 
     running = start_with_wyoming(
         "--engine", "kyutai", "--hf-repo", tiny_kyutai.model_repo,
         "--voice-repo", tiny_kyutai.voice_repo, "--voice", tiny_kyutai.voice_name,
-        "--device", "cpu", "--seed", "3", "--n-q", "8",
+        "--device", "cpu", "--seed", "3", "--n-q", "8", "--temp", "0",
         env=speak_env(tiny_kyutai, dict(os.environ)),
     )  # fmt: skip
     try:
@@ -184,6 +185,22 @@ def test_kyutai_over_wyoming(tiny_kyutai) -> None:
         events = asyncio.run(streamed())
         assert AudioStart.from_event(events[0]).rate == 24000
         assert len(audio_of(events)) > 0 and events[-2].type == "audio-stop"
+
+        def said(voice: str | None) -> np.ndarray:
+            asked = Synthesize(text="Hello world.", voice=SynthesizeVoice(name=voice))
+            return audio_of(asyncio.run(running.exchange([asked.event()], "audio-stop")))
+
+        # A request's own voice of the served repo, as over HTTP; greedy, so repeatable.
+        served, other = said(None), said(OTHER_VOICES[0])
+        assert np.array_equal(said(tiny_kyutai.voice_name), served)
+        assert np.array_equal(said(OTHER_VOICES[0]), other)
+        assert len(other) != len(served) or not np.array_equal(other, served)
+        status, body = running.server.speech("Hello world.", voice=OTHER_VOICES[0])
+        assert status == 200 and np.array_equal(np.frombuffer(body, dtype="<i2"), other)
+        for refused in ("/etc/passwd", "../x.safetensors"):
+            asked = Synthesize(text="Hi.", voice=SynthesizeVoice(name=refused))
+            last = asyncio.run(running.exchange([asked.event()], "audio-stop"))[-1]
+            assert Error.is_type(last.type) and "voice" in Error.from_event(last).text
     finally:
         stop_server(running.server)
 

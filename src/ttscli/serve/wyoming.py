@@ -89,11 +89,13 @@ class WyomingHandler(AsyncEventHandler):
         self.sender: asyncio.Task[None] | None = None
         self.document: str | None = None
         """An SSML document arriving in chunks (``text_format: ssml``)."""
+        self.options: Any = server.served.options({})
+        """The options of the request in progress (its voice)."""
 
     def _spoken(self, text: str, ssml: bool) -> Any:
         """Text or SSML's markup for the engine; what it cannot honour is logged (Wyoming
         has no event for warnings)."""
-        spoken, warnings = self.server.served.spoken(text, self.server.served.options({}), ssml)
+        spoken, warnings = self.server.served.spoken(text, self.options, ssml)
         for warning in warnings:
             log.info("Wyoming request: %s", warning)
         return spoken
@@ -113,7 +115,7 @@ class WyomingHandler(AsyncEventHandler):
         elif Synthesize.is_type(event.type):
             if not self.streaming:
                 synthesize = Synthesize.from_event(event)
-                self._check_voice(synthesize.voice)
+                self.options = self._options(synthesize.voice)
                 text = self.server.check_text(synthesize.text, "text")
                 job = self._start()
                 job.add_text(self._spoken(text, synthesize.text_format == "ssml"))
@@ -122,7 +124,7 @@ class WyomingHandler(AsyncEventHandler):
         elif SynthesizeStart.is_type(event.type):
             self.streaming = True
             start = SynthesizeStart.from_event(event)
-            self._check_voice(start.voice)
+            self.options = self._options(start.voice)
             self.document = "" if start.text_format == "ssml" else None
             if self.document is None:
                 self._start()
@@ -148,12 +150,14 @@ class WyomingHandler(AsyncEventHandler):
             await self.write_event(SynthesizeStopped().event())
         return True
 
-    def _check_voice(self, voice: Any) -> None:
-        if voice is not None and voice.name:
-            self.server.served.check_voice(voice.name)
+    def _options(self, voice: Any) -> Any:
+        """The request's options: the served voice, or the one it names (a Kyutai server
+        speaks any voice of its voice repo; a name it cannot speak is an error event)."""
+        named = voice.name if voice is not None and voice.name else None
+        return self.server.served.options({"voice": named})
 
     def _start(self) -> Job:
-        self.job = self.server.submit(self.server.served.options({}), ROUTE)
+        self.job = self.server.submit(self.options, ROUTE)
         self.feed = SentenceFeed()
         self.received = 0
         self.sender = asyncio.create_task(self._send(self.job))
