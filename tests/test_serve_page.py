@@ -168,3 +168,47 @@ def test_the_ssml_example_speaks_through_the_ssml_mode(
     assert state["lastStart"]["ssml"] is True
     spoken = [s["text"] for s in state["sentences"]]
     assert spoken[0] == "Hello from ttscli." and not any("<" in s for s in spoken)
+
+
+@pytest.fixture(scope="module")
+def kyutai_page_server(tiny_kyutai) -> Iterator[RunningServer]:
+    """Greedy sampling, so the page's request and the same one over HTTP sound alike."""
+    from tests.test_cli_speak import speak_env
+
+    running = start_server(
+        "--engine", "kyutai", "--hf-repo", tiny_kyutai.model_repo,
+        "--voice-repo", tiny_kyutai.voice_repo, "--voice", tiny_kyutai.voice_name,
+        "--device", "cpu", "--temp", "0", "--n-q", "8", env=speak_env(tiny_kyutai),
+    )  # fmt: skip
+    yield running
+    stop_server(running)
+
+
+def test_a_kyutai_page_chooses_voices_and_pacing(
+    kyutai_page_server: RunningServer, browser: webdriver.Chrome
+) -> None:
+    """Kyutai's fields on the page: a text box for the voices (a name of the served voice
+    repo) and a whole-number slider for the padding between words; what the page asks for
+    is what HTTP gives for the same request."""
+    from ttscli.kyutai.synthetic import OTHER_VOICES
+
+    browser.get(kyutai_page_server.url + "/")
+    wait_for(browser, lambda _: browser.find_elements(By.CSS_SELECTOR, "#fields input"))
+    inputs = {
+        i.get_attribute("data-field"): i
+        for i in browser.find_elements(By.CSS_SELECTOR, "#fields input")
+    }
+    assert inputs["voices"].get_attribute("type") == "text"
+    assert inputs["padding_between"].get_attribute("step") == "1"
+    inputs["voices"].send_keys(OTHER_VOICES[0])
+    inputs["padding_between"].send_keys(Keys.END)
+    state = speak_from_the_keyboard(browser, "Hello world.")
+    assert state["error"] is None and state["done"], state
+    start = state["lastStart"]
+    assert start["voices"] == [OTHER_VOICES[0]] and start["padding_between"] == 8
+    wav, rate = sf.read(io.BytesIO(fetch_download(browser, "wav")), dtype="int16")
+    status, body = kyutai_page_server.speech(
+        "Hello world.", voice=OTHER_VOICES[0], padding_between=8
+    )
+    assert status == 200 and rate == 24000
+    assert wav.tobytes() == body

@@ -112,32 +112,57 @@ async function loadVoice() {
 }
 
 function buildControls(fields) {
-  // Scales that span a wide range (0.1-10) move on a log scale, so 1 sits in the middle.
   for (const old of document.querySelectorAll("#fields .field")) old.remove();
   for (const f of fields) {
-    if (f.type !== "number" || f.minimum === undefined || f.minimum === f.maximum) continue;
-    const log = f.minimum > 0 && f.maximum / f.minimum > 4;
+    if (f.type === "strings") { addNames(f); continue; }
+    const whole = f.type === "integer";
+    if ((f.type !== "number" && !whole) || f.minimum === undefined || f.minimum === f.maximum) {
+      continue;
+    }
+    // Scales that span a wide range (0.1-10) move on a log scale, so 1 sits in the middle.
+    const log = !whole && f.minimum > 0 && f.maximum / f.minimum > 4;
     const to = (x) => (log ? Math.log(x) : x), from = (x) => (log ? Math.exp(x) : x);
     const box = document.createElement("label");
     box.className = "field"; box.title = f.help;
     const input = document.createElement("input");
-    Object.assign(input, { type: "range", min: to(f.minimum), max: to(f.maximum), step: "any",
-                           value: to(f.default) });
+    Object.assign(input, { type: "range", min: to(f.minimum), max: to(f.maximum),
+                           step: whole ? 1 : "any", value: to(f.default) });
     input.dataset.field = f.name; input.dataset.minimum = f.minimum;
     input.dataset.maximum = f.maximum;
     input.valueOf = () => from(Number(input.value));
     const value = document.createElement("output");
-    const shown = () => { value.textContent = f.name + " " + input.valueOf().toFixed(2); };
+    const shown = () => {
+      value.textContent = f.name + " " + input.valueOf().toFixed(whole ? 0 : 2);
+    };
     input.addEventListener("input", shown); shown();
     box.append(value, input);
     $("fields").appendChild(box);
   }
 }
 
+function addNames(f) {
+  // A list of names (Kyutai's voices): typed, comma-separated; empty keeps the served voice.
+  const box = document.createElement("label");
+  box.className = "field"; box.title = f.help;
+  const input = document.createElement("input");
+  Object.assign(input, { type: "text", placeholder: "the served voice; two for a dialogue" });
+  input.dataset.field = f.name; input.dataset.kind = "names";
+  input.valueOf = () => input.value.split(",").map((x) => x.trim()).filter(Boolean);
+  const label = document.createElement("output");
+  label.textContent = f.name + " (comma-separated)";
+  box.append(label, input);
+  $("fields").appendChild(box);
+}
+
 function options() {
   const chosen = {};
   for (const input of document.querySelectorAll("#fields input")) {
-    chosen[input.dataset.field] = Number(input.valueOf().toFixed(4));
+    const value = input.valueOf();
+    if (input.dataset.kind === "names") {
+      if (value.length) chosen[input.dataset.field] = value;
+    } else {
+      chosen[input.dataset.field] = Number(value.toFixed(4));
+    }
   }
   return chosen;
 }
