@@ -599,16 +599,21 @@ def test_ssml_over_the_websocket_split_mid_tag(server: RunningServer) -> None:
     assert status == 200 and audio == body
 
 
-@pytest.fixture(scope="module")
-def greedy_speak_server(tiny_kyutai) -> Iterator[RunningServer]:
-    """Greedy sampling: the same request gives the same audio every time."""
+def start_greedy_kyutai(tiny_kyutai) -> RunningServer:
+    """A Kyutai server with greedy sampling: the same request gives the same audio every
+    time, whichever route it comes by."""
     from tests.test_cli_speak import speak_env
 
-    running = start_server(
-        "--engine", "speak", "--hf-repo", tiny_kyutai.model_repo,
+    return start_server(
+        "--engine", "kyutai", "--hf-repo", tiny_kyutai.model_repo,
         "--voice-repo", tiny_kyutai.voice_repo, "--voice", tiny_kyutai.voice_name,
         "--device", "cpu", "--temp", "0", "--n-q", "8", env=speak_env(tiny_kyutai),
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def greedy_speak_server(tiny_kyutai) -> Iterator[RunningServer]:
+    running = start_greedy_kyutai(tiny_kyutai)
     yield running
     stop_server(running)
 
@@ -641,3 +646,25 @@ def test_speak_serves_other_voices_and_dialogues_but_reads_no_path(
                      ("you?", 2)]  # fmt: skip
     status, whole = speak_server.speech("".join(pieces), voices=pair)
     assert status == 200 and whole == audio
+
+
+def test_a_stream_outlasting_the_heartbeat_after_end_is_not_cut(tiny_checkpoint: Path) -> None:
+    """After ``end`` the server still reads the socket, so the client's answers to its pings
+    are seen: a long text whose audio takes longer to make than the heartbeat allows a
+    silent peer (``--heartbeat 1``: answer within half a second) arrives whole, and sounds
+    as the same text over HTTP."""
+    running = start_server(
+        "--checkpoint", str(tiny_checkpoint), "--vocoder", "griffin-lim", "--device", "cpu",
+        "--token", TOKEN, "--heartbeat", "1",
+    )  # fmt: skip
+    try:
+        text = " ".join(f"This is sentence number {n} of a long text." for n in range(1, 121))
+        messages = [{"type": "start"}, {"type": "text", "text": text}, {"type": "end"}]
+        audio, events = asyncio.run(ws_session(running, messages))
+        kinds = [event["type"] for event in events]
+        assert kinds[-1] == "done", (kinds[-3:], running.stderr()[-500:])
+        assert kinds.count("sentence") == 120
+        status, whole = running.speech(text)
+        assert status == 200 and len(audio) == len(whole)
+    finally:
+        stop_server(running)

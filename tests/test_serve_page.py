@@ -19,7 +19,13 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.test_serve import RATE, RunningServer, start_server, stop_server
+from tests.test_serve import (
+    RATE,
+    RunningServer,
+    start_greedy_kyutai,
+    start_server,
+    stop_server,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -173,13 +179,7 @@ def test_the_ssml_example_speaks_through_the_ssml_mode(
 @pytest.fixture(scope="module")
 def kyutai_page_server(tiny_kyutai) -> Iterator[RunningServer]:
     """Greedy sampling, so the page's request and the same one over HTTP sound alike."""
-    from tests.test_cli_speak import speak_env
-
-    running = start_server(
-        "--engine", "kyutai", "--hf-repo", tiny_kyutai.model_repo,
-        "--voice-repo", tiny_kyutai.voice_repo, "--voice", tiny_kyutai.voice_name,
-        "--device", "cpu", "--temp", "0", "--n-q", "8", env=speak_env(tiny_kyutai),
-    )  # fmt: skip
+    running = start_greedy_kyutai(tiny_kyutai)
     yield running
     stop_server(running)
 

@@ -56,6 +56,13 @@ def serve_command(
     log_level: Annotated[
         str, typer.Option(help="debug, info (one line per request), warning or error.")
     ] = "info",
+    heartbeat: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between pings to a WebSocket client; one silent for half of it "
+            "is dropped."
+        ),
+    ] = 30.0,
     checkpoint: opt.CheckpointOption = None,
     model: opt.ModelOption = "fs2",
     vocoder: opt.VocoderOption = "auto",
@@ -110,6 +117,7 @@ def serve_command(
         http=http,
         wyoming=wyoming,
         log_level=log_level.lower(),
+        heartbeat=heartbeat,
     )
     config.check()
     if http:

@@ -25,6 +25,9 @@ class ServeConfig:
     """A client that reads nothing for this long is dropped, freeing its slot."""
     idle_timeout: float = 60.0
     """A WebSocket that sends nothing for this long (before its end) is closed."""
+    heartbeat: float = 30.0
+    """Seconds between the pings a WebSocket client is sent; one that has not answered
+    within half of it is dropped (a peer that vanished without closing)."""
     cors: str | None = None
     chunk_buffer: int = 8
     """Chunks computed ahead of a client that has not read them yet."""
@@ -41,6 +44,8 @@ class ServeConfig:
             raise UserError(f"--port {self.port}: must be between 1 and 65535")
         if self.max_chars < 1 or self.max_streams < 1 or self.max_queued < 0:
             raise UserError("--max-chars and --max-streams must be at least 1")
+        if not 1 <= self.heartbeat <= 3600:
+            raise UserError(f"--heartbeat {self.heartbeat:g}: between 1 and 3600 seconds")
         if not is_loopback(self.host) and not self.token and not self.insecure_no_auth:
             raise UserError(
                 f"--host {self.host} is reachable from other machines: give --token (or "

@@ -29,7 +29,9 @@ log = logging.getLogger("ttscli.serve")
 
 async def stream(server: Server, request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(
-        heartbeat=30, max_msg_size=server.config.max_chars * 4 + 4096, autoping=True
+        heartbeat=server.config.heartbeat,
+        max_msg_size=server.config.max_chars * 4 + 4096,
+        autoping=True,
     )
     await ws.prepare(request)
     engine = server.served.engine
@@ -105,7 +107,7 @@ class StreamSession:
                     break
                 raise RequestError(f"unknown message type {str(kind)[:40]!r}")
             if sender is not None:
-                await sender
+                await self._until_sent(sender)
         except RequestError as exc:
             self.outcome = "error"
             await self._error(str(exc))
@@ -127,6 +129,32 @@ class StreamSession:
                 )
             if self.outcome != "503":
                 self.server.metrics.ended(self.record, self.outcome, ok=self.outcome == "ok")
+
+    async def _until_sent(self, sender: asyncio.Task[None]) -> None:
+        """Wait for the audio to be sent, reading the socket all the while: aiohttp takes
+        the client's answers to the heartbeat's pings only as it reads, so a stream whose
+        audio outlasted the heartbeat after ``end`` would be cut, and a client that closes
+        is noticed at once (the rest of its audio is not made)."""
+        reader = asyncio.create_task(self._read_after_end())
+        try:
+            await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not sender.done():  # the client closed first
+                sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender  # what it raised is handled as before
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def _read_after_end(self) -> None:
+        """Read (and ignore) what a client sends after ``end`` until it closes."""
+        while True:
+            message = await self.ws.receive()
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                return
+            if message.type == WSMsgType.ERROR:
+                return
 
     async def _submit_document(self) -> None:
         """The SSML document, parsed whole; what the engine cannot honour of it goes to
