@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ttscli.cli.options import err
 from ttscli.cluster.ray_batch import ClusterSettings, ClusterSummary
@@ -61,6 +60,14 @@ def run_on_cluster(
     plan: RunPlan, spec: EngineSpec, fields: dict[str, Any], quiet: bool
 ) -> ClusterSummary:
     """The plan's batch on Ray, with a progress bar of lines and audio per second."""
+    from rich.progress import (  # only batches draw a progress bar
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     progress = Progress(
         TextColumn("[bold]synthesising on Ray"),
         BarColumn(),

@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from ttscli.audio.sinks import write_file
 from ttscli.engines.base import Chunk, Engine, PreparedLine
 from ttscli.run.line_engines import LineEngines
@@ -116,6 +113,16 @@ def run_batch(
 
     seconds = 0.0
     written = 0
+    # Only batches draw a progress bar: its module is not loaded for every command.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     progress = Progress(
         TextColumn("[bold]synthesising"),
         BarColumn(),

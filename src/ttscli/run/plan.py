@@ -30,7 +30,6 @@ from ttscli.engines.base import (
 )
 from ttscli.engines.spec import EngineSpec
 from ttscli.run.batch import BatchSummary, check_batch_size, prepare_out_dir, run_batch
-from ttscli.run.client import speak_via_server
 from ttscli.run.line_engines import LineEngines
 from ttscli.run.lines import LinesFile
 from ttscli.run.outputs import check_output, is_batch_dir, open_sink
@@ -248,6 +247,8 @@ class RunPlan:
             text = self.raw_ssml
         if not text.strip():
             raise UserError("nothing to say: standard input was empty")
+        from ttscli.run.client import speak_via_server  # only --server needs it
+
         return speak_via_server(
             url,
             {**fields, "input": text},
