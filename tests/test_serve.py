@@ -668,3 +668,46 @@ def test_a_stream_outlasting_the_heartbeat_after_end_is_not_cut(tiny_checkpoint:
         assert status == 200 and len(audio) == len(whole)
     finally:
         stop_server(running)
+
+
+def test_ssml_over_the_websocket_is_heard_before_the_document_ends(
+    server: RunningServer,
+) -> None:
+    """SSML streams like text: a sentence whose markup has closed is spoken while the rest of
+    the document is still on its way, and the whole sounds as the same document over HTTP."""
+    head = "<speak>Hello there. <break time='300ms'/>This is the "
+    tail = "second sentence, <emphasis>stressed</emphasis>. And a third.</speak>"
+
+    async def session() -> tuple[bytes, list[dict]]:
+        audio = bytearray()
+        events: list[dict] = []
+        async with (
+            aiohttp.ClientSession() as client,
+            client.ws_connect(f"{server.url}/v1/stream?token={TOKEN}") as ws,
+        ):
+            await ws.receive_json()
+            await ws.send_json({"type": "start", "ssml": True})
+            await ws.send_json({"type": "text", "text": head})
+            while not audio:  # the first sentence, before the document's end is sent
+                message = await ws.receive(timeout=120)  # a ceiling for a hang
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    audio += message.data
+                elif message.type == aiohttp.WSMsgType.TEXT:
+                    events.append(json.loads(message.data))
+                else:
+                    raise AssertionError(f"closed before any audio: {events}")
+            await ws.send_json({"type": "text", "text": tail})
+            await ws.send_json({"type": "end"})
+            async for message in ws:
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    audio += message.data
+                elif message.type == aiohttp.WSMsgType.TEXT:
+                    events.append(json.loads(message.data))
+        return bytes(audio), events
+
+    audio, events = asyncio.run(session())
+    assert events[-1]["type"] == "done", events[-3:]
+    status, _, whole = server.request(
+        "POST", "/v1/audio/speech", {"input": head + tail, "response_format": "pcm"}
+    )
+    assert status == 200 and audio == whole

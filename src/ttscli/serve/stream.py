@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from ttscli.audio.formats import to_pcm16
-from ttscli.engines.base import Chunk
+from ttscli.engines.base import Chunk, markup_for
 from ttscli.serve.metrics import RequestRecord
 from ttscli.serve.responses import Busy
 from ttscli.serve.scheduler import DONE, Failed, Job
 from ttscli.serve.voices import RequestError
 from ttscli.text.feed import SentenceFeed
-from ttscli.text.ssml import looks_like_ssml
+from ttscli.text.markup import Markup
+from ttscli.text.ssml import SsmlReader, looks_like_ssml
+from ttscli.util.errors import UserError
 
 if TYPE_CHECKING:
     from ttscli.serve.app import Server
@@ -62,10 +64,12 @@ class StreamSession:
         self.record = RequestRecord(ROUTE)
         self.outcome = "client_left"
         self.ssml = False
-        self.document = ""
+        self.reader: SsmlReader | None = None
+        """An SSML document's reader: its sentences are spoken as they close."""
+        self.told: set[str] = set()
+        self.sender: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        sender: asyncio.Task[None] | None = None
         try:
             while True:
                 message = await self._receive()
@@ -83,20 +87,18 @@ class StreamSession:
                         raise RequestError("text: expected a string")
                     self.received += len(text)
                     self.server.check_length(self.received)
-                    if not self.document and looks_like_ssml(text):
-                        self.ssml = True
-                    if self.ssml:  # a document: spoken once it is whole, at "end"
-                        self.document += text
+                    first = self.job is None and self.reader is None
+                    if first and (self.ssml or looks_like_ssml(text)):
+                        self.reader = SsmlReader()
+                    if self.reader is not None:  # SSML: each sentence once its markup closes
+                        await self._speak_markup(self._read_ssml(self.reader, text))
                         continue
-                    if self.job is None:
-                        self.job = self.server.submit(self.options, ROUTE)
-                        sender = asyncio.create_task(self._send(self.job))
+                    self._job()
                     self._add(text)
                     continue
                 if kind == "end":
-                    if self.ssml and self.document.strip():
-                        await self._submit_document()
-                        sender = asyncio.create_task(self._send(self.job))  # type: ignore[arg-type]
+                    if self.reader is not None:
+                        await self._speak_markup(self._read_ssml(self.reader, None))
                     if self.job is None:
                         raise RequestError("end before any text: nothing to say")
                     if not self.server.served.engine.reads_words:
@@ -106,8 +108,8 @@ class StreamSession:
                     self.job.close_input()
                     break
                 raise RequestError(f"unknown message type {str(kind)[:40]!r}")
-            if sender is not None:
-                await self._until_sent(sender)
+            if self.sender is not None:
+                await self._until_sent(self.sender)
         except RequestError as exc:
             self.outcome = "error"
             await self._error(str(exc))
@@ -117,10 +119,10 @@ class StreamSession:
         except (ConnectionResetError, asyncio.TimeoutError):
             pass  # the client left: logged below
         finally:
-            if sender is not None and not sender.done():
-                sender.cancel()
+            if self.sender is not None and not self.sender.done():
+                self.sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sender
+                    await self.sender
             if self.outcome == "client_left" and self.job is not None:
                 log.info(
                     "client %s left the stream after %.1f s of audio",
@@ -156,14 +158,31 @@ class StreamSession:
             if message.type == WSMsgType.ERROR:
                 return
 
-    async def _submit_document(self) -> None:
-        """The SSML document, parsed whole; what the engine cannot honour of it goes to
-        the client as ``warning`` events before the audio."""
-        spoken, warnings = self.server.served.spoken(self.document, self.options, ssml=True)
-        for warning in warnings:
-            await self.ws.send_json({"type": "warning", "message": warning})
-        self.job = self.server.submit(self.options, ROUTE)
-        self.job.add_text(spoken)
+    def _job(self) -> Job:
+        """The request's job, submitted (and its audio sent) when its first text comes."""
+        if self.job is None:
+            self.job = self.server.submit(self.options, ROUTE)
+            self.sender = asyncio.create_task(self._send(self.job))
+        return self.job
+
+    @staticmethod
+    def _read_ssml(reader: SsmlReader, text: str | None) -> list[Markup]:
+        """The pieces ``text`` completes, or (None: the end) the rest of the document."""
+        try:
+            return reader.feed(text) if text is not None else reader.close()
+        except UserError as exc:
+            raise RequestError(str(exc)) from None
+
+    async def _speak_markup(self, pieces: list[Markup]) -> None:
+        """SSML's pieces to the engine as they complete; what the engine cannot honour of
+        each goes to the client (once) as a ``warning`` event before its audio."""
+        for piece in pieces:
+            spoken, warnings = markup_for(self.server.served.engine, piece, self.options)
+            for warning in warnings:
+                if warning not in self.told:
+                    self.told.add(warning)
+                    await self.ws.send_json({"type": "warning", "message": warning})
+            self._job().add_text(spoken)
 
     def _add(self, text: str) -> None:
         assert self.job is not None
