@@ -391,12 +391,17 @@ async def ws_session(server: RunningServer, messages: list, token: str | None = 
                 await ws.send_str(message)
             else:
                 await ws.send_json(message)
-        async for message in ws:
-            if message.type == aiohttp.WSMsgType.BINARY:
-                audio += message.data
-            elif message.type == aiohttp.WSMsgType.TEXT:
-                events.append(json.loads(message.data))
+        await read_to_close(ws, audio, events)
     return bytes(audio), events
+
+
+async def read_to_close(ws, audio: bytearray, events: list) -> None:
+    """Audio frames into ``audio`` and events into ``events`` until the server closes."""
+    async for message in ws:
+        if message.type == aiohttp.WSMsgType.BINARY:
+            audio += message.data
+        elif message.type == aiohttp.WSMsgType.TEXT:
+            events.append(json.loads(message.data))
 
 
 def test_websocket_fragments_split_mid_word_sound_like_the_whole_text(
@@ -698,11 +703,7 @@ def test_ssml_over_the_websocket_is_heard_before_the_document_ends(
                     raise AssertionError(f"closed before any audio: {events}")
             await ws.send_json({"type": "text", "text": tail})
             await ws.send_json({"type": "end"})
-            async for message in ws:
-                if message.type == aiohttp.WSMsgType.BINARY:
-                    audio += message.data
-                elif message.type == aiohttp.WSMsgType.TEXT:
-                    events.append(json.loads(message.data))
+            await read_to_close(ws, audio, events)
         return bytes(audio), events
 
     audio, events = asyncio.run(session())
