@@ -18,6 +18,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "train-fs2s": ("train.fs2s", "attach and train the 2s waveform decoder, or a mel vocoder"),
     "train-vocoder": ("train.vocoder", "port, fit, export and check the latent vocoder"),
     "train-student": ("train.student", "distil the vocoder's generator into a cheaper student"),
+    "train-lean": ("train.lean", "distil the voice into a leaner, faster one"),
     "bundle-voice": ("train.bundle", "copy a trained voice into the package as the default"),
     "evaluate": ("evaluation.evaluate", "WER and DNSMOS of voices on held-out sentences"),
     "check-f0": ("evaluation.f0_check", "compare F0 trackers on recordings"),
