@@ -68,6 +68,8 @@ SHAPES: dict[str, LeanShape] = {
     # last three middle layers.
     "d2r1a5": LeanShape(decoder_blocks=(0, 3), resblocks=(1,), adapter_convs=(2, 3, 4)),
     "d2r2a5": LeanShape(decoder_blocks=(0, 3), resblocks=(0, 1), adapter_convs=(2, 3, 4)),
+    # The whole decoder: only the vocoder and the FS2s adapter are pruned.
+    "d4r1a5": LeanShape(decoder_blocks=(0, 1, 2, 3), resblocks=(1,), adapter_convs=(2, 3, 4)),
 }
 SHAPE_FILE = "shape.txt"
 BEST = "best.safetensors"
