@@ -446,14 +446,9 @@ class FS2Engine:
         return self.vocoder(acoustic.mel[rows, start:end].transpose(1, 2), log_f0, start_cycles)
 
     def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
-        """The mel the vocoder hears: padding silenced and, when the checkpoint has a
-        ``mel_variance_scale``, each bin widened around its utterance mean, because a model
-        trained with an L1 loss predicts flatter mels than speech has."""
-        keep = (~frame_mask).unsqueeze(-1).to(mel.dtype)  # (batch, frames, 1)
-        if self.config.mel_variance_scale:
-            scale = torch.tensor(self.config.mel_variance_scale, dtype=mel.dtype, device=mel.device)
-            mean = (mel * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
-            mel = mean + scale * (mel - mean)
+        """The mel the vocoder hears: padding silenced and each bin widened by the
+        checkpoint's ``mel_variance_scale`` (``widened_mel``)."""
+        mel = widened_mel(mel, self.config.mel_variance_scale, frame_mask)
         return mel.masked_fill(frame_mask.unsqueeze(-1), SILENT_LOG_MEL)
 
     def _synthesize_resampled(
@@ -754,6 +749,23 @@ def _opens_paragraph(piece: Markup) -> bool:
         elif not isinstance(span, Mark):
             return False
     return False
+
+
+def widened_mel(
+    mel: torch.Tensor, scale: Sequence[float] | None, frame_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(batch, frames, bins) mel with each bin widened by ``scale`` around its utterance
+    mean (over the frames ``frame_mask`` does not mark as padding), because a model trained
+    with an L1 loss predicts flatter mels than speech has. No scale: the mel unchanged."""
+    if not scale:
+        return mel
+    factor = torch.tensor(scale, dtype=mel.dtype, device=mel.device)
+    if frame_mask is None:
+        mean = mel.mean(dim=1, keepdim=True)
+    else:
+        keep = (~frame_mask).unsqueeze(-1).to(mel.dtype)  # (batch, frames, 1)
+        mean = (mel * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+    return mean + factor * (mel - mean)
 
 
 def windows(frames: int, first: int | None) -> list[tuple[int, int]]:

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
-from ttscli.fs2.engine import FS2Engine, bundled_checkpoint
+from ttscli.fs2.engine import FS2Engine, bundled_checkpoint, widened_mel
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.io import load_weights, save_weights
 from ttscli.fs2.kinds import Controls
@@ -174,12 +174,8 @@ class LeanTail(nn.Module):
         return hidden, self.mel_linear(hidden)
 
     def widen(self, mel: torch.Tensor) -> torch.Tensor:
-        """The engine's widening of one unpadded utterance's mel (``FS2Engine.widen_mel``)."""
-        if not self.scale:
-            return mel
-        scale = torch.tensor(self.scale, dtype=mel.dtype, device=mel.device)
-        mean = mel.mean(dim=1, keepdim=True)
-        return mean + scale * (mel - mean)
+        """The engine's widening of one unpadded utterance's mel."""
+        return widened_mel(mel, self.scale)
 
 
 # --- data --------------------------------------------------------------------------------
@@ -411,7 +407,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def lean_model(model: FastSpeech2, tail: LeanTail) -> FastSpeech2:
     """The voice with its tail replaced by the lean one (FS2s: the lean adapter in front of
     the lean generator)."""
-    config = replace(model.config, decoder=replace(model.config.decoder, **_layers(tail)))
+    layers = len(tail.decoder.blocks)
+    config = replace(model.config, decoder=replace(model.config.decoder, layers=layers))
     wave = config.wave_decoder
     generator = tail.vocoder.decoder.config
     if wave is not None and wave.type == "vits":
@@ -436,10 +433,6 @@ def lean_model(model: FastSpeech2, tail: LeanTail) -> FastSpeech2:
         state |= {f"wave_decoder.decoder.{k}": v for k, v in generator_state.items()}
     lean.load_state_dict(state)
     return lean.eval()
-
-
-def _layers(tail: LeanTail) -> dict[str, int]:
-    return {"layers": len(tail.decoder.blocks)}
 
 
 def cmd_export(args: argparse.Namespace) -> int:
