@@ -25,6 +25,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "check-vocoder-f0": ("evaluation.vocoder_f0", "how closely vocoders follow a pitch ratio"),
     "check-judge-pitch": ("evaluation.judge_pitch", "what DNSMOS makes of pitch changes"),
     "check-pitch-roughness": ("evaluation.pitch_roughness", "F0 movement against recordings"),
+    "check-wer-gap": ("evaluation.wer_gap", "which part of the voice costs words, measured"),
     "check-ssml": ("evaluation.ssml_targets", "what SSML does to the bundled voice, measured"),
     "bench-fs2": ("evaluation.bench_fs2", "stage-by-stage speed of the bundled voice"),
     "bench-batch": ("evaluation.bench_batch", "batch synthesis speed against Piper"),

@@ -1,0 +1,90 @@
+"""check-wer-gap: a corpus of the bundled voice's own speech, so every row that hands the
+voice only what it would have predicted must hear exactly the recordings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from ttscli.fs2.engine import FS2Engine
+from ttscli.lab.corpus.folder import Alignment, MetadataRow, write_alignments, write_metadata
+from ttscli.lab.steps import run
+from ttscli.text.frontend import text_to_phonemes
+
+pytest.importorskip("pocketsphinx")
+
+REPO = Path(__file__).resolve().parent.parent
+SENTENCES = ["The cat sat on the mat.", "Nobody knew where the old road went."]
+
+
+@pytest.fixture(scope="module")
+def own_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The bundled voice's speech as a teacher corpus, with its preprocess features."""
+    root = tmp_path_factory.mktemp("own-corpus")
+    corpus, features = root / "corpus", root / "features"
+    (corpus / "wavs").mkdir(parents=True)
+    engine = FS2Engine.load(kind="fs2", device="cpu")
+    alignments, rows = [], []
+    for n, text in enumerate(SENTENCES, 1):
+        phonemes = text_to_phonemes(text)
+        synthesis = engine.synthesize([phonemes])[0]
+        uid = f"own_{n:05d}"
+        sf.write(corpus / "wavs" / f"{uid}.wav", synthesis.audio, engine.sample_rate)
+        hop = engine.config.audio.hop_length
+        durations = tuple(int(d) for d in synthesis.durations)
+        alignments.append(Alignment(uid, tuple(phonemes), durations, sum(durations) * hop))
+        rows.append(MetadataRow(uid, text, text))
+    write_alignments(corpus, alignments)
+    write_metadata(corpus, rows)
+    assert (
+        run("preprocess", ["--corpus", str(corpus), "--out", str(features), "--workers", "1"]) == 0
+    )
+    return corpus, features
+
+
+def check_wer_gap(corpus: Path, features: Path) -> subprocess.CompletedProcess[str]:
+    script = REPO / "scripts" / "check_wer_gap.py"
+    command = [sys.executable, str(script), "--corpus", str(corpus), "--features", str(features)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def gap_rows(stdout: str) -> dict[str, tuple[float, float]]:
+    """Row name -> (WER, audio seconds), from the printed table."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[1].replace(".", "").isdigit():
+            rows[cells[0]] = (float(cells[1]), float(cells[3]))
+    return rows
+
+
+def test_rows_that_change_nothing_hear_the_recordings(own_corpus: tuple[Path, Path]) -> None:
+    corpus, features = own_corpus
+    result = check_wer_gap(corpus, features)
+    assert result.returncode == 0, result.stderr
+    rows = gap_rows(result.stdout)
+    assert len(rows) == 7, result.stdout
+    recordings = rows["the recordings (teacher)"]
+    # The recordings are the voice's own output: its row, and its row given the durations
+    # it predicted anyway, are the same audio and so the same transcript.
+    assert rows["the voice"] == recordings
+    assert rows["the voice, recorded durations"] == recordings
+    # The rows that swap in the tracked F0 or the vocoder's input are other audio of the
+    # same length.
+    assert rows["the recordings' mels and F0 through the voice's vocoder"][1] == recordings[1]
+    assert rows["the voice, recorded durations, pitch and energy"][1] == recordings[1]
+
+
+def test_features_missing_for_a_line_is_a_one_line_error(
+    own_corpus: tuple[Path, Path], tmp_path: Path
+) -> None:
+    corpus, _ = own_corpus
+    result = check_wer_gap(corpus, tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"error: --features {tmp_path}: no own_00001.npz (run preprocess on the corpus)"
+    ]
