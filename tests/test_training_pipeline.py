@@ -163,9 +163,15 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
         *common,
         "--mel-vocoder",
         "--true-mels",
+        "--mel-loss",
+        "2",
         "--save-every",
         "1",
         "--steps",
         "1",
     )
     speaks(tmp_path / "t.wav", "--checkpoint", str(checkpoint), "--vocoder", str(true_run / "best"))
+    # --mel-loss adds the log-mel L1 to the STFT loss, and the best is chosen on the sum.
+    logged = json.loads((true_run / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["mel"] > 0 and logged["val_mel"] > 0
+    assert logged["val_total"] == pytest.approx(logged["val_stft"] + 2 * logged["val_mel"])

@@ -37,7 +37,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+import torch.nn.functional as F
 
+from ttscli.audio.dsp import log_mel
 from ttscli.fs2.checkpoint import load_checkpoint, save_checkpoint
 from ttscli.fs2.config import WaveDecoderConfig
 from ttscli.fs2.latent_vocoder import LatentVocoder
@@ -193,7 +195,7 @@ class WaveTrainee(Trainee):
     step, so a resumed run sees the windows an unbroken one would.
     """
 
-    best_by = "stft"
+    best_by = "total"
     validate_at_start = True
 
     def __init__(self, model: FastSpeech2, vocoder: LatentVocoder | None) -> None:
@@ -262,13 +264,18 @@ class WaveTrainee(Trainee):
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         rng = random.Random(self.args.seed * 1_000_003 + step)
         batch = training_batch(self, self.train, self.args, rng, self.partners)
-        loss = window_loss(self, batch)
-        return loss, {"stft": float(loss.detach())}
+        parts = window_losses(self, batch)
+        loss = parts["stft"] + self.args.mel_loss * parts["mel"]
+        return loss, {name: float(value.detach()) for name, value in parts.items()}
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        total = sum(float(window_loss(self, w)) for w in self.val_windows)
-        return {"stft": total / len(self.val_windows)}
+        sums = {"stft": 0.0, "mel": 0.0}
+        for batch in self.val_windows:
+            for name, value in window_losses(self, batch).items():
+                sums[name] += float(value)
+        means = {name: value / len(self.val_windows) for name, value in sums.items()}
+        return means | {"total": means["stft"] + self.args.mel_loss * means["mel"]}
 
     def save_checkpoint(self, run: Path) -> None:
         self.save(run / "checkpoint")
@@ -283,10 +290,16 @@ class WaveTrainee(Trainee):
             save_bundled(self.vocoder, folder, torch.float32)
 
 
-def window_loss(trainee: WaveTrainee, batch: Windows) -> torch.Tensor:
-    hop = trainee.model.config.audio.hop_length
+def window_losses(trainee: WaveTrainee, batch: Windows) -> dict[str, torch.Tensor]:
+    """The multi-resolution STFT loss and the log-mel L1 of the scored centres. The STFT
+    loss weighs every linear-frequency bin alike, so most of its weight lies above the
+    formants; the log-mel L1 (``--mel-loss``) weighs the bands as the mel scale does,
+    where the words are."""
+    audio = trainee.model.config.audio
+    hop = audio.hop_length
     predicted = trainee.decode(batch)[:, MARGIN * hop : MARGIN * hop + batch.audio.shape[1]]
-    return multi_resolution_stft_loss(predicted, batch.audio)
+    mel = F.l1_loss(log_mel(predicted, audio), log_mel(batch.audio, audio))
+    return {"stft": multi_resolution_stft_loss(predicted, batch.audio), "mel": mel}
 
 
 def training_batch(
@@ -424,6 +437,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="with --true-mels and features holding PSOLA copies: share of windows that "
         "carry the mel of the recording's copy at another pitch (F0 and audio their own), so "
         "the vocoder must follow its F0 input (e.g. 0.5)",
+    )
+    parser.add_argument(
+        "--mel-loss",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="add the log-mel L1 of the output, times WEIGHT, to the STFT loss (e.g. 2)",
     )
     add_loop_arguments(parser, steps=3000, log_every=25, save_every=100)
     parser.add_argument("--batch", type=int, default=6)
