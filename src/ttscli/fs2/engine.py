@@ -394,7 +394,11 @@ class FS2Engine:
                 "energy_scale": column([r.energy for r in rows]),
                 "duration_scale": column([r.duration for r in rows]),
             }
-        out = self.model(batch, lengths, controls, prosody=asked, **scales)
+        return self.vocoder_input(self.model(batch, lengths, controls, prosody=asked, **scales))
+
+    def vocoder_input(self, out: FS2Output) -> Acoustic:
+        """The model's output with what the vocoder will hear: F0 in log Hz and, for a mel
+        vocoder, the widened mel (Griffin-Lim and FS2s take the mel as predicted)."""
         stats = self.model.variance_adaptor.stats
         log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
         if self.vocoder is None:

@@ -35,7 +35,7 @@ import soundfile as sf
 import torch
 
 from ttscli.audio.resample import resample
-from ttscli.fs2.engine import Acoustic, FS2Engine
+from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.model import Controls
 from ttscli.lab.corpus.folder import read_metadata, require_corpus, wav_path
 from ttscli.lab.evaluation.evaluate import JUDGE_RATE, SphinxJudge, corpus_wer
@@ -90,9 +90,8 @@ def read_lines(corpus: Path, features: Path, limit: int | None) -> list[Line]:
     return lines
 
 
-def recording(line: Line) -> tuple[np.ndarray, int]:
-    audio, rate = sf.read(str(line.recording), dtype="float32")
-    return audio, int(rate)
+def recording(line: Line) -> np.ndarray:
+    return sf.read(str(line.recording), dtype="float32")[0]
 
 
 def voice_audio(engine: FS2Engine, line: Line, recorded: frozenset[str]) -> np.ndarray:
@@ -111,9 +110,7 @@ def voice_audio(engine: FS2Engine, line: Line, recorded: frozenset[str]) -> np.n
         given["energy"] = torch.from_numpy(energy).float()[None]
     with torch.inference_mode():
         out = engine.model(ids, torch.tensor([ids.shape[1]]), Controls(), **given)
-        log_f0 = out.pitch * stats.log_f0_std + stats.log_f0_mean
-        mel = out.mel if engine.vocoder is None else engine.widen_mel(out.mel, out.frame_mask)
-        wave = engine.run_vocoder(Acoustic(out, mel, log_f0))[0]
+        wave = engine.run_vocoder(engine.vocoder_input(out))[0]
     return wave[: int(out.frame_lengths[0]) * engine.config.audio.hop_length].numpy()
 
 
@@ -138,24 +135,23 @@ def judge_row(name: str, lines: Sequence[Line], render: Render, rate: int) -> Ga
 
 
 def gap_table(engine: FS2Engine, lines: Sequence[Line], log: TextIO) -> list[GapRow]:
-    rate = recording(lines[0])[1]
+    rate = sf.info(str(lines[0].recording)).samplerate
     if rate != engine.sample_rate:
         raise UserError(f"the recordings are {rate} Hz, the voice {engine.sample_rate} Hz")
-    rows = [judge_row("the recordings (teacher)", lines, lambda line: recording(line)[0], rate)]
+    renders: list[tuple[str, Render]] = [("the recordings (teacher)", recording)]
     if engine.vocoder is not None:
-        rows.append(
-            judge_row(
+        renders.append(
+            (
                 "the recordings' mels and F0 through the voice's vocoder",
-                lines,
                 lambda line: vocoded_recording(engine, line),
-                rate,
             )
         )
     for name, recorded in VOICE_ROWS:
-        print(f"{rows[-1].name}: WER {rows[-1].wer:.3f}", file=log, flush=True)
-        rows.append(
-            judge_row(name, lines, lambda line, r=recorded: voice_audio(engine, line, r), rate)
-        )
+        renders.append((name, lambda line, r=recorded: voice_audio(engine, line, r)))
+    rows = []
+    for name, render in renders:
+        rows.append(judge_row(name, lines, render, rate))
+        print(f"{name}: WER {rows[-1].wer:.3f}", file=log, flush=True)
     return rows
 
 
