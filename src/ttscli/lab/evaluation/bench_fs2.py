@@ -11,13 +11,19 @@ shape, and a first pass would charge that to whichever system happened to run fi
 front-end stage alone is timed on the first pass: it caches each word's pronunciation, and
 new text brings new words.)
 
-Example:
+Last, the engine's own batch path (`ttscli fs2 --in`) at several mini-batch sizes, as audio
+seconds per wall-clock second, and its first audio (`stream`'s first chunk, median of a
+few runs): the figures a GPU is for.
+
+Examples:
     .venv/bin/python scripts/bench_fs2.py --limit 20
+    python scripts/bench_fs2.py --device cuda --no-references   # on a GPU machine
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -41,6 +47,17 @@ from ttscli.lab.evaluation.evaluate import (
 )
 from ttscli.text.frontend import text_to_utterances
 
+FIRST_AUDIO_TEXT = "Hello world, this is a latency test of the bundled voice."
+
+
+def _sync(engine: FS2Engine) -> None:
+    """Wait for the device: CUDA runs kernels asynchronously, so a clock read without this
+    charges one stage's work to the next."""
+    import torch
+
+    if engine.device.type == "cuda":
+        torch.cuda.synchronize(engine.device)
+
 
 def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, float], float]:
     """Seconds spent in each stage of the mel route over all sentences, and audio seconds."""
@@ -60,13 +77,17 @@ def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, 
             if not timed:  # the front-end caches words: its first pass is the honest one
                 spent["front-end"] += time.perf_counter() - begin
             for phonemes in utterances:
+                _sync(engine)
                 start = time.perf_counter()
                 acoustic = engine.run_acoustic([phonemes], Controls())
+                _sync(engine)
                 middle = time.perf_counter()
                 mel = acoustic.mel.transpose(1, 2)
                 hidden = latent.latent(mel, acoustic.log_f0)
+                _sync(engine)
                 after_adapter = time.perf_counter()
                 wave = latent.decoder(hidden, acoustic.log_f0)  # a harmonic source reads F0
+                _sync(engine)
                 end = time.perf_counter()
                 if timed:
                     spent["acoustic model"] += middle - start
@@ -87,16 +108,89 @@ def end_to_end_rtf(system: System, sentences: Sequence[str]) -> float:
     return compute / audio
 
 
+def batch_throughput(
+    engine: FS2Engine, sentences: Sequence[str], batch: int
+) -> tuple[float, float]:
+    """Audio seconds per wall-clock second through ``synthesize_batch`` in mini-batches of
+    ``batch`` lines (the sentences repeated to fill at least one), and peak GPU memory in
+    GB (0 on the CPU). The lines are prepared (front-end) inside the clock, as `--in` does;
+    a first untimed pass lets torch pick its kernels for these shapes."""
+    import torch
+
+    count = max(len(sentences), batch)
+    count += -count % batch  # whole mini-batches only
+    lines = [sentences[i % len(sentences)] for i in range(count)]
+
+    def one_pass() -> float:
+        audio = 0.0
+        for start in range(0, count, batch):
+            prepared = [engine.prepare_line(text) for text in lines[start : start + batch]]
+            for chunk in engine.synthesize_batch(prepared):
+                audio += len(chunk.audio) / chunk.sample_rate
+        return audio
+
+    with torch.inference_mode():
+        one_pass()
+        if engine.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(engine.device)
+        began = time.perf_counter()
+        audio = one_pass()
+        elapsed = time.perf_counter() - began
+    memory = 0.0
+    if engine.device.type == "cuda":
+        memory = torch.cuda.max_memory_allocated(engine.device) / 1e9
+    return audio / elapsed, memory
+
+
+def first_audio_ms(engine: FS2Engine, repeats: int) -> float:
+    """Median milliseconds from handing ``stream`` a sentence to its first chunk (a chunk
+    holds samples on the host, so the device's work is in the figure); one run warms up."""
+    samples = []
+    for _ in range(repeats + 1):
+        began = time.perf_counter()
+        stream = engine.stream(FIRST_AUDIO_TEXT)
+        next(stream)
+        samples.append((time.perf_counter() - began) * 1000)
+        stream.close()
+    return statistics.median(samples[1:])
+
+
+def device_name(engine: FS2Engine) -> str:
+    import torch
+
+    if engine.device.type == "cuda":
+        return torch.cuda.get_device_name(engine.device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def print_batches(engine: FS2Engine, sentences: Sequence[str], args: argparse.Namespace) -> None:
+    print(f"\n{engine.kind.value} on {device_name(engine)}: first audio "
+          f"{first_audio_ms(engine, args.repeats):.0f} ms (median of {args.repeats})")  # fmt: skip
+    gpu = engine.device.type == "cuda"
+    print("\n| mini-batch | audio seconds per second |" + (" peak GPU GB |" if gpu else ""))
+    print("|---:|---:|" + ("---:|" if gpu else ""))
+    for batch in args.batches:
+        speed, memory = batch_throughput(engine, sentences, batch)
+        extra = f" {memory:.2f} |" if gpu else ""
+        print(f"| {batch} | {speed:.1f} |{extra}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=Path, default=bundled_text(VALIDATION_SENTENCES))
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: bundled voice")
     parser.add_argument("--no-references", action="store_true", help="skip teacher, espeak-ng")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--batches", default="1,16,64", help="mini-batch sizes to time")
+    parser.add_argument("--repeats", type=int, default=5, help="first-audio runs (median)")
     args = parser.parse_args(argv)
+    args.batches = [int(b) for b in args.batches.split(",") if b]
+    if not args.batches or min(args.batches) < 1 or args.repeats < 1:
+        parser.error("--batches takes positive sizes, --repeats a positive count")
     sentences = read_sentences(args.sentences, args.limit)
 
-    fs2 = FS2System("ttscli-fs2", args.checkpoint, "fs2", "auto")
+    fs2 = FS2System("ttscli-fs2", args.checkpoint, "fs2", "auto", device=args.device)
     spent, audio_seconds = stage_times(fs2.engine, sentences)
     total = sum(spent.values())
     print(f"{len(sentences)} sentences, {audio_seconds:.1f} s of audio; {machine_description()}")
@@ -107,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     systems: list[System] = [fs2]
     if fs2.engine.model.wave_decoder is not None:
-        systems.append(FS2System("ttscli-fs2s", args.checkpoint, "fs2s", "auto"))
+        systems.append(
+            FS2System("ttscli-fs2s", args.checkpoint, "fs2s", "auto", device=args.device)
+        )
     if not args.no_references:
         systems += [TeacherSystem(), EspeakSystem()]
     rows = [(system.name, end_to_end_rtf(system, sentences)) for system in systems]
@@ -116,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, rtf in rows:
         ratio = f"{rtf / teacher:.2f}x" if teacher else "n/a"
         print(f"| {name} | {rtf:.4f} | {ratio} |")
+    for system in systems:
+        if isinstance(system, FS2System):
+            print_batches(system.engine, sentences, args)
     return 0
 
 

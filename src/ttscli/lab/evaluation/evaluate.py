@@ -226,11 +226,13 @@ class FS2System:
         vocoder: str,
         controls: Controls | None = None,
         judge_pitch: bool = False,
+        device: str = "cpu",
     ) -> None:
-        """``judge_pitch``: read each sentence's F0 too (a run over several --pitch)."""
+        """``judge_pitch``: read each sentence's F0 too (a run over several --pitch).
+        ``device``: the CPU by default, where the judged real-time factors are compared."""
         self.name = name
         self.kind = kind
-        self.engine = FS2Engine.load(checkpoint, kind=kind, vocoder=vocoder, device="cpu")
+        self.engine = FS2Engine.load(checkpoint, kind=kind, vocoder=vocoder, device=device)
         self.controls = controls or Controls()
         self.judge_pitch = judge_pitch
 
