@@ -14,12 +14,12 @@ torch.compile policy (``TTSCLI_TORCH_COMPILE=1`` forces it on, ``=0`` off; moshi
   is left (norms outside the layers) made the first generation several times slower and the
   second no faster.
 * CUDA: off by default too.  moshi CUDA-graphs the LM step and the depformer loop on CUDA,
-  which removes the kernel-launch overhead that dominates small-batch decoding; compile would
-  only fuse the remaining element-wise ops (RMSNorm, RoPE, SiLU gate), a per-step gain of a few
-  percent at best, but costs many seconds of compilation in every new process and for every
-  new batch shape.  A CLI process speaks once and exits, so first audio matters more.  Long-lived
-  servers or large batch jobs may set ``TTSCLI_TORCH_COMPILE=1``; ``scripts/bench_speak.py
-  --compile on`` measures the trade-off on a GPU.
+  which removes the kernel-launch overhead; what is left is the sheer number of small kernels
+  per frame, which compile fuses.  On an H100 that cut the compute per frame by a quarter and
+  raised batch throughput by a third (docs/benchmarks.md), but it costs seconds of compilation
+  in every new process and for every new batch shape.  A CLI process speaks once and exits, so
+  first audio matters more.  Long-lived servers or large batch jobs on a GPU should set
+  ``TTSCLI_TORCH_COMPILE=1``; ``scripts/bench_speak.py --compile on`` measures the trade-off.
 
 The decision is applied at run time with ``moshi.utils.compile.no_compile()`` around each step,
 so it holds even if moshi was imported before this module.
