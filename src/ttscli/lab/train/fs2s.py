@@ -21,6 +21,13 @@ are then vocoder bundles (``vocoder.json`` + ``vocoder.safetensors``).
     python -m ttscli.lab train-fs2s --mel-vocoder --checkpoint runs/fs2/best \
         --vocoder runs/vocoder/export --features ... --corpus ... --run runs/vocoder-fs2
 
+``--adversarial WEIGHT`` adds a critic (``adversarial.py``: period and scale discriminators,
+least-squares losses and feature matching) to either path, for a fine-tune from a model
+the regression losses have taken as far as they go; start such a run from that model
+(copy it to ``RUN/checkpoint``). Its validation numbers stay the regression losses, which an
+adversarial fine-tune trades a little of for sharper spectra, so judge its checkpoints by
+listening tests (``evaluate``), not by ``RUN/best``.
+
 Resumable: ``RUN/checkpoint`` (our checkpoint format, the whole FS2s model) and
 ``RUN/train_state.*``; the best validation model goes to ``RUN/best``.
 """
@@ -46,6 +53,7 @@ from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import FastSpeech2, LatentWaveDecoder
 from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
 from ttscli.lab.corpus.pitch_shifted import shifted_id
+from ttscli.lab.train.adversarial import Critic
 from ttscli.lab.train.data import Utterance
 from ttscli.lab.train.loop import Trainee, TrainingLoop, add_loop_arguments, loop_settings
 from ttscli.lab.train.losses import multi_resolution_stft_loss
@@ -253,6 +261,11 @@ class WaveTrainee(Trainee):
         self.train = [u for u in items[args.val_count :] if u.frames >= size]
         print(f"{len(self.train)} training and {len(val)} validation utterances", flush=True)
         self.partners = pitch_partners(items) if args.cross_pitch_mels else {}
+        self.critic: Critic | None = None
+        if args.adversarial > 0:
+            self.critic = Critic(args.critic_lr)
+            if self.critic.load(args.run):
+                print("critic resumed", flush=True)
         val_rng = random.Random(args.seed)
         self.val_windows = [
             windows(
@@ -264,8 +277,15 @@ class WaveTrainee(Trainee):
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         rng = random.Random(self.args.seed * 1_000_003 + step)
         batch = training_batch(self, self.train, self.args, rng, self.partners)
-        parts = window_losses(self, batch)
+        predicted = scored_output(self, batch)
+        parts = regression_losses(self, predicted, batch.audio)
         loss = parts["stft"] + self.args.mel_loss * parts["mel"]
+        if self.critic is not None:
+            parts |= self.critic.judge(predicted, batch.audio)
+            # A fresh critic's verdicts are noise: it trains alone for --critic-warmup steps.
+            if step >= self.args.critic_warmup:
+                adversarial = parts["fool"] + self.args.feature_matching * parts["features"]
+                loss = loss + self.args.adversarial * adversarial
         return loss, {name: float(value.detach()) for name, value in parts.items()}
 
     @torch.no_grad()
@@ -279,6 +299,8 @@ class WaveTrainee(Trainee):
 
     def save_checkpoint(self, run: Path) -> None:
         self.save(run / "checkpoint")
+        if self.critic is not None:
+            self.critic.save(run)
 
     def save_best(self, run: Path) -> None:
         self.save(run / "best")
@@ -290,16 +312,25 @@ class WaveTrainee(Trainee):
             save_bundled(self.vocoder, folder, torch.float32)
 
 
-def window_losses(trainee: WaveTrainee, batch: Windows) -> dict[str, torch.Tensor]:
-    """The multi-resolution STFT loss and the log-mel L1 of the scored centres. The STFT
-    loss weighs every linear-frequency bin alike, so most of its weight lies above the
-    formants; the log-mel L1 (``--mel-loss``) weighs the bands as the mel scale does,
-    where the words are."""
+def scored_output(trainee: WaveTrainee, batch: Windows) -> torch.Tensor:
+    """The decoded windows' centres, (batch, samples): what every loss compares."""
+    hop = trainee.model.config.audio.hop_length
+    return trainee.decode(batch)[:, MARGIN * hop : MARGIN * hop + batch.audio.shape[1]]
+
+
+def regression_losses(
+    trainee: WaveTrainee, predicted: torch.Tensor, target: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The multi-resolution STFT loss and the log-mel L1. The STFT loss weighs every
+    linear-frequency bin alike, so most of its weight lies above the formants; the log-mel
+    L1 (``--mel-loss``) weighs the bands as the mel scale does, where the words are."""
     audio = trainee.model.config.audio
-    hop = audio.hop_length
-    predicted = trainee.decode(batch)[:, MARGIN * hop : MARGIN * hop + batch.audio.shape[1]]
-    mel = F.l1_loss(log_mel(predicted, audio), log_mel(batch.audio, audio))
-    return {"stft": multi_resolution_stft_loss(predicted, batch.audio), "mel": mel}
+    mel = F.l1_loss(log_mel(predicted, audio), log_mel(target, audio))
+    return {"stft": multi_resolution_stft_loss(predicted, target), "mel": mel}
+
+
+def window_losses(trainee: WaveTrainee, batch: Windows) -> dict[str, torch.Tensor]:
+    return regression_losses(trainee, scored_output(trainee, batch), batch.audio)
 
 
 def training_batch(
@@ -444,6 +475,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0.0,
         metavar="WEIGHT",
         help="add the log-mel L1 of the output, times WEIGHT, to the STFT loss (e.g. 2)",
+    )
+    parser.add_argument(
+        "--adversarial",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="add a critic's losses (fooling it, plus --feature-matching times matching its "
+        "features), times WEIGHT; for a fine-tune from a converged model (e.g. 1)",
+    )
+    parser.add_argument("--feature-matching", type=float, default=2.0, metavar="WEIGHT")
+    parser.add_argument("--critic-lr", type=float, default=2e-4)
+    parser.add_argument(
+        "--critic-warmup",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="train the critic alone for this many steps first (e.g. 500)",
     )
     add_loop_arguments(parser, steps=3000, log_every=25, save_every=100)
     parser.add_argument("--batch", type=int, default=6)
