@@ -175,3 +175,14 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     logged = json.loads((true_run / "log.jsonl").read_text().splitlines()[-1])
     assert logged["mel"] > 0 and logged["val_mel"] > 0
     assert logged["val_total"] == pytest.approx(logged["val_stft"] + 2 * logged["val_mel"])
+    # --adversarial: a critic joins after its warm-up, and resumes with the run.
+    critic_run = tmp_path / "adversarial"
+    common[common.index(str(true_run))] = str(critic_run)
+    adversarial = ["--adversarial", "1", "--critic-warmup", "1", "--save-every", "1"]
+    script("train_fs2s.py", *common, *adversarial, "--steps", "1")
+    assert "critic resumed" in script("train_fs2s.py", *common, *adversarial, "--steps", "2")
+    steps = [json.loads(x) for x in (critic_run / "log.jsonl").read_text().splitlines()]
+    assert all({"critic", "fool", "features"} <= set(entry) for entry in steps)
+    assert steps[0]["loss"] == pytest.approx(steps[0]["stft"], rel=1e-4)  # the warm-up
+    assert steps[1]["loss"] > steps[1]["stft"] + 0.5 * steps[1]["fool"]
+    speaks(tmp_path / "a.wav", "--model", "fs2s", "--checkpoint", str(critic_run / "checkpoint"))

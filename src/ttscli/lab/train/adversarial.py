@@ -31,6 +31,17 @@ Judgement = list[tuple[torch.Tensor, list[torch.Tensor]]]
 """Per sub-discriminator: its scores and the activations of its hidden layers."""
 
 
+def _judged(
+    layers: nn.ModuleList, out: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Scores (batch, positions) and each hidden layer's activations."""
+    features = []
+    for layer in layers:
+        x = F.leaky_relu(layer(x), SLOPE)
+        features.append(x)
+    return out(x).flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """Reads (batch, samples) as (batch, 1, samples / period, period): each column holds the
     samples at one phase of the period, and the kernels run down the columns."""
@@ -50,12 +61,7 @@ class PeriodDiscriminator(nn.Module):
         short = -wave.shape[-1] % self.period
         if short:
             wave = F.pad(wave[:, None], (0, short), mode="reflect")[:, 0]
-        x = wave.reshape(wave.shape[0], 1, -1, self.period)
-        features = []
-        for layer in self.layers:
-            x = F.leaky_relu(layer(x), SLOPE)
-            features.append(x)
-        return self.out(x).flatten(1), features
+        return _judged(self.layers, self.out, wave.reshape(wave.shape[0], 1, -1, self.period))
 
 
 class ScaleDiscriminator(nn.Module):
@@ -76,12 +82,7 @@ class ScaleDiscriminator(nn.Module):
         self.out = nn.Conv1d(128, 1, 3, 1, padding=1)
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        x = wave[:, None]
-        features = []
-        for layer in self.layers:
-            x = F.leaky_relu(layer(x), SLOPE)
-            features.append(x)
-        return self.out(x).flatten(1), features
+        return _judged(self.layers, self.out, wave[:, None])
 
 
 class WaveDiscriminator(nn.Module):
