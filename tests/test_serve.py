@@ -154,7 +154,8 @@ def test_every_other_route_needs_the_token(server: RunningServer) -> None:
         status, _, body = server.request("POST", "/v1/audio/speech", {"input": "Hi."}, token=token)
         assert status == 401 and b"token" in body
     status, _, body = server.request("GET", "/v1/voices")
-    assert status == 200 and json.loads(body)["voices"][0]["engine"] == "fs2"
+    voices = json.loads(body)["voices"]  # one voice: fs2 requests cannot name another
+    assert status == 200 and len(voices) == 1 and voices[0]["engine"] == "fs2"
 
 
 def decode(payload: bytes, fmt: str) -> tuple[np.ndarray, int]:
@@ -506,9 +507,17 @@ def speak_server(tiny_kyutai) -> Iterator[RunningServer]:
 
 
 def test_speak_serves_http_and_words_over_the_websocket(speak_server: RunningServer) -> None:
+    from ttscli.kyutai.synthetic import OTHER_VOICES
+
     status, _, body = speak_server.request("GET", "/v1/voices")
-    voice = json.loads(body)["voices"][0]
+    voice, *others = json.loads(body)["voices"]
     assert status == 200 and voice["engine"] == "kyutai" and voice["licence"] == "CC-BY 4.0"
+    assert voice["default"] and voice["fields"]
+    # The voices a request may name: those of the voice repo this machine holds.
+    assert [v["name"] for v in others] == sorted(OTHER_VOICES)
+    assert all(v["engine"] == "kyutai" and "default" not in v for v in others)
+    licences = {v["name"]: v["licence"] for v in others}
+    assert licences["expresso/ex99-tiny_happy.wav"] != licences["voice-donations/tiny.wav"]
     status, payload = speak_server.speech("Hello world, this is Kyutai.")
     assert status == 200 and len(payload) > 24000  # more than half a second at 24 kHz
     assert speak_server.speech("Hi.", seed=99)[0] == 400  # fixed when the server started

@@ -200,6 +200,9 @@ def test_a_kyutai_page_chooses_voices_and_pacing(
     }
     assert inputs["voices"].get_attribute("type") == "text"
     assert inputs["padding_between"].get_attribute("step") == "1"
+    # The voice menu: the served voice, then the others this machine holds.
+    menu = browser.find_elements(By.CSS_SELECTOR, "#voice option")
+    assert [o.get_attribute("value") for o in menu][1:] == sorted(OTHER_VOICES)
     inputs["voices"].send_keys(OTHER_VOICES[0])
     inputs["padding_between"].send_keys(Keys.END)
     state = speak_from_the_keyboard(browser, "Hello world.")

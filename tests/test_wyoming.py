@@ -172,7 +172,9 @@ def test_kyutai_over_wyoming(tiny_kyutai) -> None:
     )  # fmt: skip
     try:
         info = Info.from_event(asyncio.run(running.exchange([Describe().event()], "info"))[-1])
-        assert info.tts[0].voices[0].languages == ["en", "fr"]
+        voices = info.tts[0].voices
+        assert [v.name for v in voices] == [tiny_kyutai.voice_name, *sorted(OTHER_VOICES)]
+        assert all(v.languages == ["en", "fr"] and v.installed for v in voices)
 
         async def streamed() -> list[Event]:
             async with AsyncTcpClient("127.0.0.1", running.port) as client:

@@ -424,6 +424,18 @@ class StepsManyStreams(Protocol):
         ...
 
 
+@runtime_checkable
+class OffersVoices(Protocol):
+    """The optional capability of an engine whose requests may name other voices: the ones
+    this machine already holds, so that a client can list them (``GET /v1/voices``, a
+    Wyoming ``describe``) before it asks for one."""
+
+    def offered_voices(self) -> tuple[VoiceInfo, ...]:
+        """Voices other than the loaded one that a request may name without a download;
+        read from local files only, never from the network."""
+        ...
+
+
 @dataclass
 class RunStats:
     """What one run did, returned by the runner that drove it."""

@@ -51,10 +51,11 @@ from ttscli.kyutai.fields import ATTRIBUTION, request_fields
 from ttscli.kyutai.generation import Generation
 from ttscli.kyutai.integrity import check_files
 from ttscli.kyutai.options import FeedItem, KyutaiOptions, ScriptWriter
-from ttscli.kyutai.voices import folder_licence
+from ttscli.kyutai.voices import cached_voice_names, folder_licence
 from ttscli.kyutai.weights import (
     DEFAULT_VOICE,
     DEFAULT_VOICE_REPO,
+    HubRepo,
     repo_path,
     resolve_checkpoint,
     resolve_voice,
@@ -338,14 +339,27 @@ class KyutaiEngine:
         return {"device": str(self.device), "n_q": self.model.n_q}
 
     def voice(self) -> VoiceInfo:
-        licence = folder_licence(self.voice_name.split("/", 1)[0])
+        return self._voice_info(self.voice_name)
+
+    @staticmethod
+    def _voice_info(name: str) -> VoiceInfo:
+        licence = folder_licence(name.split("/", 1)[0])
         return VoiceInfo(
-            name=self.voice_name,
+            name=name,
             licence=licence.name,
             attribution=ATTRIBUTION,
             commercial_use=licence.commercial,
             languages=("en", "fr"),
         )
+
+    def offered_voices(self) -> tuple[VoiceInfo, ...]:
+        """The voices of its voice repo cached on this machine for its model (the hub is
+        not asked: a listing must not wait on the network), but its own."""
+        if not self.voice_suffix:  # built in memory, not loaded: no repo of its own
+            return ()
+        repo = HubRepo(self.voice_repo or DEFAULT_VOICE_REPO)
+        names = cached_voice_names(repo.repo_id, self.voice_suffix, repo.settings)
+        return tuple(self._voice_info(name) for name in sorted(names - {self.voice_name}))
 
     def fields(self) -> tuple[OptionField, ...]:
         """The sampling settings it loaded with (a request may repeat, not change them)."""

@@ -97,7 +97,7 @@ def suffix_from_cached_config(hf_repo: str | None = None, model_dir: Path | None
         return DEFAULT_VOICE_SUFFIX
 
 
-def _cached_names(repo_id: str, suffix: str, settings: HubSettings) -> set[str]:
+def cached_voice_names(repo_id: str, suffix: str, settings: HubSettings) -> set[str]:
     """Voice names with an embedding in any cached snapshot of the voice repo."""
     snapshots = settings.cache_dir / ("models--" + repo_id.replace("/", "--")) / "snapshots"
     names: set[str] = set()
@@ -141,7 +141,7 @@ def list_voices(
     repo_id = voice_repo or DEFAULT_VOICE_REPO
     suffix = voice_suffix or suffix_from_cached_config()
     hub = HubRepo(repo_id)
-    cached = _cached_names(repo_id, suffix, hub.settings)
+    cached = cached_voice_names(repo_id, suffix, hub.settings)
     remote: set[str] = set()
     error = None
     if online:

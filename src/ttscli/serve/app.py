@@ -169,7 +169,9 @@ class Server:
         )
 
     async def voices(self, request: web.Request) -> web.Response:
-        return web.json_response({"engine": self.served.name, "voices": [self.served.voice_info()]})
+        # Listing the others reads a cache folder: off the event loop.
+        listing = await asyncio.get_running_loop().run_in_executor(None, self.served.listing)
+        return web.json_response({"engine": self.served.name, "voices": listing})
 
     async def models(self, request: web.Request) -> web.Response:
         """OpenAI's model list: the engine, and the names OpenAI clients send for it."""

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ttscli.engines.base import Engine, OptionError, StepsManyStreams, VoiceInfo, markup_for
+from ttscli.engines.base import (
+    Engine,
+    OffersVoices,
+    OptionError,
+    StepsManyStreams,
+    VoiceInfo,
+    markup_for,
+)
 from ttscli.text.markup import Markup
 from ttscli.text.ssml import looks_like_ssml, parse_ssml
 from ttscli.util.errors import UserError
@@ -62,6 +69,19 @@ class ServedEngine:
             "model": self.engine.describe(),
             "fields": [field.as_json() for field in self.engine.fields()],
         }
+
+    def offered_voices(self) -> tuple[VoiceInfo, ...]:
+        """The other voices a request may name that this machine holds (read afresh: a
+        request that names a new one adds it); none when requests cannot name voices."""
+        if not self.takes_voices or not isinstance(self.engine, OffersVoices):
+            return ()
+        return self.engine.offered_voices()
+
+    def listing(self) -> list[dict[str, Any]]:
+        """``GET /v1/voices``: the served voice first, with the fields a request may set,
+        then the others a request may name."""
+        others = [{**v.as_json(), "engine": self.engine.name} for v in self.offered_voices()]
+        return [{**self.voice_info(), "default": True}, *others]
 
     @cached_property
     def takes_voices(self) -> bool:

@@ -31,7 +31,7 @@ from wyoming.tts import (
 
 from ttscli import __version__
 from ttscli.audio.formats import to_pcm16
-from ttscli.engines.base import Chunk
+from ttscli.engines.base import Chunk, VoiceInfo
 from ttscli.serve.config import wyoming_address
 from ttscli.serve.metrics import RequestRecord
 from ttscli.serve.responses import Busy
@@ -49,27 +49,31 @@ SAMPLE_WIDTH = 2  # 16-bit PCM
 log = logging.getLogger("ttscli.serve")
 
 
-def wyoming_info(server: Server) -> Info:
-    """What ``describe`` answers: one program, one voice, streaming announced."""
-    engine = server.served.engine
-    voice = server.served.voice
+def wyoming_voice(voice: VoiceInfo, engine_description: str) -> TtsVoice:
     credit = voice.attribution or voice.licence or "ttscli"
-    description = engine.describe() + (f"; licence {voice.licence}" if voice.licence else "")
-    tts_voice = TtsVoice(
+    licence = f"; licence {voice.licence}" if voice.licence else ""
+    return TtsVoice(
         name=voice.name,
         attribution=Attribution(name=credit, url=PROJECT_URL),
         installed=True,
-        description=description,
+        description=engine_description + licence,
         version=__version__,
         languages=list(voice.languages),
     )
+
+
+def wyoming_info(server: Server) -> Info:
+    """What ``describe`` answers: one program, its voices (the served one first, then those
+    a request may name), streaming announced."""
+    engine = server.served.engine
+    voices = [server.served.voice, *server.served.offered_voices()]
     program = TtsProgram(
         name="ttscli",
         attribution=Attribution(name="ttscli", url=PROJECT_URL),
         installed=True,
         description=f"ttscli {engine.name}: {engine.describe()}",
         version=__version__,
-        voices=[tts_voice],
+        voices=[wyoming_voice(voice, engine.describe()) for voice in voices],
         supports_synthesize_streaming=True,
     )
     return Info(tts=[program])
@@ -111,7 +115,10 @@ class WyomingHandler(AsyncEventHandler):
 
     async def _handle(self, event: Event) -> bool:
         if Describe.is_type(event.type):
-            await self.write_event(wyoming_info(self.server).event())
+            # The voices on offer are read from a cache folder: off the event loop.
+            loop = asyncio.get_running_loop()
+            info = await loop.run_in_executor(None, wyoming_info, self.server)
+            await self.write_event(info.event())
         elif Synthesize.is_type(event.type):
             if not self.streaming:
                 synthesize = Synthesize.from_event(event)
