@@ -38,7 +38,7 @@ from ttscli.run.line_engines import EngineSource, LineEngines
 from ttscli.run.lines import BatchLine
 from ttscli.run.manifest import Manifest
 from ttscli.run.timestamps import render
-from ttscli.util.atomic import atomic_write_bytes
+from ttscli.util.atomic import atomic_write_bytes, remove_partials
 from ttscli.util.errors import UserError
 from ttscli.util.faults import WriteFault, writing
 
@@ -272,6 +272,8 @@ def run_cluster_batch(
     except BaseException:
         with contextlib.suppress(OSError):  # what failed is being reported already
             manifest.finish()
+        with contextlib.suppress(OSError):
+            remove_partials(out_dir)
         raise
     finally:
         if started_here:

@@ -19,6 +19,7 @@ from ttscli.run.line_engines import LineEngines
 from ttscli.run.lines import BatchLine, LinesFile
 from ttscli.run.manifest import MANIFEST, Manifest
 from ttscli.run.timestamps import write_timestamps
+from ttscli.util.atomic import remove_partials
 from ttscli.util.errors import UserError
 from ttscli.util.faults import WriteFault, writing
 from ttscli.util.memory import trim
@@ -60,8 +61,7 @@ def prepare_out_dir(out_dir: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UserError(f"--out {out_dir}: cannot write here ({exc.strerror})") from None
-    for stale in out_dir.glob(".*.part"):
-        stale.unlink(missing_ok=True)
+    remove_partials(out_dir)
 
 
 def check_batch_size(batch_size: int) -> None:
