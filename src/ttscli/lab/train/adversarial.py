@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ttscli.util.atomic import atomic_write
+
 PERIODS = (2, 3, 5, 7, 11)
 """Primes, so that no two sub-discriminators fold the waveform onto the same pattern."""
 SLOPE = 0.1
@@ -146,13 +148,9 @@ class Critic:
         }
 
     def save(self, run: Path) -> None:
-        """Written to a temporary name and renamed: a run killed mid-save keeps the last."""
-        path = run / CRITIC_FILE
-        partial = path.with_suffix(".partial")
-        torch.save(
-            {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}, partial
-        )
-        partial.replace(path)
+        """Written atomically: a run killed mid-save keeps the last."""
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        atomic_write(run / CRITIC_FILE, lambda tmp: torch.save(state, tmp))
 
     def load(self, run: Path) -> bool:
         """Go on from ``RUN/critic.pt`` when there is one; whether there was."""
