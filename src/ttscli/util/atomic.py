@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -18,13 +17,13 @@ def temp_path_beside(path: Path) -> Path:
     private 0600. Ctrl-C between its creation and its return removes it again."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        os.close(fd)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
+        finally:
+            os.close(fd)  # once, whatever happened: a second close could hit a reused number
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)

@@ -33,7 +33,7 @@ from ttscli.lab.corpus.folder import (
     write_skipped,
 )
 from ttscli.lab.corpus.words import normalized_text
-from ttscli.util.atomic import atomic_write
+from ttscli.util.atomic import PARTIAL_GLOB, atomic_write
 
 ID_PREFIX = "joe_"
 
@@ -124,9 +124,9 @@ class CorpusStore:
         wavs = self.root / WAVS
         patterns = (
             (wavs, "*.tmp"),
-            (wavs, ".*.part"),
+            (wavs, PARTIAL_GLOB),
             (self.root, "*.tmp"),
-            (self.root, ".*.part"),
+            (self.root, PARTIAL_GLOB),
         )
         for folder, pattern in patterns:
             for tmp in folder.glob(pattern):
