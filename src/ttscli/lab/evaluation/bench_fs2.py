@@ -37,6 +37,7 @@ from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import Controls
 from ttscli.fs2.vocoders import NeuralVocoder
 from ttscli.lab.data import VALIDATION_SENTENCES, bundled_text
+from ttscli.lab.evaluation.devices import device_name, synchronize
 from ttscli.lab.evaluation.evaluate import (
     EspeakSystem,
     FS2System,
@@ -48,15 +49,6 @@ from ttscli.lab.evaluation.evaluate import (
 from ttscli.text.frontend import text_to_utterances
 
 FIRST_AUDIO_TEXT = "Hello world, this is a latency test of the bundled voice."
-
-
-def _sync(engine: FS2Engine) -> None:
-    """Wait for the device: CUDA runs kernels asynchronously, so a clock read without this
-    charges one stage's work to the next."""
-    import torch
-
-    if engine.device.type == "cuda":
-        torch.cuda.synchronize(engine.device)
 
 
 def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, float], float]:
@@ -77,17 +69,17 @@ def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, 
             if not timed:  # the front-end caches words: its first pass is the honest one
                 spent["front-end"] += time.perf_counter() - begin
             for phonemes in utterances:
-                _sync(engine)
+                synchronize(engine.device)
                 start = time.perf_counter()
                 acoustic = engine.run_acoustic([phonemes], Controls())
-                _sync(engine)
+                synchronize(engine.device)
                 middle = time.perf_counter()
                 mel = acoustic.mel.transpose(1, 2)
                 hidden = latent.latent(mel, acoustic.log_f0)
-                _sync(engine)
+                synchronize(engine.device)
                 after_adapter = time.perf_counter()
                 wave = latent.decoder(hidden, acoustic.log_f0)  # a harmonic source reads F0
-                _sync(engine)
+                synchronize(engine.device)
                 end = time.perf_counter()
                 if timed:
                     spent["acoustic model"] += middle - start
@@ -155,16 +147,8 @@ def first_audio_ms(engine: FS2Engine, repeats: int) -> float:
     return statistics.median(samples[1:])
 
 
-def device_name(engine: FS2Engine) -> str:
-    import torch
-
-    if engine.device.type == "cuda":
-        return torch.cuda.get_device_name(engine.device)
-    return f"cpu ({torch.get_num_threads()} threads)"
-
-
 def print_batches(engine: FS2Engine, sentences: Sequence[str], args: argparse.Namespace) -> None:
-    print(f"\n{engine.kind.value} on {device_name(engine)}: first audio "
+    print(f"\n{engine.kind.value} on {device_name(engine.device)}: first audio "
           f"{first_audio_ms(engine, args.repeats):.0f} ms (median of {args.repeats})")  # fmt: skip
     gpu = engine.device.type == "cuda"
     print("\n| mini-batch | audio seconds per second |" + (" peak GPU GB |" if gpu else ""))

@@ -26,6 +26,7 @@ from pathlib import Path
 from ttscli.kyutai import KyutaiEngine
 from ttscli.kyutai.synthetic import FULL_SIZE, build_checkpoint, train_tokenizer, write_voice
 from ttscli.kyutai.synthetic import lm_config as make_lm_config
+from ttscli.lab.evaluation.devices import device_name, synchronize
 from ttscli.util.errors import UserError
 from ttscli.util.torch_device import resolve_device
 
@@ -48,13 +49,6 @@ class Results:
     rtf: dict[int, float] = field(default_factory=dict)  # batch 1: compute time / audio time
     throughput: dict[tuple[int, int], float] = field(default_factory=dict)  # (n_q, batch)
     memory_gb: dict[tuple[int, int], float] = field(default_factory=dict)
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
 
 
 def build_engine(args: argparse.Namespace, work: Path):
@@ -146,12 +140,12 @@ def throughput(engine, batch: int, steps: int) -> tuple[float, float]:
             gen.close_input(slot)
         while gen.step() is None:  # audio delay + codec warm-up, not steady state
             pass
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         frames = 0
         for _ in range(steps):
             frames += gen.step() is not None
-        _sync(device)
+        synchronize(device)
         elapsed = time.perf_counter() - start
     memory = torch.cuda.max_memory_allocated() / 1e9 if device.startswith("cuda") else 0.0
     return batch * frames / engine.frame_rate / elapsed, memory
@@ -174,14 +168,6 @@ def run(args: argparse.Namespace) -> Results:
             print(f"  n_q={n_q} batch={batch}: {speed:.2f} s audio/s", file=sys.stderr, flush=True)
     results.label += f", {engine.model.lm.dtype}, compile {'on' if engine.compile else 'off'}"
     return results
-
-
-def device_name(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def render(results: Results, args: argparse.Namespace, device: str) -> str:
