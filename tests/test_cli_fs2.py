@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import AlsaCapture, interrupt_while_playing, run_cli
-from tests.fs2_fixture import FRAMES_PER_PHONEME
+from tests.fs2_fixture import FRAMES_PER_PHONEME, make_tiny_model
+from ttscli.fs2.checkpoint import save_checkpoint
 
 HOP = 256
 
@@ -99,6 +100,32 @@ def test_plot_writes_a_png(tiny_checkpoint: Path, tmp_path: Path) -> None:
 def test_fs2s_writes_audio(tiny_checkpoint: Path, tmp_path: Path) -> None:
     ok(fs2(tiny_checkpoint, "Hello world.", "--model", "fs2s", "--out", str(tmp_path / "s.wav")))
     assert sf.info(str(tmp_path / "s.wav")).frames == 9 * FRAMES_PER_PHONEME * HOP
+
+
+@pytest.mark.parametrize(
+    ("wave_decoder", "extra", "used"),
+    [
+        (True, [], "fs2s"),  # the default: the waveform decoder, where the voice has one
+        (True, ["--vocoder", "griffin-lim"], "fs2"),  # a named vocoder means the mel path
+        (True, ["--model", "fs2"], "fs2"),
+        (False, [], "fs2"),  # a mel-only checkpoint speaks through its vocoder
+    ],
+)
+def test_model_auto_picks_the_decoder(
+    tmp_path: Path, wave_decoder: bool, extra: list[str], used: str
+) -> None:
+    folder = tmp_path / "voice"
+    save_checkpoint(make_tiny_model(wave_decoder=wave_decoder), folder)
+    result = fs2(folder, "Hello world.", *extra, "--out", str(tmp_path / "a.wav"), "--json")
+    ok(result)
+    assert json.loads(result.stdout.decode().splitlines()[-1])["model"] == used
+
+
+def test_fs2s_on_a_mel_only_checkpoint_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "voice"
+    save_checkpoint(make_tiny_model(wave_decoder=False), folder)
+    result = fs2(folder, "Hello.", "--model", "fs2s", "--out", str(tmp_path / "a.wav"))
+    one_line_error(result, "no FastSpeech 2s waveform decoder")
 
 
 def test_batch_writes_files_and_manifest_then_resumes(

@@ -145,7 +145,8 @@ def test_decoder_finetune_stage_runs(script: ModuleType, tmp_path: Path) -> None
 def test_bundled_latent_vocoder_is_the_default_for_its_checkpoint(
     script: ModuleType, tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
-    """A checkpoint folder with a latent vocoder.json speaks through it with --vocoder auto."""
+    """A checkpoint folder with a latent vocoder.json speaks through it on the mel path with
+    --vocoder auto."""
     import shutil
 
     from ttscli.fs2.engine import FS2Engine
@@ -154,7 +155,7 @@ def test_bundled_latent_vocoder_is_the_default_for_its_checkpoint(
     shutil.copytree(tiny_checkpoint, folder)
     torch.manual_seed(0)
     save_bundled(LatentVocoder(TINY).eval(), folder, torch.float16)
-    engine = FS2Engine.load(folder, device="cpu")
+    engine = FS2Engine.load(folder, kind="fs2", device="cpu")
     assert engine.vocoder_name.startswith("latent vocoder")
     audio = engine.synthesize([("HH", "AY1", ".")])[0].audio
     assert len(audio) == 3 * 5 * 256 and np.isfinite(audio).all()

@@ -105,14 +105,14 @@ def test_jsonl_lines_choose_their_model(tmp_path: Path) -> None:
         options = {k: v for k, v in row.items() if k not in ("id", "text", "model")}
         assert entries[row["id"]].get("options", {}) == {k: v for k, v in row.items()
                                                          if k not in ("id", "text")}  # fmt: skip
-        engine = engines[row.get("model", "fs2")]
+        engine = engines[row.get("model", "fs2s")]  # the run's --model auto: FS2s here
         alone = engine.synthesize_batch([engine.prepare_line(row["text"], engine.options(options))])
         audio, rate = sf.read(str(out / f"{row['id']}.wav"), dtype="float32")
         assert rate == engine.sample_rate and len(audio) == len(alone[0].audio), row["id"]
         np.testing.assert_allclose(audio, alone[0].audio, atol=2e-3, err_msg=row["id"])
 
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.wav")}
-    rows[0]["model"] = "fs2"  # the run's model, said aloud: a changed line all the same
+    rows[0]["model"] = "fs2"  # the other decoder than the run's auto picks: a changed line
     rows[1]["model"] = "fs2"
     _write_jsonl(source, rows)
     again = run_cli(*batch)
@@ -194,7 +194,7 @@ HOSTILE = [
     ({"id": "a", "text": "Hi.", "pitch": "high"}, "pitch: expected a number"),
     ({"id": "a", "text": "Hi.", "pitch": 99}, "pitch: must be between"),
     ({"id": "a", "text": "Hi.", "volume": 2}, 'unknown field "volume"'),
-    ({"id": "a", "text": "Hi.", "model": "fs3"}, "model: one of fs2, fs2s"),
+    ({"id": "a", "text": "Hi.", "model": "fs3"}, "model: one of auto, fs2, fs2s"),
     ({"id": "a", "text": "Hi.", "vocoder": "griffin-lim"}, 'unknown field "vocoder"'),
     ({"id": "a", "text": "Hi.", "voice": "vctk/p225"}, 'unknown field "voices"'),
     ({"id": "a", "turns": ["Hi.", "Hello."]}, "two voices"),

@@ -27,7 +27,7 @@ def fs2_command(
     in_file: opt.InFileOption = None,
     out: opt.OutOption = None,
     output_device: opt.OutputDeviceOption = None,
-    model: opt.ModelOption = "fs2",
+    model: opt.ModelOption = "auto",
     checkpoint: opt.CheckpointOption = None,
     vocoder: opt.VocoderOption = "auto",
     device: opt.DeviceOption = opt.DeviceChoice.auto,

@@ -64,7 +64,7 @@ def serve_command(
         ),
     ] = 30.0,
     checkpoint: opt.CheckpointOption = None,
-    model: opt.ModelOption = "fs2",
+    model: opt.ModelOption = "auto",
     vocoder: opt.VocoderOption = "auto",
     voice: Annotated[str | None, typer.Option(help="kyutai: the voice to serve.")] = None,
     n_q: Annotated[int | None, typer.Option("--n-q", help="kyutai: codebooks.")] = None,
@@ -91,7 +91,7 @@ def serve_command(
         raise UserError(f"--engine {engine}: {exc}") from None
     flags: dict[str, tuple[Any, Any]] = {
         "checkpoint": (checkpoint, None),
-        "model": (model, "fs2"),
+        "model": (model, "auto"),
         "vocoder": (vocoder, "auto"),
         "voice": (voice, None),
         "n_q": (n_q, None),

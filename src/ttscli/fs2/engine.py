@@ -28,7 +28,7 @@ from ttscli.engines.base import (
 )
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
-from ttscli.fs2.kinds import ModelKind
+from ttscli.fs2.kinds import ModelKind, resolve_kind
 from ttscli.fs2.limits import ASSETS_DIR, pitch_limits_of, scale_fields
 from ttscli.fs2.markup import (
     StreamClock,
@@ -182,7 +182,7 @@ class FS2Engine:
     def load(
         cls,
         checkpoint: Path | None = None,
-        kind: ModelKind | str = ModelKind.fs2,
+        kind: ModelKind | str = ModelKind.auto,
         vocoder: str = "auto",
         device: str = "auto",
         lexicon: Path | None = None,
@@ -211,6 +211,7 @@ class FS2Engine:
         cls, directory: Path, kind: ModelKind, vocoder: str, torch_device: torch.device
     ) -> FS2Engine:
         model = load_checkpoint(directory)
+        kind = resolve_kind(kind, model.wave_decoder is not None, vocoder)
         if kind is ModelKind.fs2s:
             if model.wave_decoder is None:
                 raise UserError(

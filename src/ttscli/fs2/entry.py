@@ -19,7 +19,12 @@ LOAD_FIELDS = (
         "Checkpoint folder; default: the bundled voice.",
         optional=True,
     ),
-    OptionField("model", "string", "fs2", "fs2 (mel + vocoder) or fs2s.", choices=("fs2", "fs2s")),
+    OptionField(
+        "model", "string", "auto",
+        "fs2 (mel + vocoder), fs2s (waveform decoder), or auto: fs2s when the voice has one "
+        "and no vocoder is named.",
+        choices=("auto", "fs2", "fs2s"),
+    ),
     OptionField("vocoder", "string", "auto", "auto, griffin-lim, or a HiFi-GAN file/folder."),
     OptionField("device", "string", "auto", "Where to run.", choices=("auto", "cpu", "cuda")),
     OptionField(

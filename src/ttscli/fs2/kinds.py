@@ -9,10 +9,21 @@ from enum import Enum
 
 
 class ModelKind(str, Enum):
+    auto = "auto"
+    """FS2s where the voice has a waveform decoder and no other vocoder is asked for, else
+    fs2: the waveform decoder skips the mel, where a voice loses words."""
     fs2 = "fs2"
     """Mel decoder, then the checkpoint's vocoder."""
     fs2s = "fs2s"
     """FastSpeech 2s: a waveform decoder on the hidden states, no mel in between."""
+
+
+def resolve_kind(kind: ModelKind, has_wave_decoder: bool, vocoder: str) -> ModelKind:
+    """The decoder a run uses: ``auto`` picks the waveform decoder when the voice has one and
+    the vocoder is left to the voice; naming a vocoder means the mel path."""
+    if kind is not ModelKind.auto:
+        return kind
+    return ModelKind.fs2s if has_wave_decoder and vocoder == "auto" else ModelKind.fs2
 
 
 @dataclass(frozen=True)

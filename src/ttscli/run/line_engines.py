@@ -1,9 +1,11 @@
 """The engines one batch speaks with: the run's own, and another for each set of load
 fields that lines ask for themselves (fs2's ``model``).
 
-A line that asks for what the run already loaded is spoken by the run's engine; any other
-value loads a second engine the first time a line asks for it, kept for the rest of the run,
-so a file that mixes models loads each model once, wherever its lines are.
+A line that asks for what the run already loaded is spoken by the run's engine, whether it
+names the run's value or what that value chose (fs2's ``auto`` reports the model it picked
+in ``facts()``); any other value loads a second engine the first time a line asks for it,
+kept for the rest of the run, so a file that mixes models loads each model once, wherever
+its lines are.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class LineEngines:
         self._spec = spec
         self._threads = threads
         self._loaded: dict[LoadKey, Engine[Any]] = {(): engine}
+        self._chosen = engine.facts()
 
     def for_line(self, line: BatchLine) -> Engine[Any]:
         """The engine that speaks ``line``, loaded now if it is the first to ask for it."""
@@ -60,4 +63,6 @@ class LineEngines:
     def _key(self, load: Mapping[str, Any]) -> LoadKey:
         """The line's load fields that differ from the run's (none: the run's engine)."""
         base = self._spec.arguments if self._spec is not None else {}
-        return tuple(sorted((k, v) for k, v in load.items() if base.get(k) != v))
+        return tuple(
+            sorted((k, v) for k, v in load.items() if v not in (base.get(k), self._chosen.get(k)))
+        )

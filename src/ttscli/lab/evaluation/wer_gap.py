@@ -9,7 +9,7 @@ one part only, and the WER between rows says what that part costs:
 - the recordings: the teacher on our phonemes (the front-end's share is the gap between
   this row and the teacher on its own text, in ``evaluate``);
 - the recordings' mels and F0 through the voice's mel vocoder: the vocoder's share, with
-  a perfect acoustic model;
+  a perfect acoustic model (``--model fs2`` only: FS2s has no mel to swap);
 - the voice as it speaks, then with the recordings' durations, pitch or energy in place
   of its predictions: the share of each predictor.
 
@@ -36,6 +36,7 @@ import torch
 
 from ttscli.audio.resample import resample
 from ttscli.fs2.engine import FS2Engine
+from ttscli.fs2.kinds import ModelKind
 from ttscli.fs2.model import Controls
 from ttscli.lab.corpus.folder import read_metadata, require_corpus, wav_path
 from ttscli.lab.evaluation.evaluate import JUDGE_RATE, SphinxJudge, corpus_wer
@@ -177,6 +178,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--features", type=Path, required=True, help="its preprocess output")
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the bundled voice")
+    parser.add_argument(
+        "--model",
+        choices=[kind.value for kind in ModelKind],
+        default=ModelKind.auto.value,
+        help="the decoder to judge (default: the one the voice speaks with)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N lines")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args(argv)
@@ -185,9 +192,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def check(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     lines = read_lines(args.corpus, args.features, args.limit)
-    engine = FS2Engine.load(args.checkpoint, kind="fs2", device="cpu")
+    engine = FS2Engine.load(args.checkpoint, kind=args.model, device="cpu")
     rows = gap_table(engine, lines, sys.stderr)
-    print(f"{len(lines)} lines of {args.corpus}; voice {args.checkpoint or 'bundled'}\n")
+    voice = args.checkpoint or "bundled"
+    print(f"{len(lines)} lines of {args.corpus}; voice {voice} ({engine.kind.value})\n")
     print(markdown(rows))
     return 0
 
