@@ -8,6 +8,7 @@ from typing import Any
 
 from ttscli.engines.base import Engine, OptionField
 from ttscli.engines.entry import EngineEntry
+from ttscli.fs2.kinds import ModelKind
 from ttscli.fs2.limits import request_fields
 from ttscli.text.markup import Markup
 
@@ -20,10 +21,10 @@ LOAD_FIELDS = (
         optional=True,
     ),
     OptionField(
-        "model", "string", "auto",
+        "model", "string", ModelKind.auto.value,
         "fs2 (mel + vocoder), fs2s (waveform decoder), or auto: fs2s when the voice has one "
         "and no vocoder is named.",
-        choices=("auto", "fs2", "fs2s"),
+        choices=tuple(kind.value for kind in ModelKind),
     ),
     OptionField("vocoder", "string", "auto", "auto, griffin-lim, or a HiFi-GAN file/folder."),
     OptionField("device", "string", "auto", "Where to run.", choices=("auto", "cpu", "cuda")),
