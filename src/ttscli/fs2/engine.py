@@ -27,6 +27,7 @@ from ttscli.engines.base import (
     check_fields,
 )
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
+from ttscli.fs2.conv_layout import convs_channels_last
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.kinds import ModelKind, resolve_kind
 from ttscli.fs2.limits import ASSETS_DIR, pitch_limits_of, scale_fields
@@ -48,6 +49,7 @@ from ttscli.fs2.model import (
     LatentWaveDecoder,
     PhonemeProsody,
 )
+from ttscli.fs2.shape_buckets import padded_length
 from ttscli.fs2.vocoders import (
     NeuralVocoder,
     Vocoder,
@@ -160,6 +162,12 @@ class FS2Engine:
         self.vocoder = vocoder
         if isinstance(vocoder, NeuralVocoder):
             vocoder.module.to(device)
+        # Inference-only speed-ups whose output is the same (see each module's docstring).
+        model.variance_adaptor.round_frames = padded_length
+        if device.type == "cpu":
+            convs_channels_last(model)
+            if isinstance(vocoder, NeuralVocoder):
+                convs_channels_last(vocoder.module)
         self.device = device
         self.kind = kind
         self.config = model.config
@@ -373,7 +381,10 @@ class FS2Engine:
         scales (as per-row offsets and factors; ``controls`` then holds ones)."""
         ids = [self.phoneme_ids(u) for u in utterances]
         lengths = torch.tensor([len(i) for i in ids], device=self.device)
-        batch = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long, device=self.device)
+        width = int(lengths.max())
+        if prosody is None:  # markup's per-phoneme tensors are as long as its phonemes
+            width = padded_length(width)
+        batch = torch.zeros(len(ids), width, dtype=torch.long, device=self.device)
         for row, seq in enumerate(ids):
             batch[row, : len(seq)] = torch.tensor(seq, device=self.device)
         asked = None
@@ -435,20 +446,46 @@ class FS2Engine:
         return wave[(start - left) * hop : (end - left) * hop]
 
     def _vocode(self, acoustic: Acoustic, rows: slice, start: int, end: int) -> torch.Tensor:
-        """``rows``' waveforms for frames ``start:end`` on their own (what a row or a
-        window hears: no padding, no frames beyond)."""
-        log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[rows, start:end]
+        """``rows``' waveforms for frames ``start:end`` on their own frames (what a row or a
+        window hears: no other row's padding).
+
+        A convolutional vocoder is handed a few frames more, up to a length from
+        ``padded_length``: the row's own next frames where it has them, else its last frame
+        held, which at a line's end is the silence it ends in. The extra samples are cut.
+        """
+        if not self._vocodes_in_windows:
+            return self._vocoder_pass(acoustic, rows, start, end)
+        stop = start + padded_length(end - start)
+        own = int(acoustic.output.frame_lengths[rows].min())
+        wave = self._vocoder_pass(acoustic, rows, start, stop, held_from=own)
+        return wave[:, : (end - start) * self.config.audio.hop_length]
+
+    def _vocoder_pass(
+        self, acoustic: Acoustic, rows: slice, start: int, end: int, held_from: int | None = None
+    ) -> torch.Tensor:
+        """One vocoder run over frames ``start:end``; frames from ``held_from`` on repeat
+        the one before it."""
+
+        def frames(track: torch.Tensor) -> torch.Tensor:
+            span = track[rows, start : end if held_from is None else min(end, held_from)]
+            missing = end - start - span.shape[1]
+            if missing <= 0:
+                return span
+            held = span[:, -1:].expand(-1, missing, *span.shape[2:])
+            return torch.cat([span, held], dim=1)
+
+        log_f0 = None if acoustic.log_f0 is None else frames(acoustic.log_f0)
         start_cycles = None
         if self._generator_has_source and acoustic.log_f0 is not None and start > 0:
             hop, rate = self.config.audio.hop_length, self.config.audio.sample_rate
             start_cycles = cycles_before(acoustic.log_f0[rows], start, hop, rate)
         if self.vocoder is None:
             assert self.model.wave_decoder is not None
-            hidden = acoustic.output.decoder_hidden[rows, start:end]
+            hidden = frames(acoustic.output.decoder_hidden)
             if isinstance(self.model.wave_decoder, LatentWaveDecoder):
                 return self.model.wave_decoder(hidden, log_f0, start_cycles)
             return self.model.wave_decoder(hidden)
-        return self.vocoder(acoustic.mel[rows, start:end].transpose(1, 2), log_f0, start_cycles)
+        return self.vocoder(frames(acoustic.mel).transpose(1, 2), log_f0, start_cycles)
 
     def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mel the vocoder hears: padding silenced and each bin widened by the

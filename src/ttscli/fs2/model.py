@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -127,6 +128,10 @@ class VarianceAdaptor(nn.Module):
         self.cwt_scales = v.cwt_scales
         self.stats = stats
         self.pitch_roughness = config.pitch_roughness
+        self.round_frames: Callable[[int], int] | None = None
+        """Rounds a batch's frame count up (``ttscli.fs2.shape_buckets``), where the engine
+        wants fewer distinct shapes and no frame-level targets are given; padded frames are
+        masked like any other padding."""
         pitch_lo = (stats.log_f0_min - stats.log_f0_mean) / stats.log_f0_std
         pitch_hi = (stats.log_f0_max - stats.log_f0_mean) / stats.log_f0_std
         energy_lo = (stats.energy_min - stats.energy_mean) / stats.energy_std
@@ -222,7 +227,11 @@ class VarianceAdaptor(nn.Module):
             # Never let a whole utterance vanish: keep at least one frame per utterance.
             empty = durations.sum(1) == 0
             durations[empty, 0] = 1
-        x, frame_lengths = regulate_length(x, durations, max_frames)
+        # Given frame-level targets fix the frame count; only a free one is rounded.
+        free = pitch is None and energy is None
+        x, frame_lengths = regulate_length(
+            x, durations, max_frames, self.round_frames if free else None
+        )
         frame_mask = padding_mask(frame_lengths, x.shape[1])
 
         pitch_used, pitch_prediction, pitch_mean_std = self._predict_pitch(x, frame_mask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -143,15 +144,23 @@ class VariancePredictor(nn.Module):
 
 
 def regulate_length(
-    x: torch.Tensor, durations: torch.Tensor, max_frames: int | None = None
+    x: torch.Tensor,
+    durations: torch.Tensor,
+    max_frames: int | None = None,
+    round_up: Callable[[int], int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Repeat each phoneme's hidden state ``durations`` times (frames).
 
-    Returns the expanded sequence (batch, frames, channels) and frame lengths.
+    Returns the expanded sequence (batch, frames, channels) and frame lengths. Without
+    ``max_frames`` the sequence is as long as the longest row, rounded up by ``round_up``.
     """
     durations = durations.long().clamp(min=0)
     frame_lengths = durations.sum(dim=1)
-    total = int(frame_lengths.max()) if max_frames is None else max_frames
+    if max_frames is None:
+        total = int(frame_lengths.max())
+        total = round_up(total) if round_up is not None else total
+    else:
+        total = max_frames
     total = max(total, 1)
     # Index of the source phoneme for every output frame, via cumulative durations.
     ends = torch.cumsum(durations, dim=1)

@@ -2,10 +2,11 @@
 
 Three things grow with the number of distinct lengths seen, not with the longest one:
 
-- oneDNN, torch's CPU convolution library, keeps a compiled kernel for every input shape it
-  has met (up to a thousand). Every line has its own length, so a batch of lines fills that
-  cache with kernels it will never use again. ``limit_kernel_cache`` keeps it small: the
-  layers of one line that share a shape still share a kernel.
+- oneDNN, torch's CPU convolution library, keeps a compiled kernel for every layer and input
+  shape it has met (up to a thousand). Every line has its own length, so a batch of lines
+  would fill that cache with kernels it never uses again. The voice rounds its lengths up to
+  a few sizes (``ttscli.fs2.shape_buckets``), so a batch needs a few hundred kernels, each
+  built once; ``limit_kernel_cache`` bounds the cache at about that many.
 - glibc serves large allocations from ``mmap`` at first, but after one is freed it raises its
   threshold to that size, so ever larger tensors come from the heap. ``release_large_frees``
   fixes the threshold; it is set high because every tensor above it page-faults fresh zeroed
@@ -27,8 +28,10 @@ MMAP_THRESHOLD_BYTES = 16 << 20
 """Above this a tensor gets its own mapping (glibc's default starts at 128 KiB, then moves);
 a vocoder's tensors for one line, a few MB each, stay below it and reuse the heap."""
 KERNEL_CACHE_VARIABLE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
-KERNEL_CACHE_ENTRIES = 16
-"""Enough for the distinct layer shapes of one utterance to find their kernels again."""
+KERNEL_CACHE_ENTRIES = 256
+"""Enough for the kernels of every rounded length a batch of sentences meets (one per
+convolution layer and length); a smaller cache is swept through each pass and rebuilds
+them all."""
 
 
 @lru_cache(maxsize=1)

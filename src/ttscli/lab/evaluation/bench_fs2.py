@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 from ttscli.fs2.latent_vocoder import LatentVocoder
 from ttscli.fs2.model import Controls
+from ttscli.fs2.shape_buckets import padded_length
 from ttscli.fs2.vocoders import NeuralVocoder
 from ttscli.lab.data import VALIDATION_SENTENCES, bundled_text
 from ttscli.lab.evaluation.devices import device_name, synchronize
@@ -74,18 +75,21 @@ def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, 
                 acoustic = engine.run_acoustic([phonemes], Controls())
                 synchronize(engine.device)
                 middle = time.perf_counter()
-                mel = acoustic.mel.transpose(1, 2)
-                hidden = latent.latent(mel, acoustic.log_f0)
+                # as long as the engine's vocoder pass (padded frames are masked here)
+                frames = padded_length(int(acoustic.output.frame_lengths[0]))
+                mel, log_f0 = acoustic.mel[:, :frames].transpose(1, 2), acoustic.log_f0
+                log_f0 = None if log_f0 is None else log_f0[:, :frames]
+                hidden = latent.latent(mel, log_f0)
                 synchronize(engine.device)
                 after_adapter = time.perf_counter()
-                wave = latent.decoder(hidden, acoustic.log_f0)  # a harmonic source reads F0
+                latent.decoder(hidden, log_f0)  # a harmonic source reads F0
                 synchronize(engine.device)
                 end = time.perf_counter()
                 if timed:
                     spent["acoustic model"] += middle - start
                     spent["vocoder adapter"] += after_adapter - middle
                     spent["generator"] += end - after_adapter
-                    audio_seconds += wave.shape[-1] / engine.sample_rate
+                    audio_seconds += int(acoustic.output.frame_lengths[0]) * engine.frame_seconds
     return spent, audio_seconds
 
 

@@ -211,10 +211,11 @@ def voice_pairs(
     finally:
         hook.remove()
     assert acoustic.log_f0 is not None
+    frames = int(acoustic.output.frame_lengths[0])  # the engine may pad a batch's frames
     return {
-        "x": heard[0][0].numpy().astype(np.float16),
-        "mel": acoustic.output.mel[0].numpy().astype(np.float16),
-        "log_f0": acoustic.log_f0[0].numpy().astype(np.float32),
+        "x": heard[0][0, :frames].numpy().astype(np.float16),
+        "mel": acoustic.output.mel[0, :frames].numpy().astype(np.float16),
+        "log_f0": acoustic.log_f0[0, :frames].numpy().astype(np.float32),
         "audio": audio.numpy().astype(np.float16),
     }
 

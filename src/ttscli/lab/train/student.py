@@ -139,10 +139,13 @@ def latent_of(
     """(latent_dim, frames): what the generator hears for this line, through either adapter
     (the acoustic stage gives the mel exactly as the vocoder hears it, already widened)."""
     acoustic = engine.run_acoustic([phonemes], controls)
+    frames = int(acoustic.output.frame_lengths[0])  # the engine may pad a batch's frames
     if fs2s:
         assert isinstance(engine.model.wave_decoder, LatentWaveDecoder)
-        return engine.model.wave_decoder.latent(acoustic.output.decoder_hidden)[0]
-    return vocoder.latent(acoustic.mel.transpose(1, 2), acoustic.log_f0)[0]
+        hidden = acoustic.output.decoder_hidden[:, :frames]
+        return engine.model.wave_decoder.latent(hidden)[0]
+    log_f0 = None if acoustic.log_f0 is None else acoustic.log_f0[:, :frames]
+    return vocoder.latent(acoustic.mel[:, :frames].transpose(1, 2), log_f0)[0]
 
 
 def cmd_data(args: argparse.Namespace) -> int:
