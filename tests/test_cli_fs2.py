@@ -235,6 +235,18 @@ def test_bad_input_is_one_line_error(
     assert not (tmp_path / "a.wav").exists()
 
 
+@pytest.mark.parametrize("flag", ["--model"])
+def test_a_value_outside_a_flags_choices_is_a_usage_error(
+    tiny_checkpoint: Path, tmp_path: Path, flag: str
+) -> None:
+    """A usage error, as typer shows one (exit 2), naming the flag: never a traceback."""
+    result = fs2(tiny_checkpoint, "Hi.", flag, "half", "--out", str(tmp_path / "a.wav"))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr
+    assert f"Invalid value for '{flag}'" in stderr and "'half' is not one of" in stderr
+    assert not (tmp_path / "a.wav").exists()
+
+
 def test_unwritable_batch_folder_is_one_line_error(tiny_checkpoint: Path, tmp_path: Path) -> None:
     lines = tmp_path / "lines.txt"
     lines.write_text("Hi.\n")

@@ -8,7 +8,6 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import click
 import typer
 
 from ttscli.cli import options as opt
@@ -55,10 +54,7 @@ def _parameter(field: OptionField) -> inspect.Parameter:
     python_type: Any = PYTHON_TYPES[field.type]
     if field.optional:
         python_type = python_type | None
-    extra: dict[str, Any] = {}
-    if field.choices:
-        extra["click_type"] = click.Choice(list(field.choices))
-        extra["metavar"] = "|".join(field.choices)
+    extra: dict[str, Any] = opt.one_of(field.choices) if field.choices else {}
     flag = "--" + field.name.replace("_", "-")
     option = typer.Option(flag, help=field.help, **extra)
     return inspect.Parameter(

@@ -7,12 +7,11 @@ Only typer, rich and the standard library are imported here: ``ttscli --help`` s
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 
@@ -121,14 +120,27 @@ def field_choices(engine: str, name: str) -> list[str]:
     return next(list(f.choices) for f in entry.load_fields if f.name == name)
 
 
+def one_of(choices: Sequence[str]) -> dict[str, Any]:
+    """``typer.Option`` arguments for a string limited to ``choices``.
+
+    A callback raising typer's ``BadParameter``, not ``click.Choice``: typer 0.26 and later
+    run on their own copy of click, which does not catch real click's errors, so a wrong
+    value came out as a traceback instead of a usage error."""
+    allowed = tuple(choices)
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in allowed:
+            listed = ", ".join(repr(choice) for choice in allowed)
+            raise typer.BadParameter(f"{value!r} is not one of {listed}.")
+        return value
+
+    return {"callback": check, "metavar": "|".join(allowed)}
+
+
 # FastSpeech 2's own flags, shared by `fs2` and `serve`.
 ModelOption = Annotated[
     str,
-    typer.Option(
-        help=field_help("fs2", "model"),
-        click_type=click.Choice(field_choices("fs2", "model")),
-        metavar="|".join(field_choices("fs2", "model")),
-    ),
+    typer.Option(help=field_help("fs2", "model"), **one_of(field_choices("fs2", "model"))),
 ]
 CheckpointOption = Annotated[Path | None, typer.Option(help=field_help("fs2", "checkpoint"))]
 VocoderOption = Annotated[str, typer.Option(help=field_help("fs2", "vocoder"))]
