@@ -35,6 +35,13 @@ def engine(request: pytest.FixtureRequest) -> FS2Engine:
     return FS2Engine.load(None, kind=request.param, device="cpu")
 
 
+@pytest.fixture(scope="module", params=KINDS)
+def exact_engine(request: pytest.FixtureRequest) -> FS2Engine:
+    """float32 throughout, for comparisons finer than bfloat16's rounding (which
+    ``test_inference_shapes`` bounds on its own)."""
+    return FS2Engine.load(None, kind=request.param, device="cpu", precision="float32")
+
+
 def speak(engine: FS2Engine, text: str = SENTENCE, **controls: float) -> np.ndarray:
     return np.concatenate([chunk.audio for chunk in engine.stream(text, Controls(**controls))])
 
@@ -173,21 +180,21 @@ def test_pitch_outside_the_trained_range_is_a_one_line_error(tmp_path: Path, sca
     assert out.read_bytes() == b"earlier take"
 
 
-def test_stream_vocodes_a_first_window_then_the_rest_seamlessly(engine: FS2Engine) -> None:
+def test_stream_vocodes_a_first_window_then_the_rest_seamlessly(exact_engine: FS2Engine) -> None:
     """A sentence's first audio is out after the acoustic model and one short window; the
     windows join into what vocoding the whole sentence at once gives."""
     from ttscli.fs2.engine import FIRST_WINDOW_FRAMES
     from ttscli.text.frontend import text_to_phonemes
 
-    chunks = list(engine.stream(SENTENCE))
-    hop = engine.config.audio.hop_length
+    chunks = list(exact_engine.stream(SENTENCE))
+    hop = exact_engine.config.audio.hop_length
     assert len(chunks) == 2
     assert len(chunks[0].audio) == FIRST_WINDOW_FRAMES * hop
     assert chunks[0].text and chunks[1].text is None
-    whole = engine.synthesize([text_to_phonemes(SENTENCE)])[0].audio
+    whole = exact_engine.synthesize([text_to_phonemes(SENTENCE)])[0].audio
     joined = np.concatenate([c.audio for c in chunks])
     assert len(joined) == len(whole)
-    assert chunks[0].sentence_seconds == pytest.approx(len(whole) / engine.sample_rate)
+    assert chunks[0].sentence_seconds == pytest.approx(len(whole) / exact_engine.sample_rate)
     assert float(np.max(np.abs(joined - whole))) <= 1e-3
 
 
@@ -201,25 +208,25 @@ LONG_SENTENCE = (
 
 
 def test_long_sentence_is_vocoded_in_bounded_windows_that_join_seamlessly(
-    engine: FS2Engine,
+    exact_engine: FS2Engine,
 ) -> None:
     """Memory follows the window, not the sentence: no chunk (and no generator call) is
     longer than a window, and the windows join into one pass over the whole sentence."""
     from ttscli.fs2.engine import WINDOW_FRAMES
     from ttscli.text.frontend import text_to_phonemes
 
-    hop = engine.config.audio.hop_length
-    chunks = list(engine.stream(LONG_SENTENCE))
+    hop = exact_engine.config.audio.hop_length
+    chunks = list(exact_engine.stream(LONG_SENTENCE))
     assert len(chunks) >= 3 and chunks[1].text is None
     assert max(len(c.audio) for c in chunks) <= WINDOW_FRAMES * 5 // 4 * hop
     phonemes = text_to_phonemes(LONG_SENTENCE)
-    acoustic = engine.run_acoustic([phonemes], Controls())
+    acoustic = exact_engine.run_acoustic([phonemes], Controls())
     frames = int(acoustic.output.frame_lengths[0])
     assert frames > 2 * WINDOW_FRAMES
     with torch.inference_mode():
-        one_pass = engine._vocode(acoustic, slice(0, 1), 0, frames)[0].clamp(-1, 1).numpy()
+        one_pass = exact_engine._vocode(acoustic, slice(0, 1), 0, frames)[0].clamp(-1, 1).numpy()
     joined = np.concatenate([c.audio for c in chunks])
-    batch = engine.synthesize([phonemes])[0].audio
+    batch = exact_engine.synthesize([phonemes])[0].audio
     assert len(joined) == len(batch) == len(one_pass)
     assert float(np.max(np.abs(joined - one_pass))) <= 1e-3
     assert float(np.max(np.abs(batch - one_pass))) <= 1e-3

@@ -121,6 +121,19 @@ def test_model_auto_picks_the_decoder(
     assert json.loads(result.stdout.decode().splitlines()[-1])["model"] == used
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_precision_names_the_vocoder_arithmetic(
+    tiny_checkpoint: Path, tmp_path: Path, precision: str
+) -> None:
+    out = tmp_path / "a.wav"
+    result = fs2(
+        tiny_checkpoint, "Hello world.", "--precision", precision, "--out", str(out), "--json"
+    )
+    ok(result)
+    assert json.loads(result.stdout.decode().splitlines()[-1])["precision"] == precision
+    assert sf.info(str(out)).frames == 9 * FRAMES_PER_PHONEME * HOP  # durations stay float32
+
+
 def test_fs2s_on_a_mel_only_checkpoint_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "voice"
     save_checkpoint(make_tiny_model(wave_decoder=False), folder)
@@ -235,7 +248,7 @@ def test_bad_input_is_one_line_error(
     assert not (tmp_path / "a.wav").exists()
 
 
-@pytest.mark.parametrize("flag", ["--model"])
+@pytest.mark.parametrize("flag", ["--model", "--precision"])
 def test_a_value_outside_a_flags_choices_is_a_usage_error(
     tiny_checkpoint: Path, tmp_path: Path, flag: str
 ) -> None:

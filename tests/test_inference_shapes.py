@@ -1,4 +1,4 @@
-"""The voice's CPU inference layout and length rounding change its speed, not its output.
+"""The voice's CPU inference layout, length rounding and precision: speed, not its words.
 
 Convolutions run channels-last as 2-D ones (``ttscli.fs2.conv_layout``), and the lengths the
 acoustic model and the vocoder see are rounded to a few sizes (``ttscli.fs2.shape_buckets``)
@@ -11,6 +11,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -19,7 +20,9 @@ from ttscli.fs2.checkpoint import save_checkpoint
 from ttscli.fs2.conv_layout import convs_channels_last
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.hifigan import HiFiGANConfig, HiFiGANGenerator
+from ttscli.fs2.kinds import Precision
 from ttscli.fs2.model import Controls
+from ttscli.fs2.precision import vocoder_dtype
 from ttscli.fs2.shape_buckets import SMALLEST_STEP, padded_length
 
 
@@ -77,7 +80,7 @@ def test_the_voice_meets_only_rounded_lengths_and_speaks_the_exact_ones(tmp_path
     """What the acoustic model and the vocoder are handed is rounded; what comes out is each
     utterance's own length, and an utterance sounds the same alone as in a batch."""
     save_checkpoint(make_tiny_model(), tmp_path / "ckpt")
-    engine = FS2Engine.load(tmp_path / "ckpt", kind="fs2s", device="cpu")
+    engine = FS2Engine.load(tmp_path / "ckpt", kind="fs2s", device="cpu", precision="float32")
     assert one_d_convs(engine.model) == 0  # on the CPU every convolution runs channels-last
     heard: dict[str, list[int]] = {"phonemes": [], "vocoder": []}
     hooks = [
@@ -103,3 +106,36 @@ def test_the_voice_meets_only_rounded_lengths_and_speaks_the_exact_ones(tmp_path
         assert len(synthesis.audio) == sum(synthesis.durations) * hop
         assert sum(synthesis.durations) == FRAMES_PER_PHONEME * len(utterance)
     np.testing.assert_allclose(batch[2].audio, alone.audio, atol=1e-4)
+
+
+def test_auto_precision_is_bfloat16_only_for_fs2s_where_the_cpu_multiplies_it() -> None:
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert vocoder_dtype(Precision.auto, cpu, True, fast_bfloat16=True) is torch.bfloat16
+    assert vocoder_dtype(Precision.auto, cpu, True, fast_bfloat16=False) is torch.float32
+    assert vocoder_dtype(Precision.auto, gpu, True, fast_bfloat16=True) is torch.float32
+    assert vocoder_dtype(Precision.auto, cpu, False, fast_bfloat16=True) is torch.float32
+    assert vocoder_dtype(Precision.float32, cpu, True, fast_bfloat16=True) is torch.float32
+    assert vocoder_dtype(Precision.bfloat16, cpu, False, fast_bfloat16=False) is torch.bfloat16
+
+
+@pytest.mark.parametrize("kind", ["fs2", "fs2s"])
+def test_a_bfloat16_vocoder_keeps_durations_and_says_nearly_the_same(kind: str) -> None:
+    """Only the vocoder changes dtype: the acoustic model's durations, pitch and energy are
+    float32's, and the samples (float32) are float32's within bfloat16's rounding."""
+    from ttscli.text.frontend import text_to_phonemes
+
+    phonemes = text_to_phonemes("The quick brown fox jumps over the lazy dog.")
+    runs = {}
+    for precision in ("float32", "bfloat16"):
+        engine = FS2Engine.load(kind=kind, device="cpu", precision=precision)
+        assert engine.facts()["precision"] == precision
+        generator = engine.model.wave_decoder if kind == "fs2s" else engine.vocoder.module
+        assert {p.dtype for p in generator.parameters()} == {getattr(torch, precision)}
+        assert {p.dtype for p in engine.model.encoder.parameters()} == {torch.float32}
+        runs[precision] = engine.synthesize([phonemes])[0]
+    exact, rounded = runs["float32"], runs["bfloat16"]
+    assert rounded.durations == exact.durations
+    np.testing.assert_array_equal(rounded.pitch_hz, exact.pitch_hz)
+    assert rounded.audio.dtype == np.float32 and len(rounded.audio) == len(exact.audio)
+    error = np.sqrt(np.mean((rounded.audio - exact.audio) ** 2) / np.mean(exact.audio**2))
+    assert error < 0.05, error

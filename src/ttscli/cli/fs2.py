@@ -31,6 +31,7 @@ def fs2_command(
     checkpoint: opt.CheckpointOption = None,
     vocoder: opt.VocoderOption = "auto",
     device: opt.DeviceOption = opt.DeviceChoice.auto,
+    precision: opt.PrecisionOption = "auto",
     pitch: opt.PitchOption = 1.0,
     energy: opt.EnergyOption = 1.0,
     duration: opt.DurationOption = 1.0,
@@ -100,6 +101,7 @@ def fs2_command(
         "vocoder": vocoder,
         "device": device.value,
         "lexicon": None if lexicon is None else str(lexicon),
+        "precision": precision,
     }
     phoneme_stream = sys.stderr if out == "-" else sys.stdout
 

@@ -144,6 +144,10 @@ ModelOption = Annotated[
 ]
 CheckpointOption = Annotated[Path | None, typer.Option(help=field_help("fs2", "checkpoint"))]
 VocoderOption = Annotated[str, typer.Option(help=field_help("fs2", "vocoder"))]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(help=field_help("fs2", "precision"), **one_of(field_choices("fs2", "precision"))),
+]
 PitchOption = Annotated[float, typer.Option(help=field_help("fs2", "pitch"))]
 EnergyOption = Annotated[float, typer.Option(help=field_help("fs2", "energy"))]
 DurationOption = Annotated[float, typer.Option(help=field_help("fs2", "duration"))]

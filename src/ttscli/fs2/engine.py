@@ -29,7 +29,7 @@ from ttscli.engines.base import (
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
 from ttscli.fs2.conv_layout import convs_channels_last
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
-from ttscli.fs2.kinds import ModelKind, resolve_kind
+from ttscli.fs2.kinds import ModelKind, Precision, resolve_kind
 from ttscli.fs2.limits import ASSETS_DIR, pitch_limits_of, scale_fields
 from ttscli.fs2.markup import (
     StreamClock,
@@ -49,6 +49,7 @@ from ttscli.fs2.model import (
     LatentWaveDecoder,
     PhonemeProsody,
 )
+from ttscli.fs2.precision import vocoder_dtype
 from ttscli.fs2.shape_buckets import padded_length
 from ttscli.fs2.vocoders import (
     NeuralVocoder,
@@ -155,19 +156,27 @@ class FS2Engine:
         device: torch.device,
         kind: ModelKind,
         directory: Path | None = None,
+        precision: Precision = Precision.float32,
     ) -> None:
         """``directory``: the checkpoint's folder, whose own vocoder tells whether the voice
-        needs an F0 renderer (``voice_needs_f0_renderer``)."""
+        needs an F0 renderer (``voice_needs_f0_renderer``); ``precision``: the vocoder's
+        arithmetic (``ttscli.fs2.precision``)."""
         self.model = model.to(device)
         self.vocoder = vocoder
+        generator = model.wave_decoder if vocoder is None else None
         if isinstance(vocoder, NeuralVocoder):
-            vocoder.module.to(device)
+            generator = vocoder.module.to(device)
         # Inference-only speed-ups whose output is the same (see each module's docstring).
         model.variance_adaptor.round_frames = padded_length
         if device.type == "cpu":
             convs_channels_last(model)
             if isinstance(vocoder, NeuralVocoder):
                 convs_channels_last(vocoder.module)
+        self.vocoder_dtype = torch.float32
+        if generator is not None:  # Griffin-Lim has no network
+            waveform_decoder = vocoder is None
+            self.vocoder_dtype = vocoder_dtype(Precision(precision), device, waveform_decoder)
+            generator.to(self.vocoder_dtype)
         self.device = device
         self.kind = kind
         self.config = model.config
@@ -175,9 +184,6 @@ class FS2Engine:
         self.directory = directory
         self._symbol_ids = {s: i for i, s in enumerate(model.config.symbols)}
         self.load_seconds = 0.0
-        generator = model.wave_decoder if vocoder is None else None
-        if isinstance(vocoder, NeuralVocoder):
-            generator = vocoder.module
         # A generator with a harmonic source renders the F0 it is handed; a window cut from a
         # longer utterance must then continue the source's phase.
         self._generator_has_source = generator is not None and has_harmonic_source(generator)
@@ -194,9 +200,11 @@ class FS2Engine:
         vocoder: str = "auto",
         device: str = "auto",
         lexicon: Path | None = None,
+        precision: Precision | str = Precision.auto,
     ) -> FS2Engine:
         """``lexicon``: a user's pronunciations (``text.lexicon``), which win over CMUdict
-        for everything this process says from now on."""
+        for everything this process says from now on; ``precision``: the vocoder's
+        arithmetic (``ttscli.fs2.precision``)."""
         started = time.perf_counter()
         kind = ModelKind(kind)
         if lexicon is not None:
@@ -204,7 +212,7 @@ class FS2Engine:
         directory = checkpoint if checkpoint is not None else bundled_checkpoint()
         torch_device = torch.device(resolve_device(device))
         try:
-            engine = cls._load(directory, kind, vocoder, torch_device)
+            engine = cls._load(directory, kind, vocoder, torch_device, Precision(precision))
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -216,7 +224,12 @@ class FS2Engine:
 
     @classmethod
     def _load(
-        cls, directory: Path, kind: ModelKind, vocoder: str, torch_device: torch.device
+        cls,
+        directory: Path,
+        kind: ModelKind,
+        vocoder: str,
+        torch_device: torch.device,
+        precision: Precision,
     ) -> FS2Engine:
         model = load_checkpoint(directory)
         kind = resolve_kind(kind, model.wave_decoder is not None, vocoder)
@@ -226,7 +239,7 @@ class FS2Engine:
                     f"checkpoint {directory}: has no FastSpeech 2s waveform decoder "
                     "(use --model fs2)"
                 )
-            engine = cls(model, None, torch_device, kind, directory)
+            engine = cls(model, None, torch_device, kind, directory, precision)
         else:
             engine = cls(
                 model,
@@ -234,11 +247,13 @@ class FS2Engine:
                 torch_device,
                 kind,
                 directory,
+                precision,
             )
         return engine
 
     def describe(self) -> str:
-        return f"fs2 ({self.kind.value}, {self.vocoder_name}, {self.device})"
+        precision = str(self.vocoder_dtype).removeprefix("torch.")
+        return f"fs2 ({self.kind.value}, {self.vocoder_name}, {self.device}, {precision})"
 
     @property
     def frame_seconds(self) -> float:
@@ -255,7 +270,12 @@ class FS2Engine:
             raise UserError(f"phoneme {exc.args[0]} is not in this checkpoint's symbols") from None
 
     def facts(self) -> dict[str, Any]:
-        return {"device": str(self.device), "model": self.kind.value, "vocoder": self.vocoder_name}
+        return {
+            "device": str(self.device),
+            "model": self.kind.value,
+            "vocoder": self.vocoder_name,
+            "precision": str(self.vocoder_dtype).removeprefix("torch."),
+        }
 
     def voice(self) -> VoiceInfo:
         """Named after its folder, with its model card's first paragraph."""
@@ -479,13 +499,15 @@ class FS2Engine:
         if self._generator_has_source and acoustic.log_f0 is not None and start > 0:
             hop, rate = self.config.audio.hop_length, self.config.audio.sample_rate
             start_cycles = cycles_before(acoustic.log_f0[rows], start, hop, rate)
+        dtype = self.vocoder_dtype  # F0 stays float32: the harmonic source's phase needs it
         if self.vocoder is None:
             assert self.model.wave_decoder is not None
-            hidden = frames(acoustic.output.decoder_hidden)
+            hidden = frames(acoustic.output.decoder_hidden).to(dtype)
             if isinstance(self.model.wave_decoder, LatentWaveDecoder):
-                return self.model.wave_decoder(hidden, log_f0, start_cycles)
-            return self.model.wave_decoder(hidden)
-        return self.vocoder(frames(acoustic.mel).transpose(1, 2), log_f0, start_cycles)
+                return self.model.wave_decoder(hidden, log_f0, start_cycles).float()
+            return self.model.wave_decoder(hidden).float()
+        mel = frames(acoustic.mel).transpose(1, 2).to(dtype)
+        return self.vocoder(mel, log_f0, start_cycles).float()
 
     def widen_mel(self, mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """The mel the vocoder hears: padding silenced and each bin widened by the

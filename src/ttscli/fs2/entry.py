@@ -8,7 +8,7 @@ from typing import Any
 
 from ttscli.engines.base import Engine, OptionField
 from ttscli.engines.entry import EngineEntry
-from ttscli.fs2.kinds import ModelKind
+from ttscli.fs2.kinds import ModelKind, Precision
 from ttscli.fs2.limits import request_fields
 from ttscli.text.markup import Markup
 
@@ -29,6 +29,12 @@ LOAD_FIELDS = (
     OptionField("vocoder", "string", "auto", "auto, griffin-lim, or a HiFi-GAN file/folder."),
     OptionField("device", "string", "auto", "Where to run.", choices=("auto", "cpu", "cuda")),
     OptionField(
+        "precision", "string", Precision.auto.value,
+        "The vocoder's arithmetic: bfloat16, float32, or auto: bfloat16 for the FS2s "
+        "waveform decoder on a CPU with Intel AMX (faster, as clear), else float32.",
+        choices=tuple(p.value for p in Precision),
+    ),
+    OptionField(
         "lexicon", "string", None,
         "Pronunciation lexicon: WORD<TAB>ARPAbet or IPA, one a line (wins over the dictionary).",
         optional=True,
@@ -37,14 +43,24 @@ LOAD_FIELDS = (
 
 
 def load_fs2(
-    checkpoint: str | None, model: str, vocoder: str, device: str, lexicon: str | None
+    checkpoint: str | None,
+    model: str,
+    vocoder: str,
+    device: str,
+    lexicon: str | None,
+    precision: str = Precision.auto.value,
 ) -> Engine[Any]:
     from ttscli.fs2.engine import FS2Engine
 
     folder = Path(checkpoint) if checkpoint is not None else None
     words = Path(lexicon) if lexicon is not None else None
     return FS2Engine.load(
-        checkpoint=folder, kind=model, vocoder=vocoder, device=device, lexicon=words
+        checkpoint=folder,
+        kind=model,
+        vocoder=vocoder,
+        device=device,
+        lexicon=words,
+        precision=precision,
     )
 
 

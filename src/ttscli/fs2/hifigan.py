@@ -164,7 +164,8 @@ class HiFiGANGenerator(nn.Module):
 
     def _inverse_stft(self, x: torch.Tensor) -> torch.Tensor:
         """(B, n_fft + 2, frames): log-magnitudes then phases of ``n_fft // 2 + 1`` bins ->
-        (B, frames * hop) samples. Frame ``k`` is centred on sample ``k * hop``."""
+        (B, frames * hop) float32 samples, whatever the network's dtype (bfloat16 samples
+        would add audible rounding noise). Frame ``k`` is centred on sample ``k * hop``."""
         n_fft, hop = self.config.istft_n_fft, self.config.istft_hop
         bins = n_fft // 2 + 1
         magnitude = torch.exp(x[:, :bins].float().clamp(max=8.0))
@@ -178,7 +179,7 @@ class HiFiGANGenerator(nn.Module):
             center=True,
             length=x.shape[-1] * hop,
         )
-        return wave.clamp(-1.0, 1.0).to(x.dtype)
+        return wave.clamp(-1.0, 1.0)
 
 
 def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -18,6 +18,17 @@ class ModelKind(str, Enum):
     """FastSpeech 2s: a waveform decoder on the hidden states, no mel in between."""
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    """bfloat16 for the FS2s waveform decoder on a CPU that multiplies it in hardware (Intel
+    AMX), else float32."""
+    float32 = "float32"
+    """Everything in float32: the same samples on every machine, up to float rounding."""
+    bfloat16 = "bfloat16"
+    """The vocoder (or FS2s waveform decoder) in bfloat16; the acoustic model, and so every
+    duration, pitch and energy, stays float32."""
+
+
 def resolve_kind(kind: ModelKind, has_wave_decoder: bool, vocoder: str) -> ModelKind:
     """The decoder a run uses: ``auto`` picks the waveform decoder when the voice has one and
     the vocoder is left to the voice; naming a vocoder means the mel path."""

@@ -78,6 +78,7 @@ def stage_times(engine: FS2Engine, sentences: Sequence[str]) -> tuple[dict[str, 
                 # as long as the engine's vocoder pass (padded frames are masked here)
                 frames = padded_length(int(acoustic.output.frame_lengths[0]))
                 mel, log_f0 = acoustic.mel[:, :frames].transpose(1, 2), acoustic.log_f0
+                mel = mel.to(engine.vocoder_dtype)
                 log_f0 = None if log_f0 is None else log_f0[:, :frames]
                 hidden = latent.latent(mel, log_f0)
                 synchronize(engine.device)

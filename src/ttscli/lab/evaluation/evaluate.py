@@ -227,12 +227,16 @@ class FS2System:
         controls: Controls | None = None,
         judge_pitch: bool = False,
         device: str = "cpu",
+        precision: str = "auto",
     ) -> None:
         """``judge_pitch``: read each sentence's F0 too (a run over several --pitch).
-        ``device``: the CPU by default, where the judged real-time factors are compared."""
+        ``device``: the CPU by default, where the judged real-time factors are compared.
+        ``precision``: the vocoder's arithmetic, as ``ttscli fs2 --precision``."""
         self.name = name
         self.kind = kind
-        self.engine = FS2Engine.load(checkpoint, kind=kind, vocoder=vocoder, device=device)
+        self.engine = FS2Engine.load(
+            checkpoint, kind=kind, vocoder=vocoder, device=device, precision=precision
+        )
         self.controls = controls or Controls()
         self.judge_pitch = judge_pitch
 
@@ -351,9 +355,14 @@ def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[S
                 controls = Controls(pitch=pitch, energy=args.energy, duration=args.duration)
                 default = asdict(Controls())
                 scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != default[k]]
+                if args.precision != "auto":
+                    scaled.append(args.precision)
                 label = f"{name} ({', '.join(scaled)})" if scaled else name
                 judge_pitch = len(args.pitches) > 1
-                fs2 = FS2System(label, args.checkpoint, kind, args.vocoder, controls, judge_pitch)
+                fs2 = FS2System(
+                    label, args.checkpoint, kind, args.vocoder, controls, judge_pitch,
+                    precision=args.precision,
+                )  # fmt: skip
                 loaded.append((fs2, time.perf_counter() - start))
                 start = time.perf_counter()
             continue
@@ -588,6 +597,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="FastSpeech 2 checkpoint directory (default: the bundled voice)",
     )
     parser.add_argument("--vocoder", default="auto", help="vocoder for ttscli-fs2 (default auto)")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="the ttscli rows' vocoder arithmetic, as ttscli fs2 --precision (default auto)",
+    )
     parser.add_argument(
         "--pitch",
         default="1",

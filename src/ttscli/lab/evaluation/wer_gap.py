@@ -121,8 +121,8 @@ def vocoded_recording(engine: FS2Engine, line: Line) -> np.ndarray:
     mel = torch.from_numpy(line.features["mel"].astype(np.float32))[None]
     log_f0 = torch.from_numpy(line.features["log_f0"]).float()[None]
     with torch.inference_mode():
-        wave = engine.vocoder(mel.transpose(1, 2), log_f0)[0]
-    return wave.numpy()
+        wave = engine.vocoder(mel.transpose(1, 2).to(engine.vocoder_dtype), log_f0)[0]
+    return wave.float().numpy()
 
 
 def judge_row(name: str, lines: Sequence[Line], render: Render, rate: int) -> GapRow:

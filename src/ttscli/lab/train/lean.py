@@ -223,7 +223,8 @@ def voice_pairs(
 def cmd_data(args: argparse.Namespace) -> int:
     """Write ``<index>.npz`` per line; a rerun skips those done."""
     checkpoint = args.checkpoint or bundled_checkpoint()
-    engine = FS2Engine.load(checkpoint, kind="fs2", device="cpu")
+    # float32 targets: the same on every machine (auto would be bfloat16 on AMX CPUs)
+    engine = FS2Engine.load(checkpoint, kind="fs2", device="cpu", precision="float32")
     vocoder = engine.vocoder
     if not isinstance(vocoder, NeuralVocoder) or not has_harmonic_source(vocoder.module):
         raise UserError(f"{checkpoint}: needs a mel vocoder with a harmonic source")

@@ -151,7 +151,8 @@ def latent_of(
 def cmd_data(args: argparse.Namespace) -> int:
     """Write ``<index>.npz`` (latent, teacher audio) per line; a rerun skips those done."""
     checkpoint = args.checkpoint or bundled_checkpoint()
-    engine = FS2Engine.load(checkpoint, kind="fs2", device="cpu")
+    # float32 latents: the same on every machine (auto would be bfloat16 on AMX CPUs)
+    engine = FS2Engine.load(checkpoint, kind="fs2", device="cpu", precision="float32")
     assert isinstance(engine.vocoder, NeuralVocoder)
     vocoder = engine.vocoder.module
     assert isinstance(vocoder, LatentVocoder)
