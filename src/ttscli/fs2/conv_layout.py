@@ -21,10 +21,11 @@ from torch import nn
 from torch.nn import functional as F
 
 
-class ChannelsLastConv1d(nn.Module):
-    """A ``Conv1d``'s weights, applied as a height-1 channels-last ``Conv2d``."""
+class _ChannelsLast(nn.Module):
+    """A 1-D convolution's weight as a height-1 channels-last 4-D tensor, its bias, and its
+    geometry along time (height is 1, so the other axis is untouched)."""
 
-    def __init__(self, conv: nn.Conv1d) -> None:
+    def __init__(self, conv: nn.Conv1d | nn.ConvTranspose1d) -> None:
         super().__init__()
         if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
             raise ValueError("only explicit zero padding is supported")
@@ -38,6 +39,10 @@ class ChannelsLastConv1d(nn.Module):
         self.dilation = (1, conv.dilation[0])
         self.groups = conv.groups
 
+
+class ChannelsLastConv1d(_ChannelsLast):
+    """A ``Conv1d``'s weights, applied as a height-1 channels-last ``Conv2d``."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, channels, time) in any layout -> the same, laid out (batch, time, channels)."""
         out = F.conv2d(
@@ -47,23 +52,12 @@ class ChannelsLastConv1d(nn.Module):
         return out.squeeze(2)
 
 
-class ChannelsLastConvTranspose1d(nn.Module):
+class ChannelsLastConvTranspose1d(_ChannelsLast):
     """A ``ConvTranspose1d``'s weights, applied as a height-1 channels-last one in 2-D."""
 
     def __init__(self, conv: nn.ConvTranspose1d) -> None:
-        super().__init__()
-        if conv.padding_mode != "zeros":
-            raise ValueError("only zero padding is supported")
-        weight = conv.weight.detach().unsqueeze(2)
-        self.weight = nn.Parameter(
-            weight.contiguous(memory_format=torch.channels_last), requires_grad=False
-        )
-        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach(), False)
-        self.stride = (1, conv.stride[0])
-        self.padding = (0, conv.padding[0])
+        super().__init__(conv)
         self.output_padding = (0, conv.output_padding[0])
-        self.dilation = (1, conv.dilation[0])
-        self.groups = conv.groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.conv_transpose2d(
