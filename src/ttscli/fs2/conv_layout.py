@@ -67,6 +67,12 @@ class ChannelsLastConvTranspose1d(_ChannelsLast):
         return out.squeeze(2)
 
 
+def helps_on(device: torch.device) -> bool:
+    """Whether the swap saves anything here: the copies it avoids are oneDNN's, on the CPU
+    (a torch built without oneDNN runs its convolutions another way, not measured)."""
+    return device.type == "cpu" and torch.backends.mkldnn.is_available()
+
+
 def convs_channels_last(module: nn.Module) -> int:
     """Swap, in place, every 1-D convolution under ``module`` for its channels-last twin.
 

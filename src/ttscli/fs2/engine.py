@@ -27,7 +27,7 @@ from ttscli.engines.base import (
     check_fields,
 )
 from ttscli.fs2.checkpoint import CONFIG_FILE, load_checkpoint
-from ttscli.fs2.conv_layout import convs_channels_last
+from ttscli.fs2.conv_layout import convs_channels_last, helps_on
 from ttscli.fs2.harmonic_source import cycles_before, has_harmonic_source
 from ttscli.fs2.kinds import ModelKind, Precision, resolve_kind
 from ttscli.fs2.limits import ASSETS_DIR, pitch_limits_of, scale_fields
@@ -168,7 +168,7 @@ class FS2Engine:
             generator = vocoder.module.to(device)
         # Inference-only speed-ups whose output is the same (see each module's docstring).
         model.variance_adaptor.round_frames = padded_length
-        if device.type == "cpu":
+        if helps_on(device):
             convs_channels_last(model)
             if isinstance(vocoder, NeuralVocoder):
                 convs_channels_last(vocoder.module)
