@@ -252,8 +252,12 @@ class FS2Engine:
         return engine
 
     def describe(self) -> str:
-        precision = str(self.vocoder_dtype).removeprefix("torch.")
-        return f"fs2 ({self.kind.value}, {self.vocoder_name}, {self.device}, {precision})"
+        return f"fs2 ({self.kind.value}, {self.vocoder_name}, {self.device}, {self.precision_name})"
+
+    @property
+    def precision_name(self) -> str:
+        """The vocoder's dtype as ``--precision`` names it (``float32``, ``bfloat16``)."""
+        return str(self.vocoder_dtype).removeprefix("torch.")
 
     @property
     def frame_seconds(self) -> float:
@@ -274,7 +278,7 @@ class FS2Engine:
             "device": str(self.device),
             "model": self.kind.value,
             "vocoder": self.vocoder_name,
-            "precision": str(self.vocoder_dtype).removeprefix("torch."),
+            "precision": self.precision_name,
         }
 
     def voice(self) -> VoiceInfo:

@@ -46,6 +46,7 @@ from ttscli.audio.dsp import MelSpec, griffin_lim, log_mel
 from ttscli.audio.f0 import median_speech_f0
 from ttscli.audio.resample import resample
 from ttscli.fs2.engine import FS2Engine
+from ttscli.fs2.kinds import Precision
 from ttscli.fs2.model import Controls
 from ttscli.lab.data import VALIDATION_SENTENCES, bundled_text
 from ttscli.util.errors import UserError
@@ -599,8 +600,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--vocoder", default="auto", help="vocoder for ttscli-fs2 (default auto)")
     parser.add_argument(
         "--precision",
-        choices=("auto", "float32", "bfloat16"),
-        default="auto",
+        choices=[precision.value for precision in Precision],
+        default=Precision.auto.value,
         help="the ttscli rows' vocoder arithmetic, as ttscli fs2 --precision (default auto)",
     )
     parser.add_argument(

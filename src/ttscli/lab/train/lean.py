@@ -223,7 +223,7 @@ def voice_pairs(
 def cmd_data(args: argparse.Namespace) -> int:
     """Write ``<index>.npz`` per line; a rerun skips those done."""
     checkpoint = args.checkpoint or bundled_checkpoint()
-    # float32 targets: the same on every machine (auto would be bfloat16 on AMX CPUs)
+    # float32 targets: the same on every machine, whatever --precision auto would pick
     engine = FS2Engine.load(checkpoint, kind="fs2", device="cpu", precision="float32")
     vocoder = engine.vocoder
     if not isinstance(vocoder, NeuralVocoder) or not has_harmonic_source(vocoder.module):

@@ -151,7 +151,7 @@ def latent_of(
 def cmd_data(args: argparse.Namespace) -> int:
     """Write ``<index>.npz`` (latent, teacher audio) per line; a rerun skips those done."""
     checkpoint = args.checkpoint or bundled_checkpoint()
-    # float32 latents: the same on every machine (auto would be bfloat16 on AMX CPUs)
+    # float32 latents: the same on every machine, whatever --precision auto would pick
     engine = FS2Engine.load(checkpoint, kind="fs2", device="cpu", precision="float32")
     assert isinstance(engine.vocoder, NeuralVocoder)
     vocoder = engine.vocoder.module
