@@ -186,3 +186,20 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     assert steps[0]["loss"] == pytest.approx(steps[0]["stft"], rel=1e-4)  # the warm-up
     assert steps[1]["loss"] > steps[1]["stft"] + 0.5 * steps[1]["fool"]
     speaks(tmp_path / "a.wav", "--model", "fs2s", "--checkpoint", str(critic_run / "checkpoint"))
+    # --phone-loss: a listener trained on the corpus (train_listener.py, resumable) adds its
+    # cross-entropy on the decoder's output, and the best is chosen on the sum.
+    listener = tmp_path / "listener"
+    train_listener = ["train_listener.py", "--features", str(features), "--run", str(listener)]
+    train_listener += ["--val-count", "1", "--window", "8", "--batch", "2", "--channels", "8"]
+    script(*train_listener, "--steps", "1", "--save-every", "1")
+    assert "resumed at step 1" in script(*train_listener, "--steps", "2", "--save-every", "1")
+    phone_run = tmp_path / "phone"
+    common[common.index(str(critic_run))] = str(phone_run)
+    listened = ["--phone-loss", "0.5", "--listener", str(listener / "best")]
+    script("train_fs2s.py", *common, *listened, "--save-every", "1", "--steps", "1")
+    logged = json.loads((phone_run / "log.jsonl").read_text().splitlines()[-1])
+    assert logged["phone"] > 0 and logged["loss"] == pytest.approx(
+        logged["stft"] + 0.5 * logged["phone"], rel=1e-4
+    )
+    assert logged["val_total"] == pytest.approx(logged["val_stft"] + 0.5 * logged["val_phone"])
+    speaks(tmp_path / "p.wav", "--model", "fs2s", "--checkpoint", str(phone_run / "checkpoint"))

@@ -16,6 +16,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "preprocess": ("train.features", "mels, F0 and energy features of a corpus"),
     "train-fs2": ("train.fs2", "train FastSpeech 2 (and optionally its 2s decoder)"),
     "train-fs2s": ("train.fs2s", "attach and train the 2s waveform decoder, or a mel vocoder"),
+    "train-listener": ("train.listener", "train a phoneme listener to fine-tune decoders against"),
     "train-vocoder": ("train.vocoder", "port, fit, export and check the latent vocoder"),
     "train-student": ("train.student", "distil the vocoder's generator into a cheaper student"),
     "train-lean": ("train.lean", "distil the voice into a leaner, faster one"),

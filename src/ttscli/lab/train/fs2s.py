@@ -40,6 +40,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -55,6 +56,7 @@ from ttscli.fs2.vocoders import load_bundled_latent, save_bundled
 from ttscli.lab.corpus.pitch_shifted import shifted_id
 from ttscli.lab.train.adversarial import Critic
 from ttscli.lab.train.data import Utterance
+from ttscli.lab.train.listener import Listener, frame_symbols, frozen_listener
 from ttscli.lab.train.loop import Trainee, TrainingLoop, add_loop_arguments, loop_settings
 from ttscli.lab.train.losses import multi_resolution_stft_loss
 from ttscli.util.errors import script_exit_code
@@ -144,6 +146,7 @@ class Windows:
     log_f0: torch.Tensor  # (batch, segment + 2 * MARGIN), natural log of Hz
     audio: torch.Tensor  # (batch, segment * hop), the centres: what the loss compares
     mel: torch.Tensor | None = None  # (batch, frames, n_mels): the recording's, --true-mels
+    symbols: torch.Tensor | None = None  # (batch, segment + 2 * MARGIN): each frame's phoneme
 
 
 def windows(
@@ -167,7 +170,7 @@ def windows(
     stats = model.variance_adaptor.stats
     hop = model.config.audio.hop_length
     size = segment + 2 * MARGIN
-    hidden, mels, log_f0, audio = [], [], [], []
+    hidden, mels, log_f0, audio, symbols = [], [], [], [], []
     for item, factor, mel_item in zip(
         items, factors or [1.0] * len(items), mel_items or items, strict=True
     ):
@@ -176,6 +179,7 @@ def windows(
             mels.append(mel_item.mel[start : start + size].float())
         else:
             hidden.append(hidden_states(model, item, factor)[start : start + size])
+        symbols.append(frame_symbols(item)[start : start + size])
         pitch = item.pitch[start : start + size] * stats.log_f0_std + stats.log_f0_mean
         log_f0.append(pitch + math.log(factor))
         wave, rate = sf.read(
@@ -192,6 +196,7 @@ def windows(
         torch.stack(log_f0),
         torch.stack(audio),
         torch.stack(mels) if mels else None,
+        torch.stack(symbols),
     )
 
 
@@ -261,6 +266,9 @@ class WaveTrainee(Trainee):
         self.train = [u for u in items[args.val_count :] if u.frames >= size]
         print(f"{len(self.train)} training and {len(val)} validation utterances", flush=True)
         self.partners = pitch_partners(items) if args.cross_pitch_mels else {}
+        self.listener: Listener | None = None
+        if args.phone_loss > 0:
+            self.listener = frozen_listener(args.listener)
         self.critic: Critic | None = None
         if args.adversarial > 0:
             self.critic = Critic(args.critic_lr)
@@ -277,9 +285,12 @@ class WaveTrainee(Trainee):
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         rng = random.Random(self.args.seed * 1_000_003 + step)
         batch = training_batch(self, self.train, self.args, rng, self.partners)
-        predicted = scored_output(self, batch)
+        decoded = self.decode(batch)
+        predicted = centres(self, decoded, batch)
         parts = regression_losses(self, predicted, batch.audio)
-        loss = parts["stft"] + self.args.mel_loss * parts["mel"]
+        if self.listener is not None:
+            parts["phone"] = phone_loss(self, self.listener, decoded, batch)
+        loss = self.weighted_total(parts)
         if self.critic is not None:
             parts |= self.critic.judge(predicted, batch.audio)
             # A fresh critic's verdicts are noise: it trains alone for --critic-warmup steps.
@@ -288,14 +299,22 @@ class WaveTrainee(Trainee):
                 loss = loss + self.args.adversarial * adversarial
         return loss, {name: float(value.detach()) for name, value in parts.items()}
 
+    def weighted_total(self, parts: dict[str, Any]) -> Any:
+        """What is minimised and what picks the best model: the STFT loss, plus the
+        log-mel L1 and the listener's cross-entropy at their weights."""
+        total = parts["stft"] + self.args.mel_loss * parts["mel"]
+        if "phone" in parts:
+            total = total + self.args.phone_loss * parts["phone"]
+        return total
+
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        sums = {"stft": 0.0, "mel": 0.0}
+        sums: dict[str, float] = {}
         for batch in self.val_windows:
             for name, value in window_losses(self, batch).items():
-                sums[name] += float(value)
+                sums[name] = sums.get(name, 0.0) + float(value)
         means = {name: value / len(self.val_windows) for name, value in sums.items()}
-        return means | {"total": means["stft"] + self.args.mel_loss * means["mel"]}
+        return means | {"total": float(self.weighted_total(means))}
 
     def save_checkpoint(self, run: Path) -> None:
         self.save(run / "checkpoint")
@@ -312,10 +331,23 @@ class WaveTrainee(Trainee):
             save_bundled(self.vocoder, folder, torch.float32)
 
 
-def scored_output(trainee: WaveTrainee, batch: Windows) -> torch.Tensor:
+def centres(trainee: WaveTrainee, decoded: torch.Tensor, batch: Windows) -> torch.Tensor:
     """The decoded windows' centres, (batch, samples): what every loss compares."""
     hop = trainee.model.config.audio.hop_length
-    return trainee.decode(batch)[:, MARGIN * hop : MARGIN * hop + batch.audio.shape[1]]
+    return decoded[:, MARGIN * hop : MARGIN * hop + batch.audio.shape[1]]
+
+
+def phone_loss(
+    trainee: WaveTrainee, listener: Listener, decoded: torch.Tensor, batch: Windows
+) -> torch.Tensor:
+    """The listener's cross-entropy on the centre frames, against the phonemes the
+    durations put there. It hears the whole decoded window, margins included, so the
+    centre frames have the context they would have inside the utterance."""
+    assert batch.symbols is not None
+    logits = listener(log_mel(decoded, trainee.model.config.audio))
+    frames = batch.audio.shape[1] // trainee.model.config.audio.hop_length
+    labels = listener.class_of[batch.symbols[:, MARGIN : MARGIN + frames]]
+    return F.cross_entropy(logits[:, :, MARGIN : MARGIN + frames], labels)
 
 
 def regression_losses(
@@ -330,7 +362,11 @@ def regression_losses(
 
 
 def window_losses(trainee: WaveTrainee, batch: Windows) -> dict[str, torch.Tensor]:
-    return regression_losses(trainee, scored_output(trainee, batch), batch.audio)
+    decoded = trainee.decode(batch)
+    parts = regression_losses(trainee, centres(trainee, decoded, batch), batch.audio)
+    if trainee.listener is not None:
+        parts["phone"] = phone_loss(trainee, trainee.listener, decoded, batch)
+    return parts
 
 
 def training_batch(
@@ -477,6 +513,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="add the log-mel L1 of the output, times WEIGHT, to the STFT loss (e.g. 2)",
     )
     parser.add_argument(
+        "--phone-loss",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="add the cross-entropy of a frozen phoneme listener (--listener, trained by "
+        "train-listener) on the output, times WEIGHT (e.g. 0.5)",
+    )
+    parser.add_argument("--listener", type=Path, help="a train-listener model folder")
+    parser.add_argument(
         "--adversarial",
         type=float,
         default=0.0,
@@ -504,6 +549,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.true_mels and not args.mel_vocoder:
         parser.error("--true-mels goes with --mel-vocoder")
+    if args.phone_loss > 0 and args.listener is None:
+        parser.error("--phone-loss needs --listener")
     if args.cross_pitch_mels and not args.true_mels:
         parser.error("--cross-pitch-mels goes with --true-mels")
     return args
