@@ -2,7 +2,7 @@
 recordings, whose verdict a waveform decoder can be fine-tuned against.
 
     python -m ttscli.lab train-listener --features data/joe-feat --run runs/listener \
-        --threads 2 --minutes 15
+        --steps 5000 --threads 2
 
 The regression losses that fit the FS2s decoder (multi-resolution STFT, log-mel L1) stopped
 saying which decoder a recogniser understands better: lower losses bought fewer recognised
@@ -21,24 +21,24 @@ mel normalisation) and ``listener.safetensors``; ``RUN/train_state.*`` the optim
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ttscli.fs2.config import ProsodyStats
+from ttscli.fs2.io import apply_weights, load_dataclass, load_weights, save_json, save_weights
 from ttscli.lab.train.data import Utterance
 from ttscli.lab.train.loop import Trainee, TrainingLoop, add_loop_arguments, loop_settings
 from ttscli.text.symbols import ARPABET, SYMBOLS
-from ttscli.util.dataclass_json import from_dict
 from ttscli.util.errors import script_exit_code
+
+CONFIG, WEIGHTS = "listener.json", "listener.safetensors"
 
 SILENCE = "sil"
 """The one class of every symbol that is not a phoneme (pause, punctuation, padding)."""
@@ -109,18 +109,13 @@ class Listener(nn.Module):
         return self.head(self.body(x))
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "listener.safetensors.tmp"
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(tmp))
-        tmp.replace(folder / "listener.safetensors")
-        (folder / "listener.json").write_text(json.dumps(asdict(self.config), indent=1) + "\n")
+        save_weights(self, folder / WEIGHTS)
+        save_json(folder / CONFIG, self.config)
 
     @classmethod
     def load(cls, folder: Path) -> Listener:
-        settings = json.loads((folder / "listener.json").read_text())
-        settings["dilations"] = tuple(settings["dilations"])
-        listener = cls(ListenerConfig(**settings))
-        listener.load_state_dict(load_file(str(folder / "listener.safetensors")))
+        listener = cls(load_dataclass(ListenerConfig, folder / CONFIG))
+        apply_weights(listener, load_weights(folder / WEIGHTS), folder / WEIGHTS)
         return listener
 
 
@@ -247,12 +242,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    stats = from_dict(ProsodyStats, json.loads((args.features / "stats.json").read_text()))
+    stats = load_dataclass(ProsodyStats, args.features / "stats.json")
     items = [Utterance(p, stats) for p in sorted(args.features.glob("*.npz"))]
     if args.originals_only:
         items = [u for u in items if u.pitch_shift == 1.0]
     checkpoint = args.run / "checkpoint"
-    if (checkpoint / "listener.json").exists():
+    if (checkpoint / CONFIG).exists():
         listener = Listener.load(checkpoint)
     else:
         listener = new_listener(items, SYMBOLS, args.channels)
