@@ -4,12 +4,16 @@ its frame labels, and its folder format."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
-from ttscli.fs2.config import ProsodyStats
+from ttscli.audio.dsp import log_mel
+from ttscli.fs2.config import MelSpec, ProsodyStats
 from ttscli.lab.train.data import Utterance
+from ttscli.lab.train.fs2s import MARGIN, Windows, phone_loss
 from ttscli.lab.train.listener import (
     SILENCE,
     Listener,
@@ -63,3 +67,60 @@ def test_a_saved_listener_loads_frozen_and_hears_the_same(tmp_path: Path) -> Non
     assert torch.equal(loaded(mel), expected) and expected.shape == (1, 40, 10)
     assert not any(p.requires_grad for p in loaded.parameters()) and not loaded.training
     assert isinstance(loaded, Listener) and loaded.config == listener.config
+
+
+def test_the_recording_target_asks_for_what_the_recording_gives_and_no_more(tmp_path: Path):
+    """``--phone-target recording``: a decoder that reproduces the recording owes the
+    listener nothing, one that does not owes a positive KL; ``phonemes`` always asks for
+    certainty, so even the recording owes a cross-entropy."""
+    item = utterance(tmp_path, ["HH", "AH0"], [20, 20], frames=40)
+    listener = new_listener([item], SYMBOLS, channels=8).eval().requires_grad_(False)
+    audio = MelSpec()
+    hop, frames = audio.hop_length, 40 - 2 * MARGIN
+    recording = torch.randn(2, 40 * hop, generator=torch.Generator().manual_seed(0)) * 0.1
+    symbols = torch.tensor([SYMBOLS.index("HH")] * 20 + [SYMBOLS.index("AH0")] * 20)
+    batch = Windows(None, torch.zeros(2, 40), recording[:, MARGIN * hop : (MARGIN + frames) * hop])
+    batch.symbols, batch.context = symbols.repeat(2, 1), recording
+    trainee = SimpleNamespace(
+        model=SimpleNamespace(config=SimpleNamespace(audio=audio)),
+        args=SimpleNamespace(phone_target="recording"),
+    )
+    assert float(phone_loss(trainee, listener, recording, batch)) == pytest.approx(0, abs=1e-6)
+    assert float(phone_loss(trainee, listener, recording.flip(1), batch)) > 1e-4
+    trainee.args.phone_target = "phonemes"
+    assert float(phone_loss(trainee, listener, recording, batch)) > 0.1
+
+
+def test_the_agreed_target_teaches_only_the_frames_where_the_recording_is_heard_right(
+    tmp_path: Path,
+) -> None:
+    """``--phone-target agreed``: the cross-entropy of the decoder's output, over exactly
+    the frames where the listener hears the recording as the phoneme placed there."""
+    item = utterance(tmp_path, ["HH", "AH0"], [20, 20], frames=40)
+    listener = new_listener([item], SYMBOLS, channels=8).eval().requires_grad_(False)
+    audio = MelSpec()
+    hop, frames = audio.hop_length, 40 - 2 * MARGIN
+    noise = torch.Generator().manual_seed(1)
+    recording = torch.randn(1, 40 * hop, generator=noise) * 0.1
+    decoded = torch.randn(1, 40 * hop, generator=noise) * 0.1
+    with torch.no_grad():
+        heard = listener(log_mel(recording, audio))[0].argmax(0)
+    # Every other frame is labelled as heard, the rest as some other class.
+    symbol_of = {int(c): i for i, c in enumerate(listener.class_of.tolist())}
+    wrong = [(int(c) + 1) % 40 for c in heard]
+    classes = [int(c) if i % 2 == 0 else wrong[i] for i, c in enumerate(heard)]
+    symbols = torch.tensor([[symbol_of[c] for c in classes]])
+    batch = Windows(None, torch.zeros(1, 40), recording[:, MARGIN * hop : (MARGIN + frames) * hop])
+    batch.symbols, batch.context = symbols, recording
+    trainee = SimpleNamespace(
+        model=SimpleNamespace(config=SimpleNamespace(audio=audio)),
+        args=SimpleNamespace(phone_target="agreed"),
+    )
+    centre = range(MARGIN, MARGIN + frames)
+    kept = [i for i in centre if i % 2 == 0]
+    with torch.no_grad():
+        logits = listener(log_mel(decoded, audio))[0]
+    expected = torch.nn.functional.cross_entropy(
+        logits[:, kept].T, torch.tensor([classes[i] for i in kept])
+    )
+    assert float(phone_loss(trainee, listener, decoded, batch)) == pytest.approx(float(expected))

@@ -174,7 +174,11 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     # --mel-loss adds the log-mel L1 to the STFT loss, and the best is chosen on the sum.
     logged = json.loads((true_run / "log.jsonl").read_text().splitlines()[-1])
     assert logged["mel"] > 0 and logged["val_mel"] > 0
-    assert logged["val_total"] == pytest.approx(logged["val_stft"] + 2 * logged["val_mel"])
+    # The log keeps five decimals, so a sum of logged parts may miss the logged total by
+    # a few units in the last place.
+    assert logged["val_total"] == pytest.approx(
+        logged["val_stft"] + 2 * logged["val_mel"], abs=3e-5
+    )
     # --adversarial: a critic joins after its warm-up, and resumes with the run.
     critic_run = tmp_path / "adversarial"
     common[common.index(str(true_run))] = str(critic_run)
@@ -201,5 +205,7 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     assert logged["phone"] > 0 and logged["loss"] == pytest.approx(
         logged["stft"] + 0.5 * logged["phone"], rel=1e-4
     )
-    assert logged["val_total"] == pytest.approx(logged["val_stft"] + 0.5 * logged["val_phone"])
+    assert logged["val_total"] == pytest.approx(
+        logged["val_stft"] + 0.5 * logged["val_phone"], abs=3e-5
+    )
     speaks(tmp_path / "p.wav", "--model", "fs2s", "--checkpoint", str(phone_run / "checkpoint"))

@@ -147,6 +147,7 @@ class Windows:
     audio: torch.Tensor  # (batch, segment * hop), the centres: what the loss compares
     mel: torch.Tensor | None = None  # (batch, frames, n_mels): the recording's, --true-mels
     symbols: torch.Tensor | None = None  # (batch, segment + 2 * MARGIN): each frame's phoneme
+    context: torch.Tensor | None = None  # (batch, (segment + 2 * MARGIN) * hop): whole windows
 
 
 def windows(
@@ -170,7 +171,7 @@ def windows(
     stats = model.variance_adaptor.stats
     hop = model.config.audio.hop_length
     size = segment + 2 * MARGIN
-    hidden, mels, log_f0, audio, symbols = [], [], [], [], []
+    hidden, mels, log_f0, audio, symbols, context = [], [], [], [], [], []
     for item, factor, mel_item in zip(
         items, factors or [1.0] * len(items), mel_items or items, strict=True
     ):
@@ -191,12 +192,14 @@ def windows(
         if factor != 1.0:
             wave = world_pitch_shift(wave, factor, rate)
         audio.append(torch.from_numpy(np.ascontiguousarray(wave[MARGIN * hop : -MARGIN * hop])))
+        context.append(torch.from_numpy(np.pad(wave, (0, max(0, size * hop - len(wave))))))
     return Windows(
         torch.stack(hidden) if hidden else None,
         torch.stack(log_f0),
         torch.stack(audio),
         torch.stack(mels) if mels else None,
         torch.stack(symbols),
+        torch.stack(context),
     )
 
 
@@ -340,14 +343,33 @@ def centres(trainee: WaveTrainee, decoded: torch.Tensor, batch: Windows) -> torc
 def phone_loss(
     trainee: WaveTrainee, listener: Listener, decoded: torch.Tensor, batch: Windows
 ) -> torch.Tensor:
-    """The listener's cross-entropy on the centre frames, against the phonemes the
-    durations put there. It hears the whole decoded window, margins included, so the
-    centre frames have the context they would have inside the utterance."""
-    assert batch.symbols is not None
-    logits = listener(log_mel(decoded, trainee.model.config.audio))
-    frames = batch.audio.shape[1] // trainee.model.config.audio.hop_length
-    labels = listener.class_of[batch.symbols[:, MARGIN : MARGIN + frames]]
-    return F.cross_entropy(logits[:, :, MARGIN : MARGIN + frames], labels)
+    """The listener's verdict on the centre frames. It hears the whole decoded window,
+    margins included, so the centre frames have the context they would have inside the
+    utterance. Against the phonemes the durations put there (``--phone-target phonemes``)
+    it asks for more certainty than the recordings give; against what it hears in the
+    recording's own window (``recording``, a KL divergence) it asks for as much and no
+    more, so the decoder has no reason to exaggerate. ``agreed`` asks for the phonemes only
+    in the frames where the recording is heard as them: the durations place boundaries a
+    frame or two off, and a decoder made to sound a phoneme where the recording does not
+    has to distort the transition."""
+    assert batch.symbols is not None and batch.context is not None
+    audio = trainee.model.config.audio
+    frames = batch.audio.shape[1] // audio.hop_length
+    centre = slice(MARGIN, MARGIN + frames)
+    logits = listener(log_mel(decoded, audio))[:, :, centre]
+    labels = listener.class_of[batch.symbols[:, centre]]
+    if trainee.args.phone_target == "phonemes":
+        return F.cross_entropy(logits, labels)
+    with torch.no_grad():
+        heard = listener(log_mel(batch.context, audio))[:, :, centre].log_softmax(1)
+    if trainee.args.phone_target == "recording":
+        return F.kl_div(logits.log_softmax(1), heard, log_target=True, reduction="sum") / (
+            logits.shape[0] * frames
+        )
+    # "agreed": the phonemes, only in the frames where the recording is heard as them.
+    agreed = (heard.argmax(1) == labels).float()
+    per_frame = F.cross_entropy(logits, labels, reduction="none")
+    return (per_frame * agreed).sum() / agreed.sum().clamp(min=1)
 
 
 def regression_losses(
@@ -521,6 +543,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "train-listener) on the output, times WEIGHT (e.g. 0.5)",
     )
     parser.add_argument("--listener", type=Path, help="a train-listener model folder")
+    parser.add_argument(
+        "--phone-target",
+        choices=["phonemes", "recording", "agreed"],
+        default="phonemes",
+        help="what --phone-loss compares the listener's posteriors with: the phonemes the "
+        "durations place (cross-entropy), its posteriors on the recording (KL), or the "
+        "phonemes only where it hears the recording as them",
+    )
     parser.add_argument(
         "--adversarial",
         type=float,
