@@ -76,11 +76,10 @@ def test_the_recording_target_asks_for_what_the_recording_gives_and_no_more(tmp_
     item = utterance(tmp_path, ["HH", "AH0"], [20, 20], frames=40)
     listener = new_listener([item], SYMBOLS, channels=8).eval().requires_grad_(False)
     audio = MelSpec()
-    hop, frames = audio.hop_length, 40 - 2 * MARGIN
+    hop = audio.hop_length
     recording = torch.randn(2, 40 * hop, generator=torch.Generator().manual_seed(0)) * 0.1
     symbols = torch.tensor([SYMBOLS.index("HH")] * 20 + [SYMBOLS.index("AH0")] * 20)
-    batch = Windows(None, torch.zeros(2, 40), recording[:, MARGIN * hop : (MARGIN + frames) * hop])
-    batch.symbols, batch.context = symbols.repeat(2, 1), recording
+    batch = Windows(None, torch.zeros(2, 40), recording, symbols=symbols.repeat(2, 1))
     trainee = SimpleNamespace(
         model=SimpleNamespace(config=SimpleNamespace(audio=audio)),
         args=SimpleNamespace(phone_target="recording"),
@@ -110,8 +109,7 @@ def test_the_agreed_target_teaches_only_the_frames_where_the_recording_is_heard_
     wrong = [(int(c) + 1) % 40 for c in heard]
     classes = [int(c) if i % 2 == 0 else wrong[i] for i, c in enumerate(heard)]
     symbols = torch.tensor([[symbol_of[c] for c in classes]])
-    batch = Windows(None, torch.zeros(1, 40), recording[:, MARGIN * hop : (MARGIN + frames) * hop])
-    batch.symbols, batch.context = symbols, recording
+    batch = Windows(None, torch.zeros(1, 40), recording, symbols=symbols)
     trainee = SimpleNamespace(
         model=SimpleNamespace(config=SimpleNamespace(audio=audio)),
         args=SimpleNamespace(phone_target="agreed"),

@@ -144,10 +144,15 @@ def world_pitch_shift(wave: np.ndarray, factor: float, rate: int) -> np.ndarray:
 class Windows:
     hidden: torch.Tensor | None  # (batch, segment + 2 * MARGIN, hidden)
     log_f0: torch.Tensor  # (batch, segment + 2 * MARGIN), natural log of Hz
-    audio: torch.Tensor  # (batch, segment * hop), the centres: what the loss compares
+    recorded: torch.Tensor  # (batch, (segment + 2 * MARGIN) * hop): the whole windows
     mel: torch.Tensor | None = None  # (batch, frames, n_mels): the recording's, --true-mels
     symbols: torch.Tensor | None = None  # (batch, segment + 2 * MARGIN): each frame's phoneme
-    context: torch.Tensor | None = None  # (batch, (segment + 2 * MARGIN) * hop): whole windows
+
+    @property
+    def audio(self) -> torch.Tensor:
+        """(batch, segment * hop): the recorded centres, what the losses compare."""
+        hop = self.recorded.shape[1] // self.log_f0.shape[1]
+        return self.recorded[:, MARGIN * hop : -MARGIN * hop]
 
 
 def windows(
@@ -171,7 +176,7 @@ def windows(
     stats = model.variance_adaptor.stats
     hop = model.config.audio.hop_length
     size = segment + 2 * MARGIN
-    hidden, mels, log_f0, audio, symbols, context = [], [], [], [], [], []
+    hidden, mels, log_f0, recorded, symbols = [], [], [], [], []
     for item, factor, mel_item in zip(
         items, factors or [1.0] * len(items), mel_items or items, strict=True
     ):
@@ -191,15 +196,13 @@ def windows(
         )
         if factor != 1.0:
             wave = world_pitch_shift(wave, factor, rate)
-        audio.append(torch.from_numpy(np.ascontiguousarray(wave[MARGIN * hop : -MARGIN * hop])))
-        context.append(torch.from_numpy(np.pad(wave, (0, max(0, size * hop - len(wave))))))
+        recorded.append(torch.from_numpy(wave))
     return Windows(
         torch.stack(hidden) if hidden else None,
         torch.stack(log_f0),
-        torch.stack(audio),
+        torch.stack(recorded),
         torch.stack(mels) if mels else None,
         torch.stack(symbols),
-        torch.stack(context),
     )
 
 
@@ -352,7 +355,7 @@ def phone_loss(
     in the frames where the recording is heard as them: the durations place boundaries a
     frame or two off, and a decoder made to sound a phoneme where the recording does not
     has to distort the transition."""
-    assert batch.symbols is not None and batch.context is not None
+    assert batch.symbols is not None
     audio = trainee.model.config.audio
     frames = batch.audio.shape[1] // audio.hop_length
     centre = slice(MARGIN, MARGIN + frames)
@@ -361,7 +364,7 @@ def phone_loss(
     if trainee.args.phone_target == "phonemes":
         return F.cross_entropy(logits, labels)
     with torch.no_grad():
-        heard = listener(log_mel(batch.context, audio))[:, :, centre].log_softmax(1)
+        heard = listener(log_mel(batch.recorded, audio))[:, :, centre].log_softmax(1)
     if trainee.args.phone_target == "recording":
         return F.kl_div(logits.log_softmax(1), heard, log_target=True, reduction="sum") / (
             logits.shape[0] * frames
