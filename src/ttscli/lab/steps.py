@@ -20,6 +20,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "train-vocoder": ("train.vocoder", "port, fit, export and check the latent vocoder"),
     "train-student": ("train.student", "distil the vocoder's generator into a cheaper student"),
     "train-lean": ("train.lean", "distil the voice into a leaner, faster one"),
+    "average-weights": ("train.average", "average fine-tuned copies of one voice's weights"),
     "bundle-voice": ("train.bundle", "copy a trained voice into the package as the default"),
     "evaluate": ("evaluation.evaluate", "WER and DNSMOS of voices on held-out sentences"),
     "check-f0": ("evaluation.f0_check", "compare F0 trackers on recordings"),
