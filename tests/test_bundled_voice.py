@@ -182,8 +182,12 @@ def test_pitch_outside_the_trained_range_is_a_one_line_error(tmp_path: Path, sca
 
 def test_stream_vocodes_a_first_window_then_the_rest_seamlessly(exact_engine: FS2Engine) -> None:
     """A sentence's first audio is out after the acoustic model and one short window; the
-    windows join into what vocoding the whole sentence at once gives."""
-    from ttscli.fs2.engine import FIRST_WINDOW_FRAMES
+    windows join into what vocoding the whole sentence at once gives.
+
+    Only the last frames may differ: the vocoder hears the line's end padded to a rounded
+    length (``ttscli.fs2.shape_buckets``), which is not the same for the last window as for
+    the whole line, so there the samples move a little, far below the voice."""
+    from ttscli.fs2.engine import CONTEXT_FRAMES, FIRST_WINDOW_FRAMES
     from ttscli.text.frontend import text_to_phonemes
 
     chunks = list(exact_engine.stream(SENTENCE))
@@ -195,7 +199,11 @@ def test_stream_vocodes_a_first_window_then_the_rest_seamlessly(exact_engine: FS
     joined = np.concatenate([c.audio for c in chunks])
     assert len(joined) == len(whole)
     assert chunks[0].sentence_seconds == pytest.approx(len(whole) / exact_engine.sample_rate)
-    assert float(np.max(np.abs(joined - whole))) <= 1e-3
+    tail = CONTEXT_FRAMES * hop
+    assert len(whole) > tail + FIRST_WINDOW_FRAMES * hop  # the seam is outside the tail
+    assert float(np.max(np.abs(joined[:-tail] - whole[:-tail]))) <= 1e-5
+    peak = float(np.max(np.abs(whole)))
+    assert float(np.max(np.abs(joined[-tail:] - whole[-tail:]))) <= 0.01 * peak  # -40 dB
 
 
 LONG_SENTENCE = (
