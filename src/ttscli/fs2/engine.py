@@ -156,7 +156,7 @@ class FS2Engine:
         device: torch.device,
         kind: ModelKind,
         directory: Path | None = None,
-        precision: Precision = Precision.float32,
+        precision: Precision = Precision.auto,
     ) -> None:
         """``directory``: the checkpoint's folder, whose own vocoder tells whether the voice
         needs an F0 renderer (``voice_needs_f0_renderer``); ``precision``: the vocoder's
