@@ -228,7 +228,7 @@ class FS2System:
         controls: Controls | None = None,
         judge_pitch: bool = False,
         device: str = "cpu",
-        precision: str = "auto",
+        precision: str = Precision.auto.value,
     ) -> None:
         """``judge_pitch``: read each sentence's F0 too (a run over several --pitch).
         ``device``: the CPU by default, where the judged real-time factors are compared.
@@ -356,7 +356,7 @@ def load_systems(names: Sequence[str], args: argparse.Namespace) -> list[tuple[S
                 controls = Controls(pitch=pitch, energy=args.energy, duration=args.duration)
                 default = asdict(Controls())
                 scaled = [f"{k} {v:g}" for k, v in asdict(controls).items() if v != default[k]]
-                if args.precision != "auto":
+                if args.precision != Precision.auto.value:
                     scaled.append(args.precision)
                 label = f"{name} ({', '.join(scaled)})" if scaled else name
                 judge_pitch = len(args.pitches) > 1
