@@ -69,21 +69,26 @@ def test_a_saved_listener_loads_frozen_and_hears_the_same(tmp_path: Path) -> Non
     assert isinstance(loaded, Listener) and loaded.config == listener.config
 
 
+def listener_and_trainee(tmp_path: Path, target: str) -> tuple[Listener, SimpleNamespace]:
+    """A small frozen listener, and the parts of a trainee ``phone_loss`` reads."""
+    item = utterance(tmp_path, ["HH", "AH0"], [20, 20], frames=40)
+    listener = new_listener([item], SYMBOLS, channels=8).eval().requires_grad_(False)
+    trainee = SimpleNamespace(
+        model=SimpleNamespace(config=SimpleNamespace(audio=MelSpec())),
+        args=SimpleNamespace(phone_target=target),
+    )
+    return listener, trainee
+
+
 def test_the_recording_target_asks_for_what_the_recording_gives_and_no_more(tmp_path: Path):
     """``--phone-target recording``: a decoder that reproduces the recording owes the
     listener nothing, one that does not owes a positive KL; ``phonemes`` always asks for
     certainty, so even the recording owes a cross-entropy."""
-    item = utterance(tmp_path, ["HH", "AH0"], [20, 20], frames=40)
-    listener = new_listener([item], SYMBOLS, channels=8).eval().requires_grad_(False)
-    audio = MelSpec()
-    hop = audio.hop_length
+    listener, trainee = listener_and_trainee(tmp_path, "recording")
+    hop = trainee.model.config.audio.hop_length
     recording = torch.randn(2, 40 * hop, generator=torch.Generator().manual_seed(0)) * 0.1
     symbols = torch.tensor([SYMBOLS.index("HH")] * 20 + [SYMBOLS.index("AH0")] * 20)
     batch = Windows(None, torch.zeros(2, 40), recording, symbols=symbols.repeat(2, 1))
-    trainee = SimpleNamespace(
-        model=SimpleNamespace(config=SimpleNamespace(audio=audio)),
-        args=SimpleNamespace(phone_target="recording"),
-    )
     assert float(phone_loss(trainee, listener, recording, batch)) == pytest.approx(0, abs=1e-6)
     assert float(phone_loss(trainee, listener, recording.flip(1), batch)) > 1e-4
     trainee.args.phone_target = "phonemes"
@@ -95,9 +100,8 @@ def test_the_agreed_target_teaches_only_the_frames_where_the_recording_is_heard_
 ) -> None:
     """``--phone-target agreed``: the cross-entropy of the decoder's output, over exactly
     the frames where the listener hears the recording as the phoneme placed there."""
-    item = utterance(tmp_path, ["HH", "AH0"], [20, 20], frames=40)
-    listener = new_listener([item], SYMBOLS, channels=8).eval().requires_grad_(False)
-    audio = MelSpec()
+    listener, trainee = listener_and_trainee(tmp_path, "agreed")
+    audio = trainee.model.config.audio
     hop, frames = audio.hop_length, 40 - 2 * MARGIN
     noise = torch.Generator().manual_seed(1)
     recording = torch.randn(1, 40 * hop, generator=noise) * 0.1
@@ -110,10 +114,6 @@ def test_the_agreed_target_teaches_only_the_frames_where_the_recording_is_heard_
     classes = [int(c) if i % 2 == 0 else wrong[i] for i, c in enumerate(heard)]
     symbols = torch.tensor([[symbol_of[c] for c in classes]])
     batch = Windows(None, torch.zeros(1, 40), recording, symbols=symbols)
-    trainee = SimpleNamespace(
-        model=SimpleNamespace(config=SimpleNamespace(audio=audio)),
-        args=SimpleNamespace(phone_target="agreed"),
-    )
     centre = range(MARGIN, MARGIN + frames)
     kept = [i for i in centre if i % 2 == 0]
     with torch.no_grad():
