@@ -360,15 +360,18 @@ def test_scaled_dot_product_attention_matches_the_module(tiny_checkpoint: Path) 
 LONG = HELLO * 12
 
 
-def roughened_engine(directory: Path, semitones: float) -> FS2Engine:
-    """A checkpoint whose config asks for ``semitones`` of F0 movement, loaded fresh."""
+def configured_engine(directory: Path, **changes: float) -> FS2Engine:
+    """The tiny checkpoint with ``changes`` to its config, saved and loaded fresh."""
     model = make_tiny_model()
-    model = type(model)(
-        replace(model.config, pitch_roughness=semitones), model.variance_adaptor.stats
-    )
+    model = type(model)(replace(model.config, **changes), model.variance_adaptor.stats)
     model.load_state_dict(make_tiny_model().state_dict())
     save_checkpoint(model.eval(), directory)
     return engine(directory)
+
+
+def roughened_engine(directory: Path, semitones: float) -> FS2Engine:
+    """A checkpoint whose config asks for ``semitones`` of F0 movement, loaded fresh."""
+    return configured_engine(directory, pitch_roughness=semitones)
 
 
 def test_pitch_roughness_moves_the_contour_by_about_its_level(
@@ -422,3 +425,42 @@ def test_pitch_roughness_must_be_a_few_semitones_at_most() -> None:
         replace(make_tiny_model().config, pitch_roughness=-0.1).validate()
     with pytest.raises(ValueError, match="pitch_roughness"):
         replace(make_tiny_model().config, pitch_roughness=5.0).validate()
+
+
+def test_pitch_spread_and_level_widen_and_move_each_sentence_contour_exactly(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    plain = engine(tiny_checkpoint).synthesize([LONG, HELLO])
+    fs2 = configured_engine(tmp_path / "calibrated", pitch_spread=1.5, pitch_level=1.1)
+    calibrated = fs2.synthesize([LONG, HELLO])
+    for before, after in zip(plain, calibrated, strict=True):
+        log_f0 = np.log(before.pitch_hz.astype(np.float64))
+        centre = log_f0.mean()  # each sentence's own mean, padding left out
+        expected = centre + math.log(1.1) + 1.5 * (log_f0 - centre)
+        np.testing.assert_allclose(np.log(after.pitch_hz), expected, atol=2e-4)
+    # A sentence is calibrated the same alone as in a batch, and --pitch still multiplies.
+    alone = fs2.synthesize([HELLO])[0]
+    np.testing.assert_allclose(calibrated[1].pitch_hz, alone.pitch_hz, rtol=1e-4)
+    raised = fs2.synthesize([HELLO], Controls(pitch=1.25))[0]
+    np.testing.assert_allclose(raised.pitch_hz / alone.pitch_hz, 1.25, rtol=1e-3)
+
+
+def test_pitch_spread_and_level_leave_training_predictions_alone(tmp_path: Path) -> None:
+    fs2 = configured_engine(tmp_path / "calibrated", pitch_spread=1.5, pitch_level=1.1)
+    ids = torch.tensor([fs2.phoneme_ids(HELLO)])
+    model = fs2.model.train()
+    torch.manual_seed(0)
+    out = model(ids, torch.tensor([len(HELLO)]), Controls())
+    torch.manual_seed(0)
+    model.variance_adaptor.pitch_spread = model.variance_adaptor.pitch_level = 1.0
+    plain = model(ids, torch.tensor([len(HELLO)]), Controls())
+    torch.testing.assert_close(out.pitch, plain.pitch)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("pitch_spread", 0.4), ("pitch_spread", 2.5), ("pitch_level", 0.7), ("pitch_level", 1.3)],
+)
+def test_pitch_spread_and_level_must_stay_near_the_prediction(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        replace(make_tiny_model().config, **{field: value}).validate()

@@ -49,24 +49,58 @@ def test_both_trackers_read_a_steady_low_voice_as_smooth_and_a_wobbling_one_as_r
     assert rough == pytest.approx(2 * np.pi * 8 * HOP / RATE / np.sqrt(2), rel=0.35)
 
 
-LABELS = ("recordings", "voice, roughness 0", "voice, roughness 1")
+TEXT = "The examination and testimony of the experts enabled the commission to conclude."
+
+
+def one_recording(tmp_path: Path) -> Path:
+    """A corpus folder with one steady 90 Hz 'recording' of TEXT."""
+    corpus = tmp_path / "corpus"
+    (corpus / "wavs").mkdir(parents=True)
+    sf.write(corpus / "wavs" / "u1.wav", harmonic_tone(np.full(RATE, 90.0)), RATE)
+    (corpus / "metadata.csv").write_text(f"u1|{TEXT}|{TEXT}\n", encoding="utf-8")
+    return corpus
+
+
+def table_columns(table: str) -> dict[str, list[float]]:
+    """Row label -> its numbers (roughness Praat, pYIN, spread, median F0)."""
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [float(cell) for cell in cells[1:]] for cells in rows[1:]}
 
 
 def test_check_measures_recordings_and_the_voice_at_each_level(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("librosa")  # the check reads pYIN beside Praat
-    corpus = tmp_path / "corpus"
-    (corpus / "wavs").mkdir(parents=True)
-    sf.write(corpus / "wavs" / "u1.wav", harmonic_tone(np.full(RATE, 90.0)), RATE)
-    text = "The examination and testimony of the experts enabled the commission to conclude."
-    (corpus / "metadata.csv").write_text(f"u1|{text}|{text}\n", encoding="utf-8")
+    corpus = one_recording(tmp_path)
     assert main(["--corpus", str(corpus), "--count", "1", "--levels", "0,1"]) == 0
-    table = capsys.readouterr().out
-    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if "|" in line}
-    praat = {label: float(row.split("|")[2]) for label, row in rows.items() if label in LABELS}
-    assert praat["recordings"] < 0.1
-    assert praat["voice, roughness 1"] > praat["voice, roughness 0"] + 0.1
+    rows = table_columns(capsys.readouterr().out)
+    assert rows["recordings"][0] < 0.1
+    assert rows["recordings"][2] < 0.1  # a steady tone has no spread
+    assert rows["recordings"][3] == pytest.approx(90.0, rel=0.01)
+    rough, plain = (
+        rows["voice, roughness 1, spread 1, level 1"],
+        rows["voice, roughness 0, spread 1, level 1"],
+    )
+    assert rough[0] > plain[0] + 0.1
+
+
+def test_check_reads_the_spread_and_level_it_asks_the_voice_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("librosa")
+    corpus = one_recording(tmp_path)
+    argv = ["--corpus", str(corpus), "--count", "1", "--levels", "0"]
+    assert main([*argv, "--spreads", "1,1.5", "--pitch-levels", "1,1.1"]) == 0
+    rows = table_columns(capsys.readouterr().out)
+    plain = rows["voice, roughness 0, spread 1, level 1"]
+    wide = rows["voice, roughness 0, spread 1.5, level 1"]
+    high = rows["voice, roughness 0, spread 1, level 1.1"]
+    assert wide[2] / plain[2] == pytest.approx(1.5, rel=0.2)
+    assert high[3] / plain[3] == pytest.approx(1.1, rel=0.02)
+    assert main([*argv, "--spreads", "3"]) == 1
+    assert "--spreads" in capsys.readouterr().err
+    assert main([*argv, "--pitch-levels", "2"]) == 1
+    assert "--pitch-levels" in capsys.readouterr().err
 
 
 def test_check_without_a_corpus_is_a_one_line_error(

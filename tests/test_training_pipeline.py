@@ -144,17 +144,38 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
     # movement (written by its function: a two-step model may be too quiet for the
     # script's own check that the bundle speaks).
     bundle = tmp_path / "bundle"
-    write_bundle(checkpoint, mel_run / "best", bundle, torch.float16, None, [], 0.5, None, 0.5)
-    assert json.loads((bundle / "config.json").read_text())["pitch_roughness"] == 0.5
+    calibration = {"pitch_level": 1.02, "pitch_spread": 1.1}
+    write_bundle(
+        checkpoint, mel_run / "best", bundle, torch.float16, None, [], 0.5, None, 0.5, calibration
+    )
+    written = json.loads((bundle / "config.json").read_text())
+    assert written["pitch_roughness"] == 0.5
+    assert {name: written[name] for name in calibration} == calibration
     speaks(tmp_path / "bundled.wav", "--checkpoint", str(bundle), "--pitch", "1.2")
-    refused = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "bundle_voice.py"), "--checkpoint",
-         str(checkpoint), "--vocoder", str(mel_run / "best"), "--out", str(tmp_path / "no"),
-         "--pitch-roughness", "9"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
-    assert "--pitch-roughness" in refused.stderr and not (tmp_path / "no").exists()
+    for flag, value in (
+        ("--pitch-roughness", "9"),
+        ("--pitch-level", "2"),
+        ("--pitch-spread", "0.1"),
+    ):
+        refused = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "bundle_voice.py"),
+                "--checkpoint",
+                str(checkpoint),
+                "--vocoder",
+                str(mel_run / "best"),
+                "--out",
+                str(tmp_path / "no"),
+                flag,
+                value,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+        assert flag in refused.stderr and not (tmp_path / "no").exists()  # fmt: skip
     # --true-mels: the same vocoder fitted on the recordings' own mels.
     true_run = tmp_path / "true-mels"
     common[common.index(str(mel_run))] = str(true_run)

@@ -134,6 +134,18 @@ class FS2Config:
     voice this smooth sounds mechanical, the more so raised (``scripts/check_pitch_roughness.py``
     measures both and picks the level; ``bundle_voice.py --pitch-roughness`` stores it)."""
 
+    pitch_level: float = 1.0
+    """A factor on the predicted F0 when the model speaks from its own prediction, before
+    ``--pitch``; 1 = as predicted. It puts the voice's median F0 back on its recordings'
+    where the predictor ends up a little off (``check-pitch-roughness`` measures both)."""
+
+    pitch_spread: float = 1.0
+    """How much to widen the predicted log-F0 contour around each utterance's mean when the
+    model speaks from its own prediction; 1 = as predicted. A regression-trained pitch
+    predictor compresses a sentence's intonation as well as its fine movement (the mean of
+    what it cannot predict is flatter than any one reading); ``python -m ttscli.lab
+    check-pitch-spread`` measures the voice's spread against its recordings'."""
+
     word_lead_frames: float = 0.0
     """How far the voice's sound runs ahead of its phoneme durations, in frames, where
     one word flows into the next: word timings start that much earlier there (not at the
@@ -160,6 +172,10 @@ class FS2Config:
             )
         if not 0.0 <= self.pitch_roughness <= 3.0:
             raise ValueError("pitch_roughness: needs semitones in [0, 3]")
+        if not 0.8 <= self.pitch_level <= 1.25:
+            raise ValueError("pitch_level: needs a factor in [0.8, 1.25]")
+        if not 0.5 <= self.pitch_spread <= 2.0:
+            raise ValueError("pitch_spread: needs a factor in [0.5, 2]")
         if not 0.0 <= self.word_lead_frames <= 20.0:
             raise ValueError("word_lead_frames: needs frames in [0, 20]")
         span = self.variance.pitch_range

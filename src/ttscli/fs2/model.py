@@ -128,6 +128,8 @@ class VarianceAdaptor(nn.Module):
         self.cwt_scales = v.cwt_scales
         self.stats = stats
         self.pitch_roughness = config.pitch_roughness
+        self.pitch_spread = config.pitch_spread
+        self.pitch_level = config.pitch_level
         self.round_frames: Callable[[int], int] | None = None
         """Rounds a batch's frame count up (``ttscli.fs2.shape_buckets``), where the engine
         wants fewer distinct shapes and no frame-level targets are given; padded frames are
@@ -176,6 +178,17 @@ class VarianceAdaptor(nn.Module):
             movement[row, :frames] = pitch_movement(utterance, frames).to(movement)
         semitones_to_z = math.log(2) / 12 / self.stats.log_f0_std
         return pitch + movement * (self.pitch_roughness * semitones_to_z)
+
+    def _calibrate(self, pitch: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """The predicted contour (z-scores) widened by ``pitch_spread`` around each
+        utterance's mean and moved by ``pitch_level``; unchanged while training (the losses
+        see the prediction)."""
+        if (self.pitch_spread == 1.0 and self.pitch_level == 1.0) or self.training:
+            return pitch
+        keep = (~frame_mask).to(pitch.dtype)
+        mean = (pitch * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+        level = math.log(self.pitch_level) / self.stats.log_f0_std
+        return mean + level + self.pitch_spread * (pitch - mean)
 
     def _pitch_as_asked(
         self,
@@ -237,6 +250,7 @@ class VarianceAdaptor(nn.Module):
         pitch_used, pitch_prediction, pitch_mean_std = self._predict_pitch(x, frame_mask)
         if pitch is None:
             shift = torch.log(torch.tensor(controls.pitch)) / self.stats.log_f0_std
+            pitch_used = self._calibrate(pitch_used, frame_mask)
             pitch_used = self._roughen(pitch_used, durations, phoneme_mask, frame_lengths, phonemes)
             pitch = pitch_used + float(shift)
             if pitch_offset is not None:

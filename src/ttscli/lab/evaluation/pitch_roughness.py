@@ -1,17 +1,23 @@
-"""How much does the voice's F0 move from frame to frame, against the recordings it learnt
-from, and what does adding movement (``pitch_roughness`` in a checkpoint's config) do to
-the judges at ``--pitch`` 1 and at the raised and lowered ratios?
+"""How much does the voice's F0 move from frame to frame and across a sentence, against the
+recordings it learnt from, and what do adding movement (``pitch_roughness`` in a
+checkpoint's config), widening the intonation (``pitch_spread``) and moving the voice's
+level (``pitch_level``) do to the judges at
+``--pitch`` 1 and at the raised and lowered ratios?
 
 A pitch predictor trained by regression predicts the mean of what it heard, so its contour
 keeps the sentence's intonation but loses the small movement within syllables that the
 recordings have. Roughness here is the root-mean-square step, in semitones, between
 neighbouring voiced frames (within runs of voiced frames), read by two trackers so that
-neither's own jitter is mistaken for the voice's. The recordings are the first ``--count``
+neither's own jitter is mistaken for the voice's. Spread is the standard deviation of the
+log-F0 of a sentence's voiced frames, in semitones (Praat): how far its intonation ranges,
+which a regression-trained predictor also compresses. The recordings are the first ``--count``
 utterances of a corpus folder, which ``train_fs2.py`` holds out for validation, so the
 level is chosen on sentences the model never trained on and never on the evaluation set.
 
     python scripts/check_pitch_roughness.py --corpus data/joe --count 30 \\
         --levels 0,0.45,0.6,0.75 --ratios 1,1.5 --judge
+    python scripts/check_pitch_roughness.py --corpus data/joe --count 100 \
+        --levels 0.6 --spreads 1,1.06 --pitch-levels 1,1.016 --judge
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ onset and offset errors."""
 
 Tracker = Callable[[np.ndarray, int, int], np.ndarray]
 TRACKERS: dict[str, Tracker] = {"Praat": voice_range_f0, "pYIN": pyin_f0}
+SPREAD_TRACKER = "Praat"
+"""pYIN's Viterbi smoothing narrows both sources' range; Praat reads each frame alone."""
 
 
 def f0_roughness(track: np.ndarray, min_run: int = MIN_RUN_FRAMES) -> float | None:
@@ -59,14 +67,23 @@ class RoughnessRow:
 
     label: str
     roughness: dict[str, list[float]] = field(default_factory=dict)
+    spread: list[float] = field(default_factory=list)
+    """Per sentence: the standard deviation of its voiced log-F0, semitones (Praat)."""
+    median_f0: list[float] = field(default_factory=list)
+    """Per sentence: the median F0 of its voiced frames, Hz (Praat)."""
     ovrl: dict[float, list[float]] = field(default_factory=dict)
     hypotheses: dict[float, list[str]] = field(default_factory=dict)
 
     def measure(self, audio: np.ndarray, rate: int) -> None:
         for name, tracker in TRACKERS.items():
-            value = f0_roughness(tracker(audio, rate, MelSpec().hop_length))
+            track = tracker(audio, rate, MelSpec().hop_length)
+            value = f0_roughness(track)
             if value is not None:
                 self.roughness.setdefault(name, []).append(value)
+            voiced = track[track > 0]
+            if name == SPREAD_TRACKER and len(voiced) >= MIN_RUN_FRAMES:
+                self.spread.append(float(np.std(12.0 * np.log2(voiced))))
+                self.median_f0.append(float(np.median(voiced)))
 
 
 class Judges:
@@ -107,15 +124,28 @@ def measure(
     ratios: Sequence[float],
     judges: Judges | None,
     progress: TextIO = sys.stderr,
+    spreads: Sequence[float] = (1.0,),
+    pitch_levels: Sequence[float] = (1.0,),
+    checkpoint: Path | None = None,
 ) -> list[RoughnessRow]:
-    """Rows for the recordings and for the bundled voice at each roughness level."""
+    """Rows for the recordings and for the voice at each roughness level, spread and
+    pitch level."""
     from ttscli.fs2.engine import FS2Engine
     from ttscli.fs2.kinds import Controls
 
-    engine = FS2Engine.load(None, device="cpu")
+    engine = FS2Engine.load(checkpoint, device="cpu")
     adaptor = engine.model.variance_adaptor
     recordings = RoughnessRow("recordings")
-    voices = [RoughnessRow(f"voice, roughness {level:g}") for level in levels]
+    settings = [
+        (level, spread, pitch_level)
+        for pitch_level in pitch_levels
+        for spread in spreads
+        for level in levels
+    ]
+    voices = [
+        RoughnessRow(f"voice, roughness {level:g}, spread {spread:g}, level {pitch_level:g}")
+        for level, spread, pitch_level in settings
+    ]
     for number, (path, text) in enumerate(items, 1):
         audio, rate = soundfile.read(path, dtype="float32")
         recordings.measure(audio, rate)
@@ -123,8 +153,9 @@ def measure(
             judges.judge(recordings, 1.0, audio, rate)
         # Roughness is read at 1 only; the other ratios are spoken only to be judged.
         spoken_ratios = ratios if judges is not None else [1.0]
-        for level, row in zip(levels, voices, strict=True):
-            adaptor.pitch_roughness = level
+        for (level, spread, pitch_level), row in zip(settings, voices, strict=True):
+            adaptor.pitch_roughness, adaptor.pitch_spread = level, spread
+            adaptor.pitch_level = pitch_level
             for ratio in spoken_ratios:
                 chunks = engine.stream(text, Controls(pitch=ratio))
                 spoken = np.concatenate([chunk.audio for chunk in chunks])
@@ -143,15 +174,18 @@ def print_table(
 
     judged = [r for r in ratios if any(r in row.ovrl for row in rows)]
     head = "| audio | " + " | ".join(f"roughness {name}" for name in TRACKERS)
+    head += " | spread | median F0"
     for ratio in judged:
         head += f" | WER @{ratio:g} | OVRL @{ratio:g}"
     print(head + " |", file=out)
-    print("|---|" + "---:|" * (len(TRACKERS) + 2 * len(judged)), file=out)
+    print("|---|" + "---:|" * (len(TRACKERS) + 2 + 2 * len(judged)), file=out)
     for row in rows:
         cells = [row.label]
         for name in TRACKERS:
             values = row.roughness.get(name)
             cells.append(f"{np.mean(values):.3f}" if values else "n/a")
+        cells.append(f"{np.mean(row.spread):.2f}" if row.spread else "n/a")
+        cells.append(f"{np.exp(np.mean(np.log(row.median_f0))):.1f}" if row.median_f0 else "n/a")
         for ratio in judged:
             if ratio in row.ovrl:
                 cells.append(f"{corpus_wer(texts, row.hypotheses[ratio]):.3f}")
@@ -161,7 +195,9 @@ def print_table(
         print("| " + " | ".join(cells) + " |", file=out)
     print(
         "Roughness: RMS step in semitones between neighbouring voiced frames "
-        f"({MelSpec().hop_length}-sample hop), mean over sentences.",
+        f"({MelSpec().hop_length}-sample hop), mean over sentences. Spread: standard "
+        f"deviation of a sentence's voiced log-F0 in semitones ({SPREAD_TRACKER}), mean over "
+        "sentences; median F0: Hz, geometric mean of the sentences' medians.",
         file=out,
     )
 
@@ -171,6 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, required=True, help="a build_corpus.py folder")
     parser.add_argument("--count", type=int, default=30, help="held-out utterances to use")
     parser.add_argument("--levels", default="0,0.45,0.6,0.75", help="roughness in semitones")
+    parser.add_argument(
+        "--spreads", default="1", help="pitch_spread factors (each with every level)"
+    )
+    parser.add_argument(
+        "--pitch-levels", default="1", help="pitch_level factors (each with every spread)"
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="the voice (default: the bundled one)"
+    )
     parser.add_argument("--ratios", default="1,1.5", help="--pitch values to judge at")
     parser.add_argument("--judge", action="store_true", help="add DNSMOS OVRL and WER")
     args = parser.parse_args(argv)
@@ -178,12 +223,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         levels, ratios = number_list(args.levels, float), number_list(args.ratios, float)
         if not all(0.0 <= level <= 3.0 for level in levels):
             raise UserError("--levels: semitones in [0, 3]")
+        spreads = number_list(args.spreads, float)
+        if not all(0.5 <= spread <= 2.0 for spread in spreads):
+            raise UserError("--spreads: factors in [0.5, 2]")
+        pitch_levels = number_list(args.pitch_levels, float)
+        if not all(0.8 <= pitch_level <= 1.25 for pitch_level in pitch_levels):
+            raise UserError("--pitch-levels: factors in [0.8, 1.25]")
         if 1.0 not in ratios:
             ratios = [1.0, *ratios]
         items = held_out(args.corpus, args.count)
         if not items:
             raise UserError(f"{args.corpus}: metadata.csv lists no utterances")
-        rows = measure(items, levels, ratios, Judges() if args.judge else None)
+        judges = Judges() if args.judge else None
+        rows = measure(
+            items,
+            levels,
+            ratios,
+            judges,
+            spreads=spreads,
+            pitch_levels=pitch_levels,
+            checkpoint=args.checkpoint,
+        )
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -79,7 +79,9 @@ def write_bundle(
     variance_power: float,
     pitch_range: tuple[float, float] | None = None,
     pitch_roughness: float | None = None,
+    pitch_calibration: dict[str, float] | None = None,
 ) -> None:
+    """``pitch_calibration``: ``pitch_level`` and ``pitch_spread`` to store, where given."""
     model = load_checkpoint(checkpoint)
     config = model.config
     if pitch_control is not None:
@@ -91,6 +93,8 @@ def write_bundle(
         config = replace(config, mel_variance_scale=scale)
     if pitch_roughness is not None:  # after the scale, which is measured on the plain contour
         config = replace(config, pitch_roughness=pitch_roughness)
+    if pitch_calibration:
+        config = replace(config, **pitch_calibration)
     config.validate()
     model.config = config
     save_checkpoint(model, out, dtype)
@@ -146,6 +150,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "default: as the checkpoint says)",
     )
     parser.add_argument(
+        "--pitch-level",
+        type=float,
+        default=None,
+        metavar="FACTOR",
+        help="factor on the predicted F0, 0.8-1.25: the recordings' median F0 over the "
+        "voice's, as check_pitch_roughness.py reads them (default: as the checkpoint says)",
+    )
+    parser.add_argument(
+        "--pitch-spread",
+        type=float,
+        default=None,
+        metavar="FACTOR",
+        help="widening of each sentence's predicted log-F0 around its mean, 0.5-2: the "
+        "recordings' spread over the voice's (default: as the checkpoint says)",
+    )
+    parser.add_argument(
         "--variance-features",
         type=Path,
         default=None,
@@ -163,6 +183,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.pitch_roughness is not None and not 0.0 <= args.pitch_roughness <= 3.0:
         print("error: --pitch-roughness: needs semitones in [0, 3]", file=sys.stderr)
         return 1
+    calibration = {
+        name: value
+        for name, value in (("pitch_level", args.pitch_level), ("pitch_spread", args.pitch_spread))
+        if value is not None
+    }
+    if args.pitch_level is not None and not 0.8 <= args.pitch_level <= 1.25:
+        print("error: --pitch-level: needs a factor in [0.8, 1.25]", file=sys.stderr)
+        return 1
+    if args.pitch_spread is not None and not 0.5 <= args.pitch_spread <= 2.0:
+        print("error: --pitch-spread: needs a factor in [0.5, 2]", file=sys.stderr)
+        return 1
     if args.variance_features and not variance_features:
         print(f"error: {args.variance_features}: no .npz feature files", file=sys.stderr)
         return 1
@@ -179,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.variance_power,
                 tuple(args.pitch_range) if args.pitch_range else None,
                 args.pitch_roughness,
+                calibration,
             )
             total = sum((staged / name).stat().st_size for name in FILES)
             if total > args.max_mb * 1e6:

@@ -268,8 +268,10 @@ def build_model(args: argparse.Namespace, stats: ProsodyStats) -> FastSpeech2:
         config = start.config if args.fs2s else replace(start.config, wave_decoder=None)
         # The mel variance scale was measured on the old weights' mels; a retrained model
         # needs its own (bundle-voice --variance-features).
-        # So was the pitch roughness, on the old pitch predictor's contours.
-        config = replace(config, mel_variance_scale=(), pitch_roughness=0.0)
+        # So were the pitch roughness, level and spread, on the old predictor's contours.
+        config = replace(
+            config, mel_variance_scale=(), pitch_roughness=0.0, pitch_level=1.0, pitch_spread=1.0
+        )
         model = FastSpeech2(config, stats)  # pitch and energy bins from these stats
         state = start.state_dict()
         if not args.fs2s:
