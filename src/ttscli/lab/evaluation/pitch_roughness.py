@@ -1,8 +1,8 @@
 """How much does the voice's F0 move from frame to frame and across a sentence, against the
 recordings it learnt from, and what do adding movement (``pitch_roughness`` in a
 checkpoint's config), widening the intonation (``pitch_spread``) and moving the voice's
-level (``pitch_level``) do to the judges at
-``--pitch`` 1 and at the raised and lowered ratios?
+level (``pitch_level``) do to the judges at ``--pitch`` 1 and at the raised and lowered
+ratios?
 
 A pitch predictor trained by regression predicts the mean of what it heard, so its contour
 keeps the sentence's intonation but loses the small movement within syllables that the
@@ -16,7 +16,7 @@ level is chosen on sentences the model never trained on and never on the evaluat
 
     python scripts/check_pitch_roughness.py --corpus data/joe --count 30 \\
         --levels 0,0.45,0.6,0.75 --ratios 1,1.5 --judge
-    python scripts/check_pitch_roughness.py --corpus data/joe --count 100 \
+    python scripts/check_pitch_roughness.py --corpus data/joe --count 64 \\
         --levels 0.6 --spreads 1,1.06 --pitch-levels 1,1.016 --judge
 """
 
