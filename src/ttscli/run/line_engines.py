@@ -5,7 +5,9 @@ A line that asks for what the run already loaded is spoken by the run's engine, 
 names the run's value or what that value chose (fs2's ``auto`` reports the model it picked
 in ``facts()``); any other value loads a second engine the first time a line asks for it,
 kept for the rest of the run, so a file that mixes models loads each model once, wherever
-its lines are.
+its lines are. Where a value only the engine can resolve turns out to choose an engine
+already loaded (``auto`` in a run that named the model it picks), the new copy is dropped
+at once and the loaded one speaks: a batch never holds the same model twice.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class LineEngines:
                 engine = self._spec.with_arguments(dict(key)).load(self._threads)
             except UserError as exc:
                 raise UserError(f"{asked}: {exc}") from None
+            facts = engine.facts()
+            same = (known for known in self._loaded.values() if known.facts() == facts)
+            engine = next(same, engine)
             self._loaded[key] = engine
         return engine
 
