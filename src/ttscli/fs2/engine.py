@@ -49,6 +49,7 @@ from ttscli.fs2.model import (
     LatentWaveDecoder,
     PhonemeProsody,
 )
+from ttscli.fs2.modules import frame_mean
 from ttscli.fs2.precision import vocoder_dtype
 from ttscli.fs2.shape_buckets import padded_length
 from ttscli.fs2.vocoders import (
@@ -828,11 +829,7 @@ def widened_mel(
     if not scale:
         return mel
     factor = torch.tensor(scale, dtype=mel.dtype, device=mel.device)
-    if frame_mask is None:
-        mean = mel.mean(dim=1, keepdim=True)
-    else:
-        keep = (~frame_mask).unsqueeze(-1).to(mel.dtype)  # (batch, frames, 1)
-        mean = (mel * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+    mean = mel.mean(dim=1, keepdim=True) if frame_mask is None else frame_mean(mel, frame_mask)
     return mean + factor * (mel - mean)
 
 

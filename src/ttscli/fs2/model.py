@@ -19,7 +19,14 @@ from ttscli.fs2.kinds import Controls
 
 __all__ = ["Controls", "FS2Output", "FastSpeech2", "PhonemeProsody"]
 from ttscli.fs2.latent_vocoder import MelAdapter, VitsDecoder
-from ttscli.fs2.modules import FFTStack, PostNet, VariancePredictor, padding_mask, regulate_length
+from ttscli.fs2.modules import (
+    FFTStack,
+    PostNet,
+    VariancePredictor,
+    frame_mean,
+    padding_mask,
+    regulate_length,
+)
 
 
 @dataclass
@@ -185,8 +192,7 @@ class VarianceAdaptor(nn.Module):
         see the prediction)."""
         if (self.pitch_spread == 1.0 and self.pitch_level == 1.0) or self.training:
             return pitch
-        keep = (~frame_mask).to(pitch.dtype)
-        mean = (pitch * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+        mean = frame_mean(pitch, frame_mask)
         level = math.log(self.pitch_level) / self.stats.log_f0_std
         return mean + level + self.pitch_spread * (pitch - mean)
 
@@ -203,9 +209,7 @@ class VarianceAdaptor(nn.Module):
         frames = pitch.shape[1]
         shift = frame_values(prosody.pitch_shift, durations, frames, 0.0) / self.stats.log_f0_std
         widen = frame_values(prosody.pitch_widen, durations, frames, 1.0)
-        keep = (~frame_mask).to(contour.dtype)
-        mean = (contour * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
-        return pitch + shift + (widen - 1) * (contour - mean)
+        return pitch + shift + (widen - 1) * (contour - frame_mean(contour, frame_mask))
 
     def forward(
         self,

@@ -33,6 +33,16 @@ def padding_mask(lengths: torch.Tensor, max_length: int | None = None) -> torch.
     return steps[None, :] >= lengths[:, None]
 
 
+def frame_mean(values: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    """Each utterance's mean over its frames (dimension 1), padding left out and the frame
+    dimension kept, for ``values`` of (batch, frames) or (batch, frames, channels): what a
+    contour or a mel is widened around, the same alone as in a padded batch."""
+    keep = (~frame_mask).to(values.dtype)
+    if values.dim() == 3:
+        keep = keep.unsqueeze(-1)
+    return (values * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+
+
 class FFTBlock(nn.Module):
     """Feed-forward Transformer block: self-attention and a two-layer 1-D conv network,
     each with residual connection and layer norm (post-norm, as in the paper)."""
