@@ -175,7 +175,7 @@ def check_fs2s_from_trained(checkpoint: Path, features: Path, corpus: Path, tmp_
             check=False,
         )
         assert refused.returncode == 1 and refused.stderr.count("\n") == 1
-        assert flag in refused.stderr and not (tmp_path / "no").exists()  # fmt: skip
+        assert flag in refused.stderr and not (tmp_path / "no").exists()
     # --true-mels: the same vocoder fitted on the recordings' own mels.
     true_run = tmp_path / "true-mels"
     common[common.index(str(mel_run))] = str(true_run)

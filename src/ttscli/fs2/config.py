@@ -110,6 +110,27 @@ class WaveDecoderConfig:
     """vits with an inverse-STFT head: an F0-driven excitation (see ``HiFiGANConfig``)."""
 
 
+PITCH_ROUGHNESS_RANGE = (0.0, 3.0)
+"""Semitones of ``pitch_roughness``: a few at most, or the voice wobbles."""
+PITCH_LEVEL_RANGE = (0.8, 1.25)
+"""Factors ``pitch_level`` may take: a correction of the predictor, not a new voice."""
+PITCH_SPREAD_RANGE = (0.5, 2.0)
+"""Factors ``pitch_spread`` may take."""
+
+
+CONTOUR_SETTINGS = (
+    ("pitch_roughness", PITCH_ROUGHNESS_RANGE, "semitones"),
+    ("pitch_level", PITCH_LEVEL_RANGE, "a factor"),
+    ("pitch_spread", PITCH_SPREAD_RANGE, "a factor"),
+)
+"""The config fields that act on the predicted F0 contour: name, allowed span, unit."""
+
+
+def span_text(span: tuple[float, float]) -> str:
+    """``[low, high]`` as the refusals of these settings print it."""
+    return f"[{span[0]:g}, {span[1]:g}]"
+
+
 @dataclass(frozen=True)
 class FS2Config:
     """Everything needed to rebuild a FastSpeech 2 / 2s model and feed it correctly."""
@@ -144,7 +165,7 @@ class FS2Config:
     model speaks from its own prediction; 1 = as predicted. A regression-trained pitch
     predictor compresses a sentence's intonation as well as its fine movement (the mean of
     what it cannot predict is flatter than any one reading); ``python -m ttscli.lab
-    check-pitch-spread`` measures the voice's spread against its recordings'."""
+    check-pitch-roughness`` measures the voice's spread against its recordings'."""
 
     word_lead_frames: float = 0.0
     """How far the voice's sound runs ahead of its phoneme durations, in frames, where
@@ -170,12 +191,9 @@ class FS2Config:
             raise ValueError(
                 f"mel_variance_scale: needs {self.audio.n_mels} values in (0, 10], or none"
             )
-        if not 0.0 <= self.pitch_roughness <= 3.0:
-            raise ValueError("pitch_roughness: needs semitones in [0, 3]")
-        if not 0.8 <= self.pitch_level <= 1.25:
-            raise ValueError("pitch_level: needs a factor in [0.8, 1.25]")
-        if not 0.5 <= self.pitch_spread <= 2.0:
-            raise ValueError("pitch_spread: needs a factor in [0.5, 2]")
+        for name, (low, high), unit in CONTOUR_SETTINGS:
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"{name}: needs {unit} in {span_text((low, high))}")
         if not 0.0 <= self.word_lead_frames <= 20.0:
             raise ValueError("word_lead_frames: needs frames in [0, 20]")
         span = self.variance.pitch_range

@@ -34,6 +34,12 @@ import soundfile
 
 from ttscli.audio.dsp import MelSpec
 from ttscli.audio.f0 import pyin_f0, voice_range_f0
+from ttscli.fs2.config import (
+    PITCH_LEVEL_RANGE,
+    PITCH_ROUGHNESS_RANGE,
+    PITCH_SPREAD_RANGE,
+    span_text,
+)
 from ttscli.lab.evaluation.judge_pitch import number_list
 from ttscli.util.errors import UserError
 
@@ -80,10 +86,14 @@ class RoughnessRow:
             value = f0_roughness(track)
             if value is not None:
                 self.roughness.setdefault(name, []).append(value)
-            voiced = track[track > 0]
-            if name == SPREAD_TRACKER and len(voiced) >= MIN_RUN_FRAMES:
-                self.spread.append(float(np.std(12.0 * np.log2(voiced))))
-                self.median_f0.append(float(np.median(voiced)))
+            if name == SPREAD_TRACKER:
+                self.measure_range(track[track > 0])
+
+    def measure_range(self, voiced: np.ndarray) -> None:
+        """Spread and median of one sentence's voiced F0 (Hz), where it has enough frames."""
+        if len(voiced) >= MIN_RUN_FRAMES:
+            self.spread.append(float(np.std(12.0 * np.log2(voiced))))
+            self.median_f0.append(float(np.median(voiced)))
 
 
 class Judges:
@@ -221,14 +231,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         levels, ratios = number_list(args.levels, float), number_list(args.ratios, float)
-        if not all(0.0 <= level <= 3.0 for level in levels):
-            raise UserError("--levels: semitones in [0, 3]")
         spreads = number_list(args.spreads, float)
-        if not all(0.5 <= spread <= 2.0 for spread in spreads):
-            raise UserError("--spreads: factors in [0.5, 2]")
         pitch_levels = number_list(args.pitch_levels, float)
-        if not all(0.8 <= pitch_level <= 1.25 for pitch_level in pitch_levels):
-            raise UserError("--pitch-levels: factors in [0.8, 1.25]")
+        for flag, values, span, unit in (
+            ("--levels", levels, PITCH_ROUGHNESS_RANGE, "semitones"),
+            ("--spreads", spreads, PITCH_SPREAD_RANGE, "factors"),
+            ("--pitch-levels", pitch_levels, PITCH_LEVEL_RANGE, "factors"),
+        ):
+            if not all(span[0] <= value <= span[1] for value in values):
+                raise UserError(f"{flag}: {unit} in {span_text(span)}")
         if 1.0 not in ratios:
             ratios = [1.0, *ratios]
         items = held_out(args.corpus, args.count)

@@ -34,7 +34,13 @@ from ttscli.fs2.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from ttscli.fs2.config import FS2Config
+from ttscli.fs2.config import (
+    CONTOUR_SETTINGS,
+    PITCH_LEVEL_RANGE,
+    PITCH_SPREAD_RANGE,
+    FS2Config,
+    span_text,
+)
 from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.io import load_dataclass
 from ttscli.fs2.model import Controls, FastSpeech2
@@ -154,16 +160,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=None,
         metavar="FACTOR",
-        help="factor on the predicted F0, 0.8-1.25: the recordings' median F0 over the "
-        "voice's, as check_pitch_roughness.py reads them (default: as the checkpoint says)",
+        help=f"factor on the predicted F0, in {span_text(PITCH_LEVEL_RANGE)}: the recordings' "
+        "median F0 over the voice's, as check_pitch_roughness.py reads them (default: as the "
+        "checkpoint says)",
     )
     parser.add_argument(
         "--pitch-spread",
         type=float,
         default=None,
         metavar="FACTOR",
-        help="widening of each sentence's predicted log-F0 around its mean, 0.5-2: the "
-        "recordings' spread over the voice's (default: as the checkpoint says)",
+        help="widening of each sentence's predicted log-F0 around its mean, in "
+        f"{span_text(PITCH_SPREAD_RANGE)}: the recordings' spread over the voice's (default: "
+        "as the checkpoint says)",
     )
     parser.add_argument(
         "--variance-features",
@@ -180,20 +188,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.variance_features
         else []
     )
-    if args.pitch_roughness is not None and not 0.0 <= args.pitch_roughness <= 3.0:
-        print("error: --pitch-roughness: needs semitones in [0, 3]", file=sys.stderr)
-        return 1
+    for name, (low, high), unit in CONTOUR_SETTINGS:
+        value = getattr(args, name)
+        if value is not None and not low <= value <= high:
+            flag = "--" + name.replace("_", "-")
+            print(f"error: {flag}: needs {unit} in {span_text((low, high))}", file=sys.stderr)
+            return 1
     calibration = {
         name: value
         for name, value in (("pitch_level", args.pitch_level), ("pitch_spread", args.pitch_spread))
         if value is not None
     }
-    if args.pitch_level is not None and not 0.8 <= args.pitch_level <= 1.25:
-        print("error: --pitch-level: needs a factor in [0.8, 1.25]", file=sys.stderr)
-        return 1
-    if args.pitch_spread is not None and not 0.5 <= args.pitch_spread <= 2.0:
-        print("error: --pitch-spread: needs a factor in [0.5, 2]", file=sys.stderr)
-        return 1
     if args.variance_features and not variance_features:
         print(f"error: {args.variance_features}: no .npz feature files", file=sys.stderr)
         return 1
