@@ -248,3 +248,56 @@ def test_pitch_ratio_is_the_median_of_sentence_ratios() -> None:
     assert up.f0_ratio == pytest.approx(1.45)  # median of 1.5 and 1.4; no reading: skipped
     assert up.length_ratio == pytest.approx(1.05)
     assert base.f0_ratio == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- loudness
+
+
+def test_rms_level_is_the_level_asked_for_and_silence_stays_silent() -> None:
+    tone = (0.5 * np.sin(np.linspace(0, 200 * np.pi, 16000))).astype(np.float32)
+    levelled = ev.at_rms_level(tone, -26.0)
+    rms_db = 20 * np.log10(np.sqrt(np.mean(levelled.astype(np.float64) ** 2)))
+    assert rms_db == pytest.approx(-26.0, abs=1e-4)
+    assert levelled.dtype == np.float32
+    silence = np.zeros(100, dtype=np.float32)
+    np.testing.assert_array_equal(ev.at_rms_level(silence, -26.0), silence)
+
+
+def test_dnsmos_level_moves_only_what_dnsmos_hears(tmp_path: Path) -> None:
+    """The recogniser hears the waveform as written; DNSMOS hears it at the level asked."""
+    import soundfile as sf
+
+    stdout, data = _run(
+        tmp_path,
+        "--systems",
+        "ttscli-fs2",
+        "--dnsmos-level",
+        "-20",
+        "--save-audio",
+        str(tmp_path / "audio"),
+    )
+    assert data["dnsmos_level_dbfs"] == -20.0
+    assert "DNSMOS heard every waveform at -20 dBFS RMS." in stdout
+    judged = data["results"][0]["sentences"][0]
+    audio, rate = sf.read(tmp_path / "audio" / "ttscli-fs2" / "0000.wav", dtype="float32")
+    audio_16k = ev.resample(audio, rate, ev.JUDGE_RATE)
+    judge = ev.DnsmosJudge()
+    levelled = judge.score(ev.at_rms_level(audio_16k, -20.0))
+    as_written = judge.score(audio_16k)
+    assert judged["dnsmos_ovrl"] == pytest.approx(levelled.ovrl, abs=1e-6)
+    assert abs(levelled.ovrl - as_written.ovrl) > 1e-3  # the level was really moved
+    assert judged["hypothesis"] == ev.SphinxJudge().transcribe(audio_16k)
+
+
+def test_a_dnsmos_level_out_of_range_is_refused(tmp_path: Path) -> None:
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("Hello.\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--sentences", str(sentences), "--dnsmos-level", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "error: --dnsmos-level: give an RMS level in dBFS from -60 to -3" in done.stderr

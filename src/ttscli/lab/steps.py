@@ -26,6 +26,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "check-f0": ("evaluation.f0_check", "compare F0 trackers on recordings"),
     "check-vocoder-f0": ("evaluation.vocoder_f0", "how closely vocoders follow a pitch ratio"),
     "check-judge-pitch": ("evaluation.judge_pitch", "what DNSMOS makes of pitch changes"),
+    "check-judge-level": ("evaluation.judge_level", "what DNSMOS makes of loudness"),
     "check-pitch-roughness": ("evaluation.pitch_roughness", "F0 movement against recordings"),
     "check-wer-gap": ("evaluation.wer_gap", "which part of the voice costs words, measured"),
     "check-ssml": ("evaluation.ssml_targets", "what SSML does to the bundled voice, measured"),

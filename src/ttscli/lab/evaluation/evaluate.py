@@ -6,7 +6,11 @@ windowed-sinc resampler and judged by the same models, so the rows differ only i
 - WER: PocketSphinx (PyPI ``pocketsphinx``, its bundled en-US acoustic model, language model
   and dictionary). An old HMM recogniser makes many errors even on clean natural speech, so
   only the differences between rows mean anything, not the absolute numbers.
-- DNSMOS P.835 (OVRL, SIG, BAK): the ONNX models shipped in PyPI ``speechmos``.
+- DNSMOS P.835 (OVRL, SIG, BAK): the ONNX models shipped in PyPI ``speechmos``. It hears
+  each waveform at the level the system wrote it, and it scores level too (``python -m
+  ttscli.lab check-judge-level``): Piper scales each sentence to full scale, ttscli does not.
+  ``--dnsmos-level DB`` brings every waveform to one RMS level before DNSMOS (not before
+  the recogniser), so the rows differ in the voice and not in the loudness.
 - RTF: synthesis wall time / audio seconds, text to waveform, after one warm-up sentence,
   measured in this run on this machine (torch and onnxruntime keep their default threads).
 
@@ -134,6 +138,14 @@ class MosScores:
     ovrl: float
     sig: float
     bak: float
+
+
+def at_rms_level(audio: np.ndarray, dbfs: float) -> np.ndarray:
+    """``audio`` scaled so that its RMS is ``dbfs`` dB full scale (silence is left alone)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+    if rms == 0.0:
+        return audio
+    return (audio * (10.0 ** (dbfs / 20.0) / rms)).astype(np.float32)
 
 
 class DnsmosJudge:
@@ -462,6 +474,7 @@ def evaluate_system(
     mos: DnsmosJudge,
     audio_dir: Path | None,
     log: Callable[[str], None],
+    dnsmos_level: float | None = None,
 ) -> SystemResult:
     """Synthesise every sentence first and judge afterwards, so the judges' own CPU work
     never overlaps the timed synthesis."""
@@ -478,13 +491,15 @@ def evaluate_system(
 
             folder = audio_dir / getattr(system, "audio_folder", system.name)
             folder.mkdir(parents=True, exist_ok=True)
-            sf.write(folder / f"{i:04d}.wav", audio, out.sample_rate)
+            # float samples: the file holds exactly what the judges heard
+            sf.write(folder / f"{i:04d}.wav", audio, out.sample_rate, subtype="FLOAT")
         audio_16k = resample(audio, out.sample_rate, JUDGE_RATE)
         hypothesis = asr.transcribe(audio_16k)
         f0_median = None
         if isinstance(system, FS2System) and system.judge_pitch:
             f0_median = median_speech_f0(audio, out.sample_rate)
-        scores = mos.score(audio_16k)
+        heard = audio_16k if dnsmos_level is None else at_rms_level(audio_16k, dnsmos_level)
+        scores = mos.score(heard)
         ref_words = normalise_words(text)
         result.sentences.append(
             SentenceResult(
@@ -626,6 +641,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--save-audio", type=Path, default=None, help="write every waveform under DIR/SYSTEM/"
     )
+    parser.add_argument(
+        "--dnsmos-level",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="bring every waveform to this RMS level (dBFS, e.g. -26) before DNSMOS, not "
+        "before the recogniser (default: as each system wrote it)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
@@ -651,6 +674,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.pitches.insert(0, 1.0)
     if not args.sentences.is_file():
         parser.error(f"--sentences {args.sentences}: no such file")
+    if args.dnsmos_level is not None and not -60.0 <= args.dnsmos_level <= -3.0:
+        parser.error("--dnsmos-level: give an RMS level in dBFS from -60 to -3, e.g. -26")
     return args
 
 
@@ -680,7 +705,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     judged: list[tuple[System, SystemResult]] = []
     teacher_runs: list[tuple[int, SystemResult]] = []
     for system, load_seconds in systems:
-        result = evaluate_system(system, load_seconds, sentences, asr, mos, args.save_audio, log)
+        result = evaluate_system(
+            system, load_seconds, sentences, asr, mos, args.save_audio, log, args.dnsmos_level
+        )
         judged.append((system, result))
         if not isinstance(system, TeacherSystem):
             results.append(result)
@@ -728,6 +755,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--pitch 1 (Praat, voiced frames within 20 dB of the loudest); length ratio: "
             "audio seconds over that row's."
         )
+    if args.dnsmos_level is not None:
+        print(f"DNSMOS heard every waveform at {args.dnsmos_level:g} dBFS RMS.")
     for r in results:
         if r.timed != "text to waveform":
             print(f"RTF of {r.system} covers {r.timed}.")
@@ -738,6 +767,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": machine,
             "sentences_file": str(args.sentences),
             "judges": {"asr": "pocketsphinx en-us (cmn=batch)", "mos": "speechmos dnsmos p835"},
+            "dnsmos_level_dbfs": args.dnsmos_level,
             "results": [asdict(r) for r in results],
         }
         args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
