@@ -140,12 +140,16 @@ class MosScores:
     bak: float
 
 
+def rms_db(audio: np.ndarray) -> float:
+    """RMS level in dB full scale; silence reads as a very low level rather than -inf."""
+    return float(20 * np.log10(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-12))
+
+
 def at_rms_level(audio: np.ndarray, dbfs: float) -> np.ndarray:
     """``audio`` scaled so that its RMS is ``dbfs`` dB full scale (silence is left alone)."""
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
-    if rms == 0.0:
+    if not np.any(audio):
         return audio
-    return (audio * (10.0 ** (dbfs / 20.0) / rms)).astype(np.float32)
+    return (audio * 10.0 ** ((dbfs - rms_db(audio)) / 20.0)).astype(np.float32)
 
 
 class DnsmosJudge:

@@ -26,16 +26,17 @@ import numpy as np
 import soundfile
 
 from ttscli.audio.resample import resample
-from ttscli.lab.evaluation.evaluate import JUDGE_RATE, DnsmosJudge
+from ttscli.lab.evaluation.evaluate import JUDGE_RATE, DnsmosJudge, rms_db
 from ttscli.lab.evaluation.judge_pitch import number_list
 from ttscli.util.errors import UserError
 
 PEAK_NORMALISED = "peak-normalised"
 
 
-def decibels(value: float) -> float:
-    """Amplitude to dB full scale; silence reads as -inf rather than an error."""
-    return 20.0 * float(np.log10(value)) if value > 0 else float("-inf")
+def peak_db(audio: np.ndarray) -> float:
+    """Peak level in dB full scale; silence reads as -inf rather than an error."""
+    peak = float(np.max(np.abs(audio)))
+    return 20.0 * float(np.log10(peak)) if peak > 0 else float("-inf")
 
 
 @dataclass
@@ -53,8 +54,8 @@ class LevelRow:
         """Judge ``audio`` (16 kHz) after the clipping the judge applies, so the levels
         printed are those of what it heard."""
         heard = np.clip(audio, -1.0, 1.0)
-        self.rms_db.append(decibels(float(np.sqrt(np.mean(np.square(heard))))))
-        self.peak_db.append(decibels(float(np.max(np.abs(heard)))))
+        self.rms_db.append(rms_db(heard))
+        self.peak_db.append(peak_db(heard))
         scores = judge.score(heard)
         self.ovrl.append(scores.ovrl)
         self.sig.append(scores.sig)

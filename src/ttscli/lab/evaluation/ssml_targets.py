@@ -32,6 +32,7 @@ from ttscli.lab.evaluation.evaluate import (
     SphinxJudge,
     corpus_wer,
     machine_description,
+    rms_db,
 )
 from ttscli.text.ssml import parse_ssml
 
@@ -83,10 +84,6 @@ def voiced_f0(audio: np.ndarray, rate: int) -> np.ndarray:
 def median_f0(audio: np.ndarray, rate: int) -> float:
     voiced = voiced_f0(audio, rate)
     return float(np.median(voiced)) if len(voiced) > 10 else float("nan")
-
-
-def rms_db(audio: np.ndarray) -> float:
-    return float(20 * np.log10(np.sqrt(np.mean(audio.astype(np.float64) ** 2)) + 1e-12))
 
 
 def f0_range_semitones(audio: np.ndarray, rate: int) -> float:
