@@ -37,7 +37,9 @@ def own_corpus(
         phonemes = text_to_phonemes(text)
         synthesis = engine.synthesize([phonemes])[0]
         uid = f"own_{n:05d}"
-        sf.write(corpus / "wavs" / f"{uid}.wav", synthesis.audio, engine.sample_rate)
+        # Float samples, so that the recordings are the voice's audio to the last bit.
+        wav = corpus / "wavs" / f"{uid}.wav"
+        sf.write(wav, synthesis.audio, engine.sample_rate, subtype="FLOAT")
         hop = engine.config.audio.hop_length
         durations = tuple(int(d) for d in synthesis.durations)
         alignments.append(Alignment(uid, tuple(phonemes), durations, sum(durations) * hop))
@@ -56,14 +58,19 @@ def check_wer_gap(corpus: Path, features: Path, *extra: str) -> subprocess.Compl
     return subprocess.run([*command, *extra], capture_output=True, text=True, check=False)
 
 
-def gap_rows(stdout: str) -> dict[str, tuple[float, float]]:
-    """Row name -> (WER, audio seconds), from the printed table."""
+def table_cells(stdout: str) -> dict[str, list[str]]:
+    """Row name -> its other cells, from the printed table."""
     rows = {}
     for line in stdout.splitlines():
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if len(cells) == 4 and cells[1].replace(".", "").isdigit():
-            rows[cells[0]] = (float(cells[1]), float(cells[3]))
+        if len(cells) >= 4 and cells[1].replace(".", "").isdigit():
+            rows[cells[0]] = cells[1:]
     return rows
+
+
+def gap_rows(stdout: str) -> dict[str, tuple[float, float]]:
+    """Row name -> (WER, audio seconds), from the printed table."""
+    return {name: (float(c[0]), float(c[2])) for name, c in table_cells(stdout).items()}
 
 
 def test_rows_that_change_nothing_hear_the_recordings(
@@ -88,6 +95,37 @@ def test_rows_that_change_nothing_hear_the_recordings(
         assert rows[vocoded][1] == recordings[1]
     else:
         assert len(rows) == 6 and vocoded not in rows, result.stdout
+
+
+def test_sound_is_judged_at_one_level_for_every_row(own_corpus: tuple[Path, Path, str]) -> None:
+    corpus, features, kind = own_corpus
+    if kind != "fs2s":
+        pytest.skip("one decoder is enough to read the DNSMOS columns")
+    pytest.importorskip("speechmos")
+    scores = {}
+    for level in ("-26", "-50"):
+        result = check_wer_gap(corpus, features, "--dnsmos-level", level, "--limit", "1")
+        assert result.returncode == 0, result.stderr
+        assert f"DNSMOS heard every row at {level} dBFS RMS." in result.stdout
+        rows = table_cells(result.stdout)
+        # WER, its gap, seconds, then OVRL, SIG and SIG's gap to the recordings.
+        assert all(len(cells) == 6 for cells in rows.values()), result.stdout
+        scores[level] = {name: (float(c[3]), float(c[4])) for name, c in rows.items()}
+    at_26 = scores["-26"]
+    recordings, voice = at_26["the recordings (teacher)"], at_26["the voice"]
+    assert all(1.0 <= score <= 5.0 for score in recordings)
+    # The voice's row renders the recordings' own audio again (up to its float rounding).
+    assert voice == pytest.approx(recordings, abs=0.005)
+    # Every row is heard at the level asked for, not as written: quiet audio scores lower.
+    for name, (ovrl, _) in at_26.items():
+        assert scores["-50"][name][0] < ovrl, name
+
+
+def test_dnsmos_level_out_of_range_is_refused(own_corpus: tuple[Path, Path, str]) -> None:
+    corpus, features, _ = own_corpus
+    result = check_wer_gap(corpus, features, "--dnsmos-level", "0")
+    assert result.returncode == 2
+    assert "--dnsmos-level: give an RMS level in dBFS from -60 to -3" in result.stderr
 
 
 def test_features_missing_for_a_line_is_a_one_line_error(

@@ -19,6 +19,10 @@ one part only, and the WER between rows says what that part costs:
 
 Each line is one utterance (no sentence split), so the voice's row can differ a little
 from ``evaluate``'s, which speaks sentence by sentence.
+
+``--dnsmos-level DB`` adds DNSMOS OVRL and SIG, every row's audio brought to that RMS level
+first (DNSMOS scores loudness as well as sound, and the rows are not equally loud), so the
+same table says which part of the voice costs sound as well as words.
 """
 
 from __future__ import annotations
@@ -39,7 +43,14 @@ from ttscli.fs2.engine import FS2Engine
 from ttscli.fs2.kinds import ModelKind
 from ttscli.fs2.model import Controls
 from ttscli.lab.corpus.folder import read_metadata, require_corpus, wav_path
-from ttscli.lab.evaluation.evaluate import JUDGE_RATE, SphinxJudge, corpus_wer
+from ttscli.lab.evaluation.evaluate import (
+    JUDGE_RATE,
+    DnsmosJudge,
+    MosScores,
+    SphinxJudge,
+    at_rms_level,
+    corpus_wer,
+)
 from ttscli.util.errors import UserError, script_exit_code
 
 
@@ -58,6 +69,16 @@ class GapRow:
     name: str
     wer: float
     seconds: float
+    mos: MosScores | None = None
+    """Mean DNSMOS over the lines at the common level, when one was asked for."""
+
+
+@dataclass(frozen=True)
+class SoundJudge:
+    """DNSMOS at one RMS level for every row."""
+
+    dnsmos: DnsmosJudge
+    level: float
 
 
 Render = Callable[[Line], np.ndarray]
@@ -125,17 +146,31 @@ def vocoded_recording(engine: FS2Engine, line: Line) -> np.ndarray:
     return wave.float().numpy()
 
 
-def judge_row(name: str, lines: Sequence[Line], render: Render, rate: int) -> GapRow:
+def judge_row(
+    name: str, lines: Sequence[Line], render: Render, rate: int, sound: SoundJudge | None
+) -> GapRow:
     judge = SphinxJudge()
-    hypotheses, seconds = [], 0.0
+    hypotheses, seconds, scores = [], 0.0, []
     for line in lines:
         audio = render(line)
         seconds += len(audio) / rate
-        hypotheses.append(judge.transcribe(resample(audio, rate, JUDGE_RATE)))
-    return GapRow(name, corpus_wer([line.text for line in lines], hypotheses), seconds)
+        audio_16k = resample(audio, rate, JUDGE_RATE)
+        hypotheses.append(judge.transcribe(audio_16k))
+        if sound is not None:
+            scores.append(sound.dnsmos.score(at_rms_level(audio_16k, sound.level)))
+    mos = None
+    if scores:
+        mos = MosScores(
+            float(np.mean([s.ovrl for s in scores])),
+            float(np.mean([s.sig for s in scores])),
+            float(np.mean([s.bak for s in scores])),
+        )
+    return GapRow(name, corpus_wer([line.text for line in lines], hypotheses), seconds, mos)
 
 
-def gap_table(engine: FS2Engine, lines: Sequence[Line], log: TextIO) -> list[GapRow]:
+def gap_table(
+    engine: FS2Engine, lines: Sequence[Line], log: TextIO, sound: SoundJudge | None = None
+) -> list[GapRow]:
     rate = sf.info(str(lines[0].recording)).samplerate
     if rate != engine.sample_rate:
         raise UserError(f"the recordings are {rate} Hz, the voice {engine.sample_rate} Hz")
@@ -151,21 +186,32 @@ def gap_table(engine: FS2Engine, lines: Sequence[Line], log: TextIO) -> list[Gap
         renders.append((name, lambda line, r=recorded: voice_audio(engine, line, r)))
     rows = []
     for name, render in renders:
-        rows.append(judge_row(name, lines, render, rate))
-        print(f"{name}: WER {rows[-1].wer:.3f}", file=log, flush=True)
+        rows.append(judge_row(name, lines, render, rate, sound))
+        mos = rows[-1].mos
+        sound_note = "" if mos is None else f", OVRL {mos.ovrl:.3f}, SIG {mos.sig:.3f}"
+        print(f"{name}: WER {rows[-1].wer:.3f}{sound_note}", file=log, flush=True)
     return rows
 
 
 def markdown(rows: Sequence[GapRow]) -> str:
     reference = rows[0]
-    out = [
-        "| row | WER | vs the recordings | audio seconds |",
-        "|---|---:|---:|---:|",
-    ]
+    sound = reference.mos is not None
+    header = "| row | WER | vs the recordings | audio seconds |"
+    rule = "|---|---:|---:|---:|"
+    if sound:
+        header += " DNSMOS OVRL | SIG | SIG vs the recordings |"
+        rule += "---:|---:|---:|"
+    out = [header, rule]
     for row in rows:
-        out.append(
+        line = (
             f"| {row.name} | {row.wer:.3f} | {row.wer - reference.wer:+.3f} | {row.seconds:.1f} |"
         )
+        if row.mos is not None and reference.mos is not None:
+            line += (
+                f" {row.mos.ovrl:.3f} | {row.mos.sig:.3f} |"
+                f" {row.mos.sig - reference.mos.sig:+.3f} |"
+            )
+        out.append(line)
     return "\n".join(out)
 
 
@@ -186,16 +232,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N lines")
     parser.add_argument("--threads", type=int, default=2)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--dnsmos-level",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="also score every row by DNSMOS, its audio first brought to this RMS level "
+        "(dBFS, e.g. -26)",
+    )
+    args = parser.parse_args(argv)
+    if args.dnsmos_level is not None and not -60.0 <= args.dnsmos_level <= -3.0:
+        parser.error("--dnsmos-level: give an RMS level in dBFS from -60 to -3, e.g. -26")
+    return args
 
 
 def check(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     lines = read_lines(args.corpus, args.features, args.limit)
     engine = FS2Engine.load(args.checkpoint, kind=args.model, device="cpu")
-    rows = gap_table(engine, lines, sys.stderr)
+    sound = None
+    if args.dnsmos_level is not None:
+        sound = SoundJudge(DnsmosJudge(), args.dnsmos_level)
+    rows = gap_table(engine, lines, sys.stderr, sound)
     voice = args.checkpoint or "bundled"
-    print(f"{len(lines)} lines of {args.corpus}; voice {voice} ({engine.kind.value})\n")
+    print(f"{len(lines)} lines of {args.corpus}; voice {voice} ({engine.kind.value})")
+    if sound is not None:
+        print(f"DNSMOS heard every row at {sound.level:g} dBFS RMS.")
+    print()
     print(markdown(rows))
     return 0
 
