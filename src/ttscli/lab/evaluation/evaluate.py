@@ -152,6 +152,25 @@ def at_rms_level(audio: np.ndarray, dbfs: float) -> np.ndarray:
     return (audio * 10.0 ** ((dbfs - rms_db(audio)) / 20.0)).astype(np.float32)
 
 
+DNSMOS_LEVELS = (-60.0, -3.0)
+"""The RMS levels (dBFS) ``--dnsmos-level`` accepts: quieter is mostly silence to the
+judge, louder clips speech peaks."""
+
+
+def add_dnsmos_level(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The ``--dnsmos-level DB`` option of the checks that judge rows at one level."""
+    parser.add_argument("--dnsmos-level", type=float, default=None, metavar="DB", help=help_text)
+
+
+def check_dnsmos_level(parser: argparse.ArgumentParser, level: float | None) -> None:
+    """Refuse a ``--dnsmos-level`` outside ``DNSMOS_LEVELS`` with argparse's one line."""
+    low, high = DNSMOS_LEVELS
+    if level is not None and not low <= level <= high:
+        parser.error(
+            f"--dnsmos-level: give an RMS level in dBFS from {low:g} to {high:g}, e.g. -26"
+        )
+
+
 class DnsmosJudge:
     """DNSMOS P.835 from the models that PyPI ``speechmos`` ships.
 
@@ -159,6 +178,9 @@ class DnsmosJudge:
     score 9.01 s windows every second, map raw outputs through the same polynomials, average)
     but drives onnxruntime directly: ``speechmos.dnsmos`` imports librosa (with numba, scipy
     and scikit-learn) only for the separate P.808 score, which this table does not use.
+
+    DNSMOS scores loudness as well as sound, so a judge given a ``level`` (dBFS RMS) brings
+    every waveform to it first: rows written at different levels then differ only in sound.
     """
 
     INPUT_SECONDS = 9.01
@@ -166,9 +188,10 @@ class DnsmosJudge:
     POLY_SIG = (-0.08397278, 1.22083953, 0.0052439)
     POLY_BAK = (-0.13166888, 1.60915514, -0.39604546)
 
-    def __init__(self) -> None:
+    def __init__(self, level: float | None = None) -> None:
         import onnxruntime as ort
 
+        self.level = level
         spec = importlib.util.find_spec("speechmos")
         if spec is None or not spec.submodule_search_locations:
             raise ImportError("speechmos is not installed: pip install speechmos")
@@ -182,7 +205,10 @@ class DnsmosJudge:
         return self.score(resample(audio, rate, JUDGE_RATE)).ovrl
 
     def score(self, audio_16k: np.ndarray) -> MosScores:
-        audio = np.clip(np.asarray(audio_16k, dtype=np.float32), -1.0, 1.0)
+        audio = np.asarray(audio_16k, dtype=np.float32)
+        if self.level is not None:
+            audio = at_rms_level(audio, self.level)
+        audio = np.clip(audio, -1.0, 1.0)
         if len(audio) == 0:
             audio = np.zeros(JUDGE_RATE, dtype=np.float32)
         window = int(self.INPUT_SECONDS * JUDGE_RATE)
@@ -478,7 +504,6 @@ def evaluate_system(
     mos: DnsmosJudge,
     audio_dir: Path | None,
     log: Callable[[str], None],
-    dnsmos_level: float | None = None,
 ) -> SystemResult:
     """Synthesise every sentence first and judge afterwards, so the judges' own CPU work
     never overlaps the timed synthesis."""
@@ -502,8 +527,7 @@ def evaluate_system(
         f0_median = None
         if isinstance(system, FS2System) and system.judge_pitch:
             f0_median = median_speech_f0(audio, out.sample_rate)
-        heard = audio_16k if dnsmos_level is None else at_rms_level(audio_16k, dnsmos_level)
-        scores = mos.score(heard)
+        scores = mos.score(audio_16k)
         ref_words = normalise_words(text)
         result.sentences.append(
             SentenceResult(
@@ -645,13 +669,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--save-audio", type=Path, default=None, help="write every waveform under DIR/SYSTEM/"
     )
-    parser.add_argument(
-        "--dnsmos-level",
-        type=float,
-        default=None,
-        metavar="DB",
-        help="bring every waveform to this RMS level (dBFS, e.g. -26) before DNSMOS, not "
-        "before the recogniser (default: as each system wrote it)",
+    add_dnsmos_level(
+        parser,
+        "bring every waveform to this RMS level (dBFS, e.g. -26) before DNSMOS, not before "
+        "the recogniser (default: as each system wrote it)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
@@ -678,8 +699,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.pitches.insert(0, 1.0)
     if not args.sentences.is_file():
         parser.error(f"--sentences {args.sentences}: no such file")
-    if args.dnsmos_level is not None and not -60.0 <= args.dnsmos_level <= -3.0:
-        parser.error("--dnsmos-level: give an RMS level in dBFS from -60 to -3, e.g. -26")
+    check_dnsmos_level(parser, args.dnsmos_level)
     return args
 
 
@@ -704,14 +724,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     log("loading judges")
-    asr, mos = SphinxJudge(), DnsmosJudge()
+    asr, mos = SphinxJudge(), DnsmosJudge(args.dnsmos_level)
     results: list[SystemResult] = []
     judged: list[tuple[System, SystemResult]] = []
     teacher_runs: list[tuple[int, SystemResult]] = []
     for system, load_seconds in systems:
-        result = evaluate_system(
-            system, load_seconds, sentences, asr, mos, args.save_audio, log, args.dnsmos_level
-        )
+        result = evaluate_system(system, load_seconds, sentences, asr, mos, args.save_audio, log)
         judged.append((system, result))
         if not isinstance(system, TeacherSystem):
             results.append(result)

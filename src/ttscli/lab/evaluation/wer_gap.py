@@ -48,7 +48,8 @@ from ttscli.lab.evaluation.evaluate import (
     DnsmosJudge,
     MosScores,
     SphinxJudge,
-    at_rms_level,
+    add_dnsmos_level,
+    check_dnsmos_level,
     corpus_wer,
 )
 from ttscli.util.errors import UserError, script_exit_code
@@ -71,14 +72,6 @@ class GapRow:
     seconds: float
     mos: MosScores | None = None
     """Mean DNSMOS over the lines at the common level, when one was asked for."""
-
-
-@dataclass(frozen=True)
-class SoundJudge:
-    """DNSMOS at one RMS level for every row."""
-
-    dnsmos: DnsmosJudge
-    level: float
 
 
 Render = Callable[[Line], np.ndarray]
@@ -147,7 +140,7 @@ def vocoded_recording(engine: FS2Engine, line: Line) -> np.ndarray:
 
 
 def judge_row(
-    name: str, lines: Sequence[Line], render: Render, rate: int, sound: SoundJudge | None
+    name: str, lines: Sequence[Line], render: Render, rate: int, sound: DnsmosJudge | None
 ) -> GapRow:
     judge = SphinxJudge()
     hypotheses, seconds, scores = [], 0.0, []
@@ -157,7 +150,7 @@ def judge_row(
         audio_16k = resample(audio, rate, JUDGE_RATE)
         hypotheses.append(judge.transcribe(audio_16k))
         if sound is not None:
-            scores.append(sound.dnsmos.score(at_rms_level(audio_16k, sound.level)))
+            scores.append(sound.score(audio_16k))
     mos = None
     if scores:
         mos = MosScores(
@@ -169,8 +162,9 @@ def judge_row(
 
 
 def gap_table(
-    engine: FS2Engine, lines: Sequence[Line], log: TextIO, sound: SoundJudge | None = None
+    engine: FS2Engine, lines: Sequence[Line], log: TextIO, sound: DnsmosJudge | None = None
 ) -> list[GapRow]:
+    """One row per render; ``sound``, a judge with a level, adds each row's DNSMOS."""
     rate = sf.info(str(lines[0].recording)).samplerate
     if rate != engine.sample_rate:
         raise UserError(f"the recordings are {rate} Hz, the voice {engine.sample_rate} Hz")
@@ -232,17 +226,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N lines")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--dnsmos-level",
-        type=float,
-        default=None,
-        metavar="DB",
-        help="also score every row by DNSMOS, its audio first brought to this RMS level "
-        "(dBFS, e.g. -26)",
+    add_dnsmos_level(
+        parser,
+        "also score every row by DNSMOS, its audio first brought to this RMS level (dBFS, "
+        "e.g. -26)",
     )
     args = parser.parse_args(argv)
-    if args.dnsmos_level is not None and not -60.0 <= args.dnsmos_level <= -3.0:
-        parser.error("--dnsmos-level: give an RMS level in dBFS from -60 to -3, e.g. -26")
+    check_dnsmos_level(parser, args.dnsmos_level)
     return args
 
 
@@ -250,9 +240,7 @@ def check(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     lines = read_lines(args.corpus, args.features, args.limit)
     engine = FS2Engine.load(args.checkpoint, kind=args.model, device="cpu")
-    sound = None
-    if args.dnsmos_level is not None:
-        sound = SoundJudge(DnsmosJudge(), args.dnsmos_level)
+    sound = None if args.dnsmos_level is None else DnsmosJudge(args.dnsmos_level)
     rows = gap_table(engine, lines, sys.stderr, sound)
     voice = args.checkpoint or "bundled"
     print(f"{len(lines)} lines of {args.corpus}; voice {voice} ({engine.kind.value})")
